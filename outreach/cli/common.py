@@ -1,0 +1,71 @@
+"""Shared CLI plumbing: running async services, one-line errors, --json output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import click
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from outreach import bootstrap
+from outreach.errors import DatabaseUnavailable, OutreachError
+
+T = TypeVar("T")
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:
+    """Build the App, run `fn` on it, close it; expected failures become one line."""
+
+    async def _go() -> T:
+        app = bootstrap.build()
+        try:
+            return await fn(app)
+        finally:
+            await app.close()
+
+    return run(_go)
+
+
+def run(fn: Callable[[], Awaitable[T]]) -> T:
+    try:
+        return asyncio.run(_call(fn))
+    except OutreachError as e:
+        raise Failure(str(e), e.exit_code) from None
+    except (OperationalError, DBAPIError, OSError) as e:
+        raise Failure(describe_db_error(e), DatabaseUnavailable.exit_code) from None
+
+
+async def _call(fn: Callable[[], Awaitable[T]]) -> T:
+    return await fn()
+
+
+class Failure(click.ClickException):
+    """One line on stderr and the documented exit code."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = code  # type: ignore[misc]  # click reads it for the exit status
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"error: {self.format_message()}", err=True)
+
+
+def describe_db_error(e: BaseException) -> str:
+    orig = getattr(e, "orig", None) or e
+    text = (str(orig).strip().splitlines() or [repr(orig)])[0]
+    if "no such table" in text or ("relation" in text and "does not exist" in text):
+        return "database is not initialised: run `outreach init`"
+    return f"database unavailable: {text}"
+
+
+def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+    else:
+        human(data)

@@ -1,0 +1,70 @@
+"""Building the async engine from a URL; the one place that knows driver names."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from outreach.errors import ConfigError
+
+
+def async_url(url: str) -> URL:
+    """Map plain URLs onto the async drivers: sqlite → aiosqlite, postgresql → asyncpg."""
+    try:
+        u = make_url(url)
+    except Exception as e:  # sqlalchemy.exc.ArgumentError and friends
+        raise ConfigError(f"invalid database URL: {e}") from e
+    backend = u.get_backend_name()
+    if backend == "sqlite":
+        return u.set(drivername="sqlite+aiosqlite")
+    if backend == "postgresql":
+        return u.set(drivername="postgresql+asyncpg")
+    raise ConfigError(f"unsupported database {backend!r}: use sqlite:/// or postgresql://")
+
+
+def sync_url(url: str) -> URL:
+    """The same database through a sync driver (APScheduler's job store needs one)."""
+    u = async_url(url)
+    if u.get_backend_name() == "sqlite":
+        return u.set(drivername="sqlite")
+    return u.set(drivername="postgresql+psycopg")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+    u = async_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            from pathlib import Path
+
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_async_engine(u, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_async_engine(
+        u,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_pre_ping=True,
+        connect_args={"timeout": 10},
+    )
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def is_postgres(engine: AsyncEngine) -> bool:
+    return engine.dialect.name == "postgresql"
