@@ -403,6 +403,25 @@ class StaffUser(Base):
     last_login_at: Mapped[dt.datetime | None] = mapped_column(TS)
 
 
+class StaffSession(Base):
+    """A server-side staff login session: revocable, expiring, with its CSRF token.
+
+    Only the SHA-256 of the session token is stored, so a copy of the table logs nobody in.
+    """
+
+    __tablename__ = "staff_sessions"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("staff_users.id", ondelete="CASCADE"), index=True
+    )
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(TS)
+    expires_at: Mapped[dt.datetime] = mapped_column(TS)
+    last_seen_at: Mapped[dt.datetime] = mapped_column(TS)
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(TS)
+
+
 class AuditEntry(Base):
     """Who did what, when, before/after (staff actions, corrections, reads of personal data)."""
 
