@@ -175,9 +175,9 @@ class Vehicle(Base):
     color: Mapped[str | None] = mapped_column(String(50))
     model_code: Mapped[str | None] = mapped_column(String(50))
     registration_number: Mapped[str | None] = mapped_column(String(50))
-    first_registered_on: Mapped[dt.date | None] = mapped_column(Date)
+    first_registered_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     shaken_expiry_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
-    last_inspection_on: Mapped[dt.date | None] = mapped_column(Date)
+    last_inspection_on: Mapped[dt.date | None] = mapped_column(Date, index=True)
     booked_on: Mapped[dt.date | None] = mapped_column(Date)
     status: Mapped[str] = mapped_column(String(16), default="owned")  # owned|sold|scrapped
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))

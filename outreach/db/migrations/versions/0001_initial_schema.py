@@ -380,6 +380,12 @@ def upgrade() -> None:
             batch_op.f("ix_vehicles_shaken_expiry_on"), ["shaken_expiry_on"], unique=False
         )
         batch_op.create_index(batch_op.f("ix_vehicles_user_id"), ["user_id"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_vehicles_first_registered_on"), ["first_registered_on"], unique=False
+        )
+        batch_op.create_index(
+            batch_op.f("ix_vehicles_last_inspection_on"), ["last_inspection_on"], unique=False
+        )
 
     op.create_table(
         "insurance_policies",
@@ -485,6 +491,8 @@ def downgrade() -> None:
 
     op.drop_table("insurance_policies")
     with op.batch_alter_table("vehicles", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_vehicles_last_inspection_on"))
+        batch_op.drop_index(batch_op.f("ix_vehicles_first_registered_on"))
         batch_op.drop_index(batch_op.f("ix_vehicles_user_id"))
         batch_op.drop_index(batch_op.f("ix_vehicles_shaken_expiry_on"))
 
