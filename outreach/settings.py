@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         "news@mail.example-lexus-dealer.jp", description="From of campaign mail."
     )
     unsubscribe_mailto: str | None = Field(None, description="mailto opt-out address, if any.")
+    old_secret_keys: SecretStr | None = Field(
+        None,
+        description="Retired token keys still accepted for verification after a rotation: "
+        "comma-separated `kid=key` pairs (env only); tokens are only issued with secret_key.",
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
 
     @classmethod
