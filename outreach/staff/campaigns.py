@@ -1,0 +1,324 @@
+"""Campaigns: create, edit (versioned), four-eyes approval of an exact version, schedule,
+pause, resume, cancel. Every change is audited with before/after in the same transaction.
+
+States: draft → approved → scheduled → running → done, with paused and cancelled. Any edit
+sends an approved or scheduled campaign back to draft (its approval was for another version).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Protocol
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.db.models import Campaign, OutboxMessage
+from outreach.errors import NotFound
+from outreach.staff import audit, roles, validation
+from outreach.staff import spec as spec_mod
+from outreach.staff.errors import Conflict, Forbidden, Invalid, Problem
+
+DRAFT, APPROVED, SCHEDULED, RUNNING, PAUSED, DONE, CANCELLED = (
+    "draft",
+    "approved",
+    "scheduled",
+    "running",
+    "paused",
+    "done",
+    "cancelled",
+)
+STATUS_LABELS = {
+    DRAFT: "下書き",
+    APPROVED: "承認済み",
+    SCHEDULED: "配信予約済み",
+    RUNNING: "配信中",
+    PAUSED: "一時停止中",
+    DONE: "完了",
+    CANCELLED: "中止",
+}
+EDITABLE = frozenset({DRAFT, APPROVED, SCHEDULED})
+
+
+class Actor(Protocol):
+    @property
+    def username(self) -> str: ...
+
+    @property
+    def role(self) -> str: ...
+
+
+def spec_of(c: Campaign) -> spec_mod.CampaignSpec:
+    return spec_mod.parse(
+        {
+            "name": c.name,
+            "purpose": c.purpose,
+            "category": c.category,
+            "channels": list(c.channels),
+            "audience": list(c.audience.get("all", [])),
+            "subject_template": c.subject_template,
+            "text_template": c.text_template,
+            "html_template": c.html_template,
+            "advertising": c.advertising,
+            "schedule_at": c.schedule_at,
+            "recurrence": c.recurrence,
+            "rate_per_second": c.rate_per_second,
+        }
+    )
+
+
+def snapshot(c: Campaign) -> dict[str, Any]:
+    data = spec_of(c).snapshot()
+    data.update(
+        id=c.id,
+        status=c.status,
+        version=c.version,
+        created_by=c.created_by,
+        approved_by=c.approved_by,
+        approved_version=c.approved_version,
+    )
+    return data
+
+
+def _apply(c: Campaign, s: spec_mod.CampaignSpec, purpose: validation.PurposeView) -> None:
+    c.name = s.name
+    c.purpose = s.purpose
+    c.category = s.category or purpose.category
+    c.channels = list(s.channels)
+    c.audience = {"all": [cond.model_dump(mode="json") for cond in s.audience]}
+    c.subject_template = s.subject_template
+    c.text_template = s.text_template
+    c.html_template = s.html_template
+    c.advertising = s.advertising
+    c.schedule_at = s.schedule_at
+    c.recurrence = s.recurrence
+    c.rate_per_second = s.rate_per_second
+
+
+def _validated(s: spec_mod.CampaignSpec, rules: validation.Rules) -> validation.PurposeView:
+    problems = validation.check(s, rules)
+    if problems:
+        raise Invalid(problems)
+    purpose = rules.purpose(s.purpose)
+    assert purpose is not None  # check() reported an unknown purpose
+    return purpose
+
+
+async def create(
+    session: AsyncSession,
+    s: spec_mod.CampaignSpec,
+    rules: validation.Rules,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+) -> Campaign:
+    roles.require(actor.role, "campaign.write")
+    purpose = _validated(s, rules)
+    c = Campaign(status=DRAFT, version=1, created_by=actor.username, created_at=now, updated_at=now)
+    _apply(c, s, purpose)
+    session.add(c)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.username,
+        action="campaign.create",
+        entity="campaign",
+        entity_id=c.id,
+        now=now,
+        after=snapshot(c),
+    )
+    return c
+
+
+async def get(session: AsyncSession, campaign_id: int, *, for_update: bool = False) -> Campaign:
+    q = select(Campaign).where(Campaign.id == campaign_id)
+    if for_update:
+        q = q.with_for_update()
+    c = await session.scalar(q)
+    if c is None:
+        raise NotFound(f"キャンペーン {campaign_id} はありません")
+    return c
+
+
+async def all_campaigns(session: AsyncSession, *, limit: int = 200) -> list[Campaign]:
+    q = select(Campaign).order_by(Campaign.id.desc()).limit(limit)
+    return list((await session.scalars(q)).all())
+
+
+async def update_spec(
+    session: AsyncSession,
+    campaign_id: int,
+    s: spec_mod.CampaignSpec,
+    rules: validation.Rules,
+    *,
+    expected_version: int | None,
+    actor: Actor,
+    now: dt.datetime,
+) -> Campaign:
+    """Save a new version. An approved or scheduled campaign returns to draft."""
+    roles.require(actor.role, "campaign.write")
+    c = await get(session, campaign_id, for_update=True)
+    if c.status not in EDITABLE:
+        raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは編集できません")
+    if expected_version is not None and expected_version != c.version:
+        raise Conflict(
+            f"キャンペーンは他の人が更新しました（版 {c.version}）。読み込み直してください"
+        )
+    purpose = _validated(s, rules)
+    before = snapshot(c)
+    _apply(c, s, purpose)
+    c.version += 1
+    c.status = DRAFT
+    c.approved_by = None
+    c.approved_version = None
+    c.updated_at = now
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.username,
+        action="campaign.edit",
+        entity="campaign",
+        entity_id=c.id,
+        now=now,
+        before=before,
+        after=snapshot(c),
+    )
+    return c
+
+
+async def approve(
+    session: AsyncSession,
+    campaign_id: int,
+    version: int,
+    rules: validation.Rules,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+) -> Campaign:
+    """Four-eyes: an approver other than the creator approves exactly `version`."""
+    roles.require(actor.role, "campaign.approve")
+    c = await get(session, campaign_id, for_update=True)
+    if c.created_by == actor.username:
+        raise Forbidden("自分が作成したキャンペーンは承認できません（別の承認者が必要です）")
+    if c.status != DRAFT:
+        raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは承認できません")
+    if version != c.version:
+        raise Conflict(f"承認しようとした版 {version} は最新の版 {c.version} ではありません")
+    _validated(spec_of(c), rules)  # the registry may have changed since it was saved
+    before = snapshot(c)
+    c.status = APPROVED
+    c.approved_by = actor.username
+    c.approved_version = c.version
+    c.updated_at = now
+    await _log(session, c, "campaign.approve", actor, now, before)
+    return c
+
+
+async def schedule(
+    session: AsyncSession,
+    campaign_id: int,
+    *,
+    actor: Actor,
+    now: dt.datetime,
+    at: dt.datetime | None = None,
+) -> Campaign:
+    """Put an approved campaign on the schedule (at `at`, its own time, or now)."""
+    roles.require(actor.role, "campaign.schedule")
+    c = await get(session, campaign_id, for_update=True)
+    if c.status != APPROVED or c.approved_version != c.version:
+        raise Conflict("承認済みの最新版だけが配信予約できます")
+    when = at or c.schedule_at or now
+    if when.tzinfo is None:
+        raise Invalid([Problem("schedule_at", "タイムゾーン付きの日時を指定してください")])
+    before = snapshot(c)
+    c.schedule_at = max(when, now)
+    c.status = SCHEDULED
+    c.updated_at = now
+    await _log(session, c, "campaign.schedule", actor, now, before)
+    return c
+
+
+async def pause(
+    session: AsyncSession, campaign_id: int, *, actor: Actor, now: dt.datetime
+) -> Campaign:
+    """Hold a scheduled or running campaign; its queued messages wait (outbox status paused)."""
+    roles.require(actor.role, "campaign.control")
+    c = await get(session, campaign_id, for_update=True)
+    if c.status not in (SCHEDULED, RUNNING):
+        raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは一時停止できません")
+    before = snapshot(c)
+    held = await _move_outbox(session, c.id, "queued", "paused")
+    c.status = PAUSED
+    c.updated_at = now
+    await _log(session, c, "campaign.pause", actor, now, before, reason=f"held={held}")
+    return c
+
+
+async def resume(
+    session: AsyncSession, campaign_id: int, *, actor: Actor, now: dt.datetime
+) -> Campaign:
+    roles.require(actor.role, "campaign.control")
+    c = await get(session, campaign_id, for_update=True)
+    if c.status != PAUSED:
+        raise Conflict("一時停止中のキャンペーンだけが再開できます")
+    before = snapshot(c)
+    released = await _move_outbox(session, c.id, "paused", "queued")
+    started = await _has_outbox(session, c.id)
+    c.status = RUNNING if started else SCHEDULED
+    c.updated_at = now
+    await _log(session, c, "campaign.resume", actor, now, before, reason=f"released={released}")
+    return c
+
+
+async def cancel(
+    session: AsyncSession, campaign_id: int, *, actor: Actor, now: dt.datetime
+) -> Campaign:
+    """Stop for good: queued and paused messages are cancelled; sent ones stay sent."""
+    roles.require(actor.role, "campaign.control")
+    c = await get(session, campaign_id, for_update=True)
+    if c.status in (DONE, CANCELLED):
+        raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは中止できません")
+    before = snapshot(c)
+    n = await _move_outbox(session, c.id, "queued", "cancelled")
+    n += await _move_outbox(session, c.id, "paused", "cancelled")
+    c.status = CANCELLED
+    c.updated_at = now
+    await _log(session, c, "campaign.cancel", actor, now, before, reason=f"cancelled={n}")
+    return c
+
+
+async def _move_outbox(session: AsyncSession, campaign_id: int, src: str, dst: str) -> int:
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == src)
+        .values(status=dst)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def _has_outbox(session: AsyncSession, campaign_id: int) -> bool:
+    q = select(OutboxMessage.id).where(OutboxMessage.campaign_id == campaign_id).limit(1)
+    return (await session.scalar(q)) is not None
+
+
+async def _log(
+    session: AsyncSession,
+    c: Campaign,
+    action: str,
+    actor: Actor,
+    now: dt.datetime,
+    before: dict[str, Any],
+    reason: str | None = None,
+) -> None:
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor.username,
+        action=action,
+        entity="campaign",
+        entity_id=c.id,
+        now=now,
+        before=before,
+        after=snapshot(c),
+        reason=reason,
+    )
