@@ -1,0 +1,1 @@
+"""Opt-out links: tokens, the opt-out service the web pages and the mailto ingest call."""
