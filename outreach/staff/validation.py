@@ -15,12 +15,15 @@ from outreach.staff.errors import Problem
 
 # What an advertising mail must show (特定電子メール法 Art. 4, R19): the sender, the postal
 # address, a contact point, and the opt-out link. Referenced as template fields.
+# Including the shared footer template (`_base/footer.*`, written once from config/dealer.toml)
+# satisfies all of them.
 FOOTER_FIELDS: dict[str, str] = {
-    "dealer.name": "送信者の氏名・名称",
-    "dealer.address": "送信者の住所",
-    "dealer.contact": "苦情・問合せ先",
+    "dealer.sender_name": "送信者の氏名・名称",
+    "dealer.postal_address": "送信者の住所",
+    "dealer.contact_phone": "苦情・問合せ先",
     "message.optout_url": "配信停止の連絡先（URL）",
 }
+FOOTER_TEMPLATE_PREFIX = "_base/footer"
 NON_PERSONAL_PREFIXES = ("dealer.", "store.", "campaign.", "message.")
 
 
@@ -41,6 +44,8 @@ class Rules(Protocol):
     def items_for_fields(self, fields: Iterable[str]) -> frozenset[str]: ...
 
     def fields_used(self, source: str) -> frozenset[str]: ...
+
+    def includes(self, source: str) -> tuple[str | None, ...]: ...
 
 
 def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
@@ -77,13 +82,21 @@ def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
             problems.append(Problem(name, f"テンプレートの構文エラー: {e}"))
             continue
         problems.extend(_items(name, sorted(used), purpose, rules))
-        if spec.advertising and name != "subject_template":
+        if spec.advertising and name != "subject_template" and not _has_footer(source, rules):
             problems.extend(
                 Problem(name, f"広告メールに必要な表示がありません: {label}（{{{{ {field} }}}}）")
                 for field, label in FOOTER_FIELDS.items()
                 if field not in used
             )
     return problems
+
+
+def _has_footer(source: str, rules: Rules) -> bool:
+    try:
+        names = rules.includes(source)
+    except Exception:  # a syntax error is reported by the field analysis already
+        return False
+    return any(n is not None and n.startswith(FOOTER_TEMPLATE_PREFIX) for n in names)
 
 
 def _items(where: str, fields: Iterable[str], purpose: PurposeView, rules: Rules) -> list[Problem]:
