@@ -1,0 +1,124 @@
+"""`outreach consent verify` and `outreach consent record` (requests taken by phone or in store).
+
+Exit codes: 0 ok (or nothing to change), 1 problems found / input rejected, 2 usage or config.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from outreach import bootstrap
+from outreach.cli import common
+from outreach.db.models import DataRequest
+from outreach.gate import consent, ledger
+
+STAFF_SOURCES = ("phone", "store", "letter", "email")
+
+
+@click.group("consent")
+def consent_group() -> None:
+    """The consent ledger: verify it, record requests received by staff."""
+
+
+@consent_group.command("verify")
+@common.json_option
+def verify_cmd(as_json: bool) -> None:
+    """Re-derive every customer's preferences from the ledger and check the hash chain."""
+
+    async def _go(app: bootstrap.App) -> list[consent.Problem]:
+        async with app.sessions() as s:
+            return await consent.verify(s)
+
+    problems = common.run_app(_go)
+    data = {"ok": not problems, "problems": [p.as_dict() for p in problems]}
+
+    def human(_: Any) -> None:
+        if not problems:
+            click.echo("同意台帳: 問題なし (consent ledger verified)")
+            return
+        for p in problems:
+            at = f" seq {p.seq}" if p.seq is not None else ""
+            click.echo(f"customer {p.customer_id}{at}: {p.code}: {p.detail}")
+        click.echo(f"同意台帳: {len(problems)} 件の不整合 ({len(problems)} problems)")
+
+    common.emit(data, as_json, human)
+    if problems:
+        raise SystemExit(1)
+
+
+@consent_group.command("record")
+@click.option("--customer", "customer_id", type=int, required=True, help="Customer id.")
+@click.option(
+    "--action", type=click.Choice(ledger.ACTIONS), required=True, help="What the customer asked."
+)
+@click.option(
+    "--scope",
+    required=True,
+    help='"all", "category:marketing", "purpose:p3", "channel:email", "kind:shaken", …',
+)
+@click.option("--source", type=click.Choice(STAFF_SOURCES), required=True, help="How it came in.")
+@click.option("--actor", required=True, help="Staff id of the person who took the request.")
+@click.option("--note", default=None, help="Free text kept as evidence (no sensitive data).")
+@click.option("--legal-basis", default=None, help="Legal basis, for grants (e.g. opt_in).")
+@common.json_option
+def record_cmd(
+    customer_id: int,
+    action: str,
+    scope: str,
+    source: str,
+    actor: str,
+    note: str | None,
+    legal_basis: str | None,
+    as_json: bool,
+) -> None:
+    """Record a consent change received by phone, in store or by letter (R9, R18).
+
+    A cessation (利用停止, APPI Art. 35) is also logged as a data request to be answered.
+    """
+
+    async def _go(app: bootstrap.App) -> bool:
+        now = app.clock.now()
+        evidence: dict[str, Any] = {"taken_by": actor}
+        if note:
+            evidence["note"] = note
+        async with app.sessions.begin() as s:
+            changed = await consent.record_event(
+                s,
+                customer_id,
+                action=action,
+                scope=scope,
+                source=source,
+                actor=f"staff:{actor}",
+                now=now,
+                legal_basis=legal_basis,
+                evidence=evidence,
+            )
+            if changed and action == "cessation":
+                s.add(
+                    DataRequest(
+                        customer_id=customer_id,
+                        kind="cessation",
+                        received_at=now,
+                        received_by=actor,
+                        detail={"scope": scope, "source": source, "note": note},
+                        outcome="accepted",
+                    )
+                )
+        return changed
+
+    changed = common.run_app(_go)
+    common.emit(
+        {"customer_id": customer_id, "action": action, "scope": scope, "changed": changed},
+        as_json,
+        lambda _: click.echo(
+            f"記録しました: 顧客 {customer_id} {action} {scope}"
+            if changed
+            else f"変更なし: 顧客 {customer_id} は既に {action} {scope} の状態です"
+        ),
+    )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(consent_group)
