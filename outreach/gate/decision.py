@@ -27,6 +27,9 @@ class Request:
     kind: str | None = None  # reminder kind (shaken, inspection, jibaiseki, nini) or "campaign"
     campaign_id: int | None = None
     insurer: str | None = None  # the insurer whose product the message is about (purpose 8, R6)
+    data_insurer: str | None = None  # the insurer partition of the policy data used (R6)
+    data_held_as_processor: bool = False  # that data is held as the insurer's 委託先 (R6)
+    vehicle_status: str | None = None  # the vehicle a reminder is about: owned|sold|scrapped
 
 
 @dataclass(frozen=True, slots=True)

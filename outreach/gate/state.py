@@ -1,0 +1,35 @@
+"""What the gate knows about one customer when it decides: loaded in bulk, frozen, pure data."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """A recent contact (an outbox entry) counted by the contact budget."""
+
+    at: dt.datetime
+    category: str
+    kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerState:
+    customer_id: int
+    status: str = "active"  # active|deceased|closed
+    notice_version: int = 1  # the policy version shown to the customer (R2)
+    acquisition: str = "direct"  # direct|joint_use
+    joint_use_partner: str | None = None
+    email: str | None = None
+    email_suppressed: bool = False  # hard bounce or complaint
+    email_basis: str | None = None  # R15 basis for `email`, only if it has evidence
+    email_basis_id: int | None = None
+    has_postal: bool = False
+    has_phone: bool = False
+    opt_outs: frozenset[str] = frozenset()
+    use_suspended: bool = False
+    consents: frozenset[str] = frozenset()
+    closing_weekdays: frozenset[int] = frozenset()  # the serving store's (ISO weekdays)
+    recent: tuple[Contact, ...] = ()
