@@ -1,0 +1,55 @@
+"""自賠責 and 任意保険 renewal reminders (R32, R34) and the 自賠責 cover-gap check."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from outreach.candidates import stages
+from outreach.candidates.facts import Candidate, PolicyFacts, Window
+from outreach.candidates.rules import Rules
+from outreach.clock import jst_midnight
+
+JIBAISEKI_ENDS_AT = dt.time(12, 0)  # 自賠責 ends at noon; the 車検 runs to midnight (R32)
+
+
+def recipient(p: PolicyFacts) -> int | None:
+    """自賠責 follows the vehicle: its user (使用者). 任意保険: the policyholder."""
+    if p.kind == "jibaiseki" and p.vehicle_user_id is not None:
+        return p.vehicle_user_id
+    return p.customer_id
+
+
+def candidate(p: PolicyFacts, rules: Rules, window: Window) -> Candidate | None:
+    rule = rules.kinds.get(p.kind)
+    if rule is None or p.renewed:
+        return None
+    if p.vehicle_status is not None and p.vehicle_status != "owned":
+        return None  # the vehicle was sold or scrapped: the cycle has ended
+    customer = recipient(p)
+    if customer is None:
+        return None
+    hit = stages.current(rule, p.expires_on, window, rules.calendar)
+    if hit is None:
+        return None
+    stage, day = hit
+    return Candidate(
+        kind=p.kind,
+        stage=stage.name,
+        customer_id=customer,
+        due_on=p.expires_on,
+        stage_on=day,
+        booking=stage.booking,
+        advertising=stage.advertising,
+        templates=tuple(stage.templates.items()),
+        vehicle_id=p.vehicle_id,
+        policy_id=p.id,
+        insurer=p.insurer,
+    )
+
+
+def jibaiseki_gap(shaken_expiry_on: dt.date, jibaiseki_expires_at: dt.datetime) -> bool:
+    """True when the 自賠責 cover ends before the 車検 it must cover does (R32).
+
+    The 車検 is valid to the end (24:00 JST) of its expiry date; a policy ending at noon that
+    day, or earlier, leaves a gap."""
+    return jibaiseki_expires_at < jst_midnight(shaken_expiry_on + dt.timedelta(days=1))

@@ -1,0 +1,56 @@
+"""The stage arithmetic shared by every reminder kind, with catch-up."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from outreach.candidates.calendar import BusinessCalendar, add_months
+from outreach.candidates.facts import Window
+from outreach.candidates.rules import KindRule, Stage
+
+
+def dated(
+    rule: KindRule,
+    due: dt.date,
+    calendar: BusinessCalendar,
+    *,
+    booking_opens: dt.date | None = None,
+) -> list[tuple[Stage, dt.date]]:
+    """Each stage with the business day it falls on, earliest first.
+
+    A booking stage is never dated before `booking_opens` (R31). A stage moved past the due
+    date by weekends and holidays is dropped: a reminder after the expiry is no reminder.
+    """
+    out: list[tuple[Stage, dt.date]] = []
+    for stage in rule.stages:
+        raw = stage.raw_date(due)
+        if stage.booking and booking_opens is not None and raw < booking_opens:
+            raw = booking_opens
+        day = calendar.next_business_day(raw)
+        if day <= due:
+            out.append((stage, day))
+    return out
+
+
+def current(
+    rule: KindRule,
+    due: dt.date,
+    window: Window,
+    calendar: BusinessCalendar,
+    *,
+    booking_opens: dt.date | None = None,
+) -> tuple[Stage, dt.date] | None:
+    """The one stage to send in `window`: the latest whose date is in the window, provided
+    the due date has not passed. Stale stages skipped during an outage are never sent."""
+    if window.through > due:
+        return None
+    hit: tuple[Stage, dt.date] | None = None
+    for stage, day in dated(rule, due, calendar, booking_opens=booking_opens):
+        if day in window:
+            hit = (stage, day)
+    return hit
+
+
+def booked(booked_on: dt.date | None, due: dt.date, lookback_months: int) -> bool:
+    """A booking dated within `lookback_months` before the due date (or later) ends the cycle."""
+    return booked_on is not None and booked_on >= add_months(due, -lookback_months)
