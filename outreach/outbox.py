@@ -1,0 +1,351 @@
+"""The outbox: gated messages waiting to be sent, claimed by workers, and their results.
+
+- `enqueue` demands a gate `Permit` for each draft and inserts with the unique idempotency
+  key (R27); a duplicate is skipped, never an error.
+- `claim` hands a batch of ready messages to one worker in one short transaction
+  (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so workers on several machines never share a
+  message; SQLite: a single UPDATE … RETURNING under the database's write lock). A message
+  left in 'sending' by a dead worker is claimable again once its lease has expired.
+- `record` writes a batch of results — status, send-log fields, attempt rows, suppressions —
+  as a few executemany statements in the caller's transaction.
+
+Status: queued → sending → sent | failed | suppressed (and back to queued for a retry or a
+deferral).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
+from typing import Any
+
+from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.clock import SystemClock
+from outreach.db.models import OutboxMessage, SendAttempt, Suppression
+from outreach.gate import decision
+
+STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+_INSERT_CHUNK = 500  # rows per INSERT: well under both engines' bound-parameter limits
+
+T: Table = OutboxMessage.__table__  # type: ignore[assignment]
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A message the gate has allowed, ready to be queued."""
+
+    idempotency_key: str
+    customer_id: int
+    purpose: str
+    category: str
+    channel: str
+    kind: str
+    template: str
+    items: frozenset[str]
+    advertising: bool
+    not_before: dt.datetime
+    stage: str | None = None
+    due_on: dt.date | None = None
+    vehicle_id: int | None = None
+    policy_id: int | None = None
+    campaign_id: int | None = None
+    run_id: int | None = None
+    to_address: str | None = None
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """One claimed outbox row, as the worker needs it."""
+
+    id: int
+    idempotency_key: str
+    customer_id: int
+    vehicle_id: int | None
+    policy_id: int | None
+    campaign_id: int | None
+    run_id: int | None
+    decision_id: int | None
+    purpose: str
+    category: str
+    channel: str
+    kind: str
+    stage: str | None
+    due_on: dt.date | None
+    template: str
+    items: frozenset[str]
+    advertising: bool
+    attempts: int
+    to_address: str | None
+    message_id: str | None
+    not_before: dt.datetime
+
+
+_CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed)]
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one claimed message; `record` writes a batch of them.
+
+    `status` is the new outbox status; `result` the attempt row's result (sent, temp_fail,
+    perm_fail, hard_bounce, suppressed, denied, deferred).
+    """
+
+    outbox_id: int
+    attempt: int
+    status: str
+    result: str
+    at: dt.datetime
+    smtp_code: int | None = None
+    detail: str | None = None
+    not_before: dt.datetime | None = None  # for status 'queued': when to try again
+    counts_as_attempt: bool = True  # a deferral or a rate-limit requeue is not an attempt
+    message_id: str | None = None
+    to_address: str | None = None
+    basis: str | None = None
+    basis_id: int | None = None
+    template_version: str | None = None
+    template_hash: str | None = None
+    suppress: str | None = None  # an address to put on the suppression list (hard bounce)
+
+
+async def enqueue(
+    session: AsyncSession,
+    items: Sequence[tuple[Draft, decision.Permit]],
+    *,
+    now: dt.datetime | None = None,
+) -> int:
+    """Queue each draft under its permit; returns how many were new (duplicates skipped).
+
+    Every permit is checked before anything is written: one draft without a matching permit
+    (none, another customer, purpose or channel, or items beyond it) refuses the whole call
+    with GateRefused.
+    """
+    for draft, permit in items:
+        decision.require(
+            permit, draft.customer_id, draft.purpose, draft.channel, frozenset(draft.items)
+        )
+    created = now or SystemClock().now()
+    rows = [_row(draft, permit, created) for draft, permit in items]
+    dialect = session.get_bind().dialect.name
+    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    new = 0
+    for start in range(0, len(rows), _INSERT_CHUNK):
+        chunk = rows[start : start + _INSERT_CHUNK]
+        stmt = (
+            ins(T)
+            .values(chunk)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(T.c.id)
+        )
+        new += len((await session.execute(stmt)).all())
+    return new
+
+
+def _row(draft: Draft, permit: decision.Permit, created: dt.datetime) -> dict[str, Any]:
+    return {
+        "idempotency_key": draft.idempotency_key,
+        "customer_id": draft.customer_id,
+        "vehicle_id": draft.vehicle_id,
+        "policy_id": draft.policy_id,
+        "campaign_id": draft.campaign_id,
+        "run_id": draft.run_id,
+        "decision_id": permit.decision_id,
+        "purpose": draft.purpose,
+        "category": draft.category,
+        "channel": draft.channel,
+        "kind": draft.kind,
+        "stage": draft.stage,
+        "due_on": draft.due_on,
+        "template": draft.template,
+        "items": sorted(draft.items),
+        "advertising": draft.advertising,
+        "status": "queued",
+        "not_before": draft.not_before,
+        "attempts": 0,
+        "to_address": draft.to_address,
+        "created_at": created,
+    }
+
+
+def _ready(now: dt.datetime, channel: str | None) -> Any:
+    cond = or_(
+        and_(T.c.status == "queued", T.c.not_before <= now),
+        and_(T.c.status == "sending", T.c.lease_until < now),  # a dead worker's message
+    )
+    return cond if channel is None else and_(cond, T.c.channel == channel)
+
+
+async def claim(
+    session: AsyncSession,
+    *,
+    worker: str,
+    limit: int,
+    now: dt.datetime,
+    lease: dt.timedelta,
+    channel: str | None = "email",
+) -> list[Claimed]:
+    """Claim up to `limit` ready messages for `worker` (status 'sending', attempts + 1).
+
+    Must be the first statement of its transaction on SQLite (it takes the write lock).
+    """
+    picked = (
+        select(T.c.id)
+        .where(_ready(now, channel))
+        .order_by(T.c.not_before, T.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock does the same
+        .scalar_subquery()
+    )
+    stmt = (
+        update(T)
+        .where(T.c.id.in_(picked))
+        .values(
+            status="sending",
+            lease_until=now + lease,
+            claimed_by=worker,
+            attempts=T.c.attempts + 1,
+        )
+        .returning(*_CLAIMED_COLUMNS)
+    )
+    rows = (await session.execute(stmt)).mappings().all()
+    claimed = [Claimed(**{**r, "items": frozenset(r["items"] or ())}) for r in rows]
+    claimed.sort(key=lambda c: (c.not_before, c.id))
+    return claimed
+
+
+async def hold(
+    session: AsyncSession,
+    ids: Iterable[int],
+    *,
+    worker: str,
+    now: dt.datetime,
+    lease: dt.timedelta,
+) -> set[int]:
+    """Extend the lease on messages still claimed by `worker`; returns those ids.
+
+    As the first statement of the sending transaction it takes the row locks (PostgreSQL)
+    or the write lock (SQLite), so nothing else touches these rows until the results commit.
+    A message no longer ours (lease expired and claimed elsewhere) is left out.
+    """
+    id_list = sorted(ids)
+    if not id_list:
+        return set()
+    stmt = (
+        update(T)
+        .where(T.c.id.in_(id_list), T.c.claimed_by == worker, T.c.status == "sending")
+        .values(lease_until=now + lease)
+        .returning(T.c.id)
+    )
+    return set((await session.execute(stmt)).scalars().all())
+
+
+_UPDATE = (
+    update(T)
+    .where(T.c.id == bindparam("b_id"), T.c.claimed_by == bindparam("b_worker"))
+    .values(
+        status=bindparam("b_status"),
+        not_before=func.coalesce(
+            bindparam("b_not_before", type_=T.c.not_before.type), T.c.not_before
+        ),
+        lease_until=None,
+        attempts=T.c.attempts - bindparam("b_uncount"),
+        last_error=bindparam("b_error"),
+        sent_at=bindparam("b_sent_at", type_=T.c.sent_at.type),
+        message_id=func.coalesce(
+            bindparam("b_message_id", type_=T.c.message_id.type), T.c.message_id
+        ),
+        to_address=func.coalesce(bindparam("b_to", type_=T.c.to_address.type), T.c.to_address),
+        basis=func.coalesce(bindparam("b_basis", type_=T.c.basis.type), T.c.basis),
+        basis_id=func.coalesce(bindparam("b_basis_id", type_=T.c.basis_id.type), T.c.basis_id),
+        template_version=func.coalesce(
+            bindparam("b_tver", type_=T.c.template_version.type), T.c.template_version
+        ),
+        template_hash=func.coalesce(
+            bindparam("b_thash", type_=T.c.template_hash.type), T.c.template_hash
+        ),
+    )
+)
+
+
+async def record(session: AsyncSession, results: Sequence[Result], *, worker: str) -> None:
+    """Write a batch of results in the caller's transaction: one executemany per table."""
+    if not results:
+        return
+    await session.execute(
+        _UPDATE,
+        [
+            {
+                "b_id": r.outbox_id,
+                "b_worker": worker,
+                "b_status": r.status,
+                "b_not_before": r.not_before,
+                "b_uncount": 0 if r.counts_as_attempt else 1,
+                "b_error": None if r.status == "sent" else (r.detail or r.result)[:400],
+                "b_sent_at": r.at if r.status == "sent" else None,
+                "b_message_id": r.message_id,
+                "b_to": r.to_address,
+                "b_basis": r.basis,
+                "b_basis_id": r.basis_id,
+                "b_tver": r.template_version,
+                "b_thash": r.template_hash,
+            }
+            for r in results
+        ],
+    )
+    await session.execute(
+        insert(SendAttempt),
+        [
+            {
+                "outbox_id": r.outbox_id,
+                "attempt": r.attempt,
+                "at": r.at,
+                "result": r.result,
+                "smtp_code": r.smtp_code,
+                "detail": (r.detail or None) and r.detail[:400],
+                "worker": worker,
+            }
+            for r in results
+        ],
+    )
+    bounced = {r.suppress.lower(): r for r in results if r.suppress}
+    if bounced:
+        dialect = session.get_bind().dialect.name
+        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            ins(Suppression)
+            .values(
+                [
+                    {
+                        "email": email,
+                        "reason": "hard_bounce",
+                        "detail": (r.detail or "")[:400],
+                        "created_at": r.at,
+                    }
+                    for email, r in bounced.items()
+                ]
+            )
+            .on_conflict_do_nothing(index_elements=["email"])
+        )
+
+
+async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
+    """Which of these addresses (lower-cased) are on the suppression list."""
+    wanted = sorted({a.lower() for a in addresses if a})
+    if not wanted:
+        return set()
+    rows = await session.execute(select(Suppression.email).where(Suppression.email.in_(wanted)))
+    return {e.lower() for e in rows.scalars()}
+
+
+async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None) -> dict[str, int]:
+    """Messages per status (every status listed, zero included)."""
+    stmt = select(T.c.status, func.count()).group_by(T.c.status)
+    if statuses:
+        stmt = stmt.where(T.c.status.in_(list(statuses)))
+    found = {s: int(n) for s, n in (await session.execute(stmt)).all()}
+    return {s: found.get(s, 0) for s in (statuses or STATUSES)} | found

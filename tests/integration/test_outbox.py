@@ -1,0 +1,229 @@
+"""The outbox on SQLite and PostgreSQL: the permit door, idempotent enqueue, claim and lease."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+
+import pytest
+import sendkit
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from outreach import outbox
+from outreach.db import engine as engine_mod
+from outreach.db.models import OutboxMessage, SendAttempt, Suppression
+from outreach.errors import GateRefused
+
+NOW = dt.datetime(2026, 1, 5, 0, 0, tzinfo=dt.UTC)
+LEASE = dt.timedelta(seconds=60)
+
+
+def draft(customer_id: int, key: str | None = None, **kw: object) -> outbox.Draft:
+    base = outbox.Draft(
+        idempotency_key=key or f"shaken:{customer_id}:2026-03",
+        customer_id=customer_id,
+        purpose="p2",
+        category="service_notice",
+        channel="email",
+        kind="shaken",
+        template="shaken/first",
+        items=frozenset({"name", "vehicle"}),
+        advertising=False,
+        not_before=NOW,
+    )
+    return dataclasses.replace(base, **kw)  # type: ignore[arg-type]
+
+
+async def count(engine: AsyncEngine) -> int:
+    async with engine_mod.sessionmaker(engine)() as s:
+        return int((await s.execute(select(func.count()).select_from(OutboxMessage))).scalar_one())
+
+
+async def seed(engine: AsyncEngine, n: int) -> list[int]:
+    async with engine_mod.sessionmaker(engine)() as s, s.begin():
+        return await sendkit.add_customers(s, n)
+
+
+async def test_enqueue_inserts_and_skips_duplicates(engine: AsyncEngine) -> None:
+    ids = await seed(engine, 3)
+    sessions = engine_mod.sessionmaker(engine)
+    items = [(draft(c), sendkit.permit(c)) for c in ids]
+    async with sessions() as s, s.begin():
+        assert await outbox.enqueue(s, items, now=NOW) == 3
+    async with sessions() as s, s.begin():
+        # A re-run of the same job: nothing new, no error.
+        assert (
+            await outbox.enqueue(s, [*items, (draft(1, "other"), sendkit.permit(1))], now=NOW) == 1
+        )
+    assert await count(engine) == 4
+    async with sessions() as s:
+        row = (
+            await s.execute(select(OutboxMessage).where(OutboxMessage.customer_id == 2))
+        ).scalar_one()
+    assert row.status == "queued" and row.items == ["name", "vehicle"] and row.attempts == 0
+
+
+@pytest.mark.parametrize(
+    "make_permit",
+    [
+        pytest.param(lambda: None, id="no-permit"),
+        pytest.param(lambda: object(), id="not-a-permit"),
+        pytest.param(lambda: sendkit.permit(2), id="other-customer"),
+        pytest.param(lambda: sendkit.permit(1, purpose="p3"), id="other-purpose"),
+        pytest.param(lambda: sendkit.permit(1, channel="post"), id="other-channel"),
+        pytest.param(lambda: sendkit.permit(1, items=frozenset({"name"})), id="items-beyond"),
+    ],
+)
+async def test_enqueue_without_matching_permit_is_refused_and_writes_nothing(
+    engine: AsyncEngine, make_permit: object
+) -> None:
+    await seed(engine, 2)
+    good = (draft(2), sendkit.permit(2))
+    bad = (draft(1), make_permit())  # type: ignore[operator]
+    async with engine_mod.sessionmaker(engine)() as s, s.begin():
+        with pytest.raises(GateRefused):
+            await outbox.enqueue(s, [good, bad], now=NOW)  # type: ignore[list-item]
+    assert await count(engine) == 0
+
+
+def test_a_permit_cannot_be_forged() -> None:
+    from outreach.gate import decision
+
+    with pytest.raises(GateRefused):
+        decision.Permit(1, "p2", "email", frozenset(), 1, NOW)
+
+
+async def test_claim_takes_ready_messages_once_and_respects_not_before(engine: AsyncEngine) -> None:
+    ids = await seed(engine, 5)
+    sessions = engine_mod.sessionmaker(engine)
+    later = NOW + dt.timedelta(hours=1)
+    async with sessions() as s, s.begin():
+        await outbox.enqueue(
+            s,
+            [(draft(c, not_before=later if c == 5 else NOW), sendkit.permit(c)) for c in ids],
+            now=NOW,
+        )
+    async with sessions() as s, s.begin():
+        first = await outbox.claim(s, worker="w1", limit=3, now=NOW, lease=LEASE)
+    async with sessions() as s, s.begin():
+        second = await outbox.claim(s, worker="w2", limit=10, now=NOW, lease=LEASE)
+    assert [c.customer_id for c in first] == [1, 2, 3]
+    assert [c.customer_id for c in second] == [4]  # 5 is not due yet
+    assert all(c.attempts == 1 for c in first + second)
+    async with sessions() as s:
+        rows = (await s.execute(select(OutboxMessage).order_by(OutboxMessage.id))).scalars().all()
+    assert [r.status for r in rows] == ["sending"] * 4 + ["queued"]
+    assert {r.claimed_by for r in rows[:3]} == {"w1"}
+    assert rows[0].lease_until == NOW + LEASE
+
+
+async def test_expired_lease_is_claimable_again(engine: AsyncEngine) -> None:
+    await seed(engine, 2)
+    sessions = engine_mod.sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        await outbox.enqueue(s, [(draft(c), sendkit.permit(c)) for c in (1, 2)], now=NOW)
+    async with sessions() as s, s.begin():
+        dead = await outbox.claim(s, worker="dead", limit=10, now=NOW, lease=LEASE)
+    assert len(dead) == 2
+    async with sessions() as s, s.begin():  # lease still running: nothing to take
+        assert await outbox.claim(s, worker="w2", limit=10, now=NOW + LEASE / 2, lease=LEASE) == []
+    async with sessions() as s, s.begin():
+        again = await outbox.claim(
+            s, worker="w2", limit=10, now=NOW + LEASE + dt.timedelta(seconds=1), lease=LEASE
+        )
+    assert [c.id for c in again] == [c.id for c in dead]
+    assert [c.attempts for c in again] == [2, 2]
+    # The dead worker's late results are not written over the new owner's claim.
+    async with sessions() as s, s.begin():
+        held = await outbox.hold(s, [c.id for c in dead], worker="dead", now=NOW, lease=LEASE)
+    assert held == set()
+
+
+async def test_concurrent_claims_never_share_a_message(engine: AsyncEngine) -> None:
+    ids = await seed(engine, 40)
+    sessions = engine_mod.sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        await outbox.enqueue(s, [(draft(c), sendkit.permit(c)) for c in ids], now=NOW)
+
+    async def worker(name: str) -> list[int]:
+        got: list[int] = []
+        while True:
+            async with sessions() as s, s.begin():
+                batch = await outbox.claim(s, worker=name, limit=3, now=NOW, lease=LEASE)
+            if not batch:
+                return got
+            got += [c.id for c in batch]
+
+    results = await asyncio.gather(*(worker(f"w{i}") for i in range(4)))
+    everything = [i for r in results for i in r]
+    assert sorted(everything) == sorted(set(everything))
+    assert len(everything) == 40
+
+
+async def test_record_writes_results_attempts_and_suppressions_in_one_batch(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine, 3)
+    sessions = engine_mod.sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        await outbox.enqueue(s, [(draft(c), sendkit.permit(c)) for c in (1, 2, 3)], now=NOW)
+    async with sessions() as s, s.begin():
+        c1, c2, c3 = await outbox.claim(s, worker="w", limit=10, now=NOW, lease=LEASE)
+    retry_at = NOW + dt.timedelta(minutes=5)
+    results = [
+        outbox.Result(
+            c1.id,
+            1,
+            "sent",
+            "sent",
+            NOW,
+            250,
+            "250 OK",
+            message_id="<1@x>",
+            to_address="user1@example.jp",
+            basis="transaction",
+            basis_id=7,
+            template_version="3",
+            template_hash="ab" * 32,
+        ),
+        outbox.Result(c2.id, 1, "queued", "temp_fail", NOW, 451, "451 later", not_before=retry_at),
+        outbox.Result(
+            c3.id,
+            1,
+            "failed",
+            "hard_bounce",
+            NOW,
+            550,
+            "550 5.1.1 unknown",
+            suppress="User3@Example.jp",
+        ),
+    ]
+    async with sessions() as s, s.begin():
+        await outbox.record(s, results, worker="w")
+    async with sessions() as s:
+        rows = {r.id: r for r in (await s.execute(select(OutboxMessage))).scalars()}
+        attempts = (await s.execute(select(SendAttempt).order_by(SendAttempt.id))).scalars().all()
+        sup = (await s.execute(select(Suppression))).scalars().all()
+        assert await outbox.suppressed(s, ["USER3@example.jp", "user1@example.jp"]) == {
+            "user3@example.jp"
+        }
+    assert rows[c1.id].status == "sent" and rows[c1.id].sent_at == NOW
+    assert (rows[c1.id].message_id, rows[c1.id].basis_id, rows[c1.id].template_version) == (
+        "<1@x>",
+        7,
+        "3",
+    )
+    assert rows[c1.id].lease_until is None
+    assert rows[c2.id].status == "queued" and rows[c2.id].not_before == retry_at
+    assert rows[c2.id].last_error == "451 later"
+    assert rows[c3.id].status == "failed"
+    assert [(a.outbox_id, a.result, a.smtp_code) for a in attempts] == [
+        (c1.id, "sent", 250),
+        (c2.id, "temp_fail", 451),
+        (c3.id, "hard_bounce", 550),
+    ]
+    assert [(x.email, x.reason) for x in sup] == [("user3@example.jp", "hard_bounce")]
+    async with sessions() as s:
+        assert (await outbox.counts(s))["queued"] == 1

@@ -1,0 +1,179 @@
+"""Helpers for the outbox and sending tests: a real aiosmtpd server, customers, permits.
+
+The SMTP server runs in-process on 127.0.0.1 (aiosmtpd's Controller, its own thread and
+loop) and stores every accepted message with the time it was accepted. `faults` make it
+misbehave the way relays do: 421/451 at random, a connection dropped in the middle of DATA,
+and 550 5.1.1 for chosen addresses.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email
+import email.policy
+import random
+import re
+import socket
+import threading
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.db.models import Customer
+from outreach.gate import decision
+
+UTC = dt.UTC
+_MID = re.compile(rb"^Message-ID:\s*<([^>]+)>", re.IGNORECASE | re.MULTILINE)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Received:
+    mail_from: str
+    rcpt_tos: list[str]
+    data: bytes
+    at: float  # time.time() when the server answered 250
+
+    @property
+    def message_id(self) -> str:
+        m = _MID.search(self.data)
+        return m.group(1).decode() if m else ""
+
+    def parsed(self) -> EmailMessage:
+        msg = email.message_from_bytes(self.data, policy=email.policy.default)
+        assert isinstance(msg, EmailMessage)
+        return msg
+
+
+@dataclass
+class Faults:
+    """How the server misbehaves. Per Message-ID, the first `fails[mid]` deliveries fail."""
+
+    bounce: set[str] = field(default_factory=set)  # addresses answered 550 5.1.1
+    rate: float = 0.0  # share of messages that fail a few times before getting through
+    max_fails: int = 3
+    seed: int = 1
+    delay: float = 0.0  # seconds the server takes per message (to widen race windows)
+
+
+class Handler:
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.faults = faults or Faults()
+        self.received: list[Received] = []
+        self.refused: list[tuple[str, int]] = []  # (address or message-id, code)
+        self._seen: Counter[str] = Counter()
+        self._plan: dict[str, int] = {}
+        self._rng = random.Random(self.faults.seed)
+        self._lock = threading.Lock()
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address.lower() in self.faults.bounce:
+            self.refused.append((address, 550))
+            return f"550 5.1.1 <{address}>: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        data: bytes = envelope.original_content or envelope.content
+        m = _MID.search(data)
+        mid = m.group(1).decode() if m else ""
+        if self.faults.delay:
+            await asyncio.sleep(self.faults.delay)
+        with self._lock:
+            if mid not in self._plan:
+                fail = self._rng.random() < self.faults.rate
+                self._plan[mid] = self._rng.randint(1, self.faults.max_fails) if fail else 0
+            self._seen[mid] += 1
+            n = self._seen[mid]
+            if n <= self._plan[mid]:
+                kind = self._rng.choice(("421", "451", "drop"))
+                self.refused.append((mid, 0 if kind == "drop" else int(kind)))
+                if kind == "drop":
+                    server.transport.close()  # mid-DATA: the client never sees a reply
+                    return "451 4.3.0 dropped"
+                if kind == "421":
+                    return "421 4.7.0 Try again later, closing connection"
+                return "451 4.3.0 Temporary local problem, try later"
+            self.received.append(
+                Received(envelope.mail_from, list(envelope.rcpt_tos), data, time.time())
+            )
+        return "250 2.0.0 OK queued"
+
+
+class SmtpServer:
+    """`with SmtpServer() as s:` — a real SMTP server on 127.0.0.1:`s.port`."""
+
+    def __init__(self, faults: Faults | None = None) -> None:
+        self.handler = Handler(faults)
+        self.port = free_port()
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, data_size_limit=10_000_000
+        )
+
+    @property
+    def url(self) -> str:
+        return f"smtp://127.0.0.1:{self.port}"
+
+    @property
+    def received(self) -> list[Received]:
+        return self.handler.received
+
+    def __enter__(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.controller.stop()
+
+
+async def add_customers(
+    session: AsyncSession, n: int, *, start: int = 1, domain: str = "example.jp"
+) -> list[int]:
+    now = dt.datetime(2026, 1, 1, tzinfo=UTC)
+    rows = [
+        {
+            "id": i,
+            "external_id": f"C{i:06d}",
+            "name_kanji": f"髙橋 太郎{i}",
+            "email": f"user{i}@{domain}",
+            "opt_outs": [],
+            "consents": [],
+            "created_at": now,
+            "updated_at": now,
+        }
+        for i in range(start, start + n)
+    ]
+    await session.execute(insert(Customer), rows)
+    return [r["id"] for r in rows]  # type: ignore[misc]
+
+
+def permit(
+    customer_id: int,
+    purpose: str = "p2",
+    channel: str = "email",
+    items: frozenset[str] = frozenset({"name", "email", "vehicle"}),
+    at: dt.datetime | None = None,
+) -> decision.Permit:
+    d = decision.Decision(
+        customer_id=customer_id,
+        request=decision.Request(purpose=purpose, channel=channel, items=items, advertising=False),
+        allowed=True,
+        reasons=(),
+        policy_version=1,
+        decided_at=at or dt.datetime(2026, 1, 5, tzinfo=UTC),
+    )
+    return decision.permit_for(d)
