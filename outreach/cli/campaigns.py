@@ -1,0 +1,227 @@
+"""`outreach campaign create|list|show|approve|schedule|pause|resume|cancel|preview`.
+
+The same service functions as the console and the API; `--as USER` names the staff member
+acting (or OUTREACH_STAFF_USER), whose role decides what is allowed, and who is audited.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach import bootstrap
+from outreach.cli import common
+from outreach.clock import JST
+from outreach.db.models import Campaign, StaffUser
+from outreach.errors import InputRejected
+from outreach.staff import campaigns, users
+from outreach.staff import rules as rules_mod
+from outreach.staff import spec as spec_mod
+
+as_option = click.option(
+    "--as",
+    "as_user",
+    envvar="OUTREACH_STAFF_USER",
+    required=True,
+    help="Staff username acting (env OUTREACH_STAFF_USER).",
+)
+
+
+@click.group("campaign")
+def campaign_group() -> None:
+    """Campaigns: define, approve (four-eyes), schedule, pause, resume, cancel, preview."""
+
+
+async def _actor(s: AsyncSession, username: str) -> StaffUser:
+    u = await users.by_username(s, username)
+    if u is None or not u.active:
+        raise InputRejected(f"有効なスタッフユーザー {username} はいません")
+    return u
+
+
+def summary(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "purpose": c.purpose,
+        "category": c.category,
+        "channels": list(c.channels),
+        "status": c.status,
+        "version": c.version,
+        "created_by": c.created_by,
+        "approved_by": c.approved_by,
+        "approved_version": c.approved_version,
+        "schedule_at": c.schedule_at.isoformat() if c.schedule_at else None,
+        "rate_per_second": c.rate_per_second,
+    }
+
+
+def _human(d: dict[str, Any]) -> None:
+    label = campaigns.STATUS_LABELS.get(d["status"], d["status"])
+    click.echo(
+        f"{d['id']:>5} [{label}] v{d['version']} {d['name']} "
+        f"(目的 {d['purpose']}, 作成 {d['created_by']}"
+        + (f", 承認 {d['approved_by']} v{d['approved_version']}" if d["approved_by"] else "")
+        + ")"
+    )
+
+
+@campaign_group.command("create")
+@click.option(
+    "--file",
+    "path",
+    required=True,
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="campaign.toml",
+)
+@as_option
+@common.json_option
+def create(path: Path, as_user: str, as_json: bool) -> None:
+    """Create a draft campaign from a TOML file (validated against its purpose)."""
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        s_ = spec_mod.load_file(path)
+        rules = rules_mod.load(app.settings.config_dir)
+        async with app.sessions() as s, s.begin():
+            actor = await _actor(s, as_user)
+            c = await campaigns.create(s, s_, rules, actor=actor, now=app.clock.now())
+            return summary(c)
+
+    common.emit(_run(_go), as_json, _human)
+
+
+def _run(fn: Callable[[bootstrap.App], Awaitable[Any]]) -> Any:
+    return common.run_app(fn)
+
+
+@campaign_group.command("list")
+@common.json_option
+def list_(as_json: bool) -> None:
+    """List campaigns, newest first."""
+
+    async def _go(app: bootstrap.App) -> list[dict[str, Any]]:
+        async with app.sessions() as s:
+            return [summary(c) for c in await campaigns.all_campaigns(s)]
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        for r in rows:
+            _human(r)
+
+    common.emit(_run(_go), as_json, human)
+
+
+@campaign_group.command("show")
+@click.argument("campaign_id", type=int)
+@common.json_option
+def show(campaign_id: int, as_json: bool) -> None:
+    """Show one campaign with its full definition."""
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        async with app.sessions() as s:
+            c = await campaigns.get(s, campaign_id)
+            return {**summary(c), "definition": campaigns.spec_of(c).snapshot()}
+
+    def human(d: dict[str, Any]) -> None:
+        _human(d)
+        for cond in d["definition"]["audience"]:
+            click.echo(f"      条件: {cond['field']} {cond['op']} {cond['value']}")
+        click.echo(f"      件名: {d['definition']['subject_template']}")
+
+    common.emit(_run(_go), as_json, human)
+
+
+def _transition(
+    name: str,
+    doc: str,
+    call: Callable[[AsyncSession, int, StaffUser, bootstrap.App], Awaitable[Campaign]],
+) -> click.Command:
+    @click.command(name, help=doc)
+    @click.argument("campaign_id", type=int)
+    @as_option
+    @common.json_option
+    def command(campaign_id: int, as_user: str, as_json: bool) -> None:
+        async def _go(app: bootstrap.App) -> dict[str, Any]:
+            async with app.sessions() as s, s.begin():
+                actor = await _actor(s, as_user)
+                return summary(await call(s, campaign_id, actor, app))
+
+        common.emit(_run(_go), as_json, _human)
+
+    return command
+
+
+campaign_group.add_command(
+    _transition(
+        "pause",
+        "Pause a scheduled or running campaign (its queued messages wait).",
+        lambda s, cid, a, app: campaigns.pause(s, cid, actor=a, now=app.clock.now()),
+    )
+)
+campaign_group.add_command(
+    _transition(
+        "resume",
+        "Resume a paused campaign.",
+        lambda s, cid, a, app: campaigns.resume(s, cid, actor=a, now=app.clock.now()),
+    )
+)
+campaign_group.add_command(
+    _transition(
+        "cancel",
+        "Cancel a campaign; queued messages are cancelled.",
+        lambda s, cid, a, app: campaigns.cancel(s, cid, actor=a, now=app.clock.now()),
+    )
+)
+
+
+@campaign_group.command("approve")
+@click.argument("campaign_id", type=int)
+@click.option("--version", "version", type=int, required=True, help="The exact version approved.")
+@as_option
+@common.json_option
+def approve(campaign_id: int, version: int, as_user: str, as_json: bool) -> None:
+    """Approve exactly VERSION of a campaign (an approver other than its creator)."""
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        rules = rules_mod.load(app.settings.config_dir)
+        async with app.sessions() as s, s.begin():
+            actor = await _actor(s, as_user)
+            c = await campaigns.approve(
+                s, campaign_id, version, rules, actor=actor, now=app.clock.now()
+            )
+            return summary(c)
+
+    common.emit(_run(_go), as_json, _human)
+
+
+@campaign_group.command("schedule")
+@click.argument("campaign_id", type=int)
+@click.option("--at", "at", default=None, help="Date and time in JST, e.g. 2026-12-01T10:00.")
+@as_option
+@common.json_option
+def schedule(campaign_id: int, at: str | None, as_user: str, as_json: bool) -> None:
+    """Schedule an approved campaign (at its own time, --at, or now)."""
+    when: dt.datetime | None = None
+    if at is not None:
+        try:
+            when = dt.datetime.fromisoformat(at)
+        except ValueError:
+            raise common.Failure(f"--at: not a date and time: {at!r}", 2) from None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=JST)
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        async with app.sessions() as s, s.begin():
+            actor = await _actor(s, as_user)
+            c = await campaigns.schedule(s, campaign_id, actor=actor, now=app.clock.now(), at=when)
+            return summary(c)
+
+    common.emit(_run(_go), as_json, _human)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(campaign_group)
