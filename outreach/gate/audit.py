@@ -1,0 +1,68 @@
+"""`gate audit`: the gate over a set of customers, counted by outcome and reason.
+
+The same batch path as the daily run and campaign previews (`batch.iter_states` + `decide`),
+optionally persisting every decision as they do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sqlalchemy import ColumnElement
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.gate import batch, rules
+from outreach.gate.context import GateContext
+from outreach.gate.decision import Request
+
+
+@dataclass
+class Tally:
+    total: int = 0
+    allowed: int = 0
+    deferred: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "total": self.total,
+            "allowed": self.allowed,
+            "denied": self.total - self.allowed - self.deferred,
+            "deferred": self.deferred,
+            "reasons": dict(sorted(self.reasons.items(), key=lambda kv: (-kv[1], kv[0]))),
+        }
+
+
+async def audit(
+    session: AsyncSession,
+    ctx: GateContext,
+    request: Request,
+    now: dt.datetime,
+    *,
+    where: Sequence[ColumnElement[bool]] = (),
+    persist: bool = False,
+    run_id: int | None = None,
+    chunk: int = batch.CHUNK,
+) -> Tally:
+    """Decide `request` for every matching customer; with `persist`, record each decision
+    and commit per chunk (never per row)."""
+    tally = Tally()
+    decide = rules.decide
+    counts = tally.reasons
+    async for states in batch.iter_states(session, ctx, now, where=where, chunk=chunk):
+        decisions = [decide(ctx, s, request, now) for s in states]
+        tally.total += len(decisions)
+        for d in decisions:
+            if d.allowed:
+                tally.allowed += 1
+            else:
+                if d.deferred_until is not None:
+                    tally.deferred += 1
+                counts.update(d.reasons)
+        if persist:
+            await batch.record(session, decisions, run_id=run_id)
+            await session.commit()
+    return tally
