@@ -11,9 +11,9 @@ import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, and_, case, insert, select, type_coerce
+from sqlalchemy import ColumnElement, String, Table, and_, case, insert, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import Customer, EmailBasis, GateDecision, OutboxMessage, Store, Suppression
@@ -273,7 +273,7 @@ async def record(
     rows = decision_rows(
         decisions, run_id=run_id, campaign_id=campaign_id, subject_keys=subject_keys
     )
-    t = GateDecision.__table__
+    t = cast(Table, GateDecision.__table__)
     # RETURNING rows of a multi-row insert come in no guaranteed order (SQLite says so, and
     # SQLAlchemy's ordered mode falls back to one row per statement there): match each id
     # back through the columns that identify the decision; rows alike in all of them are
