@@ -70,3 +70,60 @@ async def add_users(app: bootstrap.App, *actors: Actor) -> None:
                 actor="test",
                 now=app.clock.now(),
             )
+
+
+async def seed_customers(app: bootstrap.App) -> dict[str, int]:
+    """A small audience exercising the gate: external id → customer id."""
+    from outreach.db.models import Customer, EmailBasis, Vehicle
+
+    now = app.clock.now()
+    people = [
+        # external id, name, prefecture, email, opt_outs, car, vehicle status, basis
+        ("C1", "髙橋 一郎", "東京都", "ichiro@example.jp", [], "RX", "owned", True),
+        ("C2", "山﨑 花子", "東京都", "hanako@example.jp", ["all"], "RX", "owned", True),
+        ("C3", "佐藤 次郎", "東京都", None, [], "NX", "owned", False),
+        ("C4", "鈴木 三郎", "東京都", "saburo@example.jp", [], "LS", "owned", True),
+        ("C5", "田中 四郎", "東京都", "shiro@example.jp", [], "RX", "sold", True),
+        ("C6", "伊藤 五郎", "大阪府", "goro@example.jp", [], "RX", "owned", True),
+        ("C7", "渡辺 六子", "東京都", "mutsuko@example.jp", [], "NX", "owned", False),
+    ]
+    ids: dict[str, int] = {}
+    async with app.sessions() as s, s.begin():
+        for ext, name, pref, email, opt_outs, car, vstatus, basis in people:
+            c = Customer(
+                external_id=ext,
+                name_kanji=name,
+                prefecture=pref,
+                city="港区",
+                postal_code="1070062",
+                address="南青山1-1-1",
+                email=email,
+                opt_outs=opt_outs,
+                created_at=now,
+                updated_at=now,
+            )
+            s.add(c)
+            await s.flush()
+            ids[ext] = c.id
+            s.add(
+                Vehicle(
+                    external_id=f"V{ext}",
+                    user_id=c.id,
+                    car_name=car,
+                    model_code="AALH16",
+                    status=vstatus,
+                    updated_at=now,
+                )
+            )
+            if basis and email:
+                s.add(
+                    EmailBasis(
+                        customer_id=c.id,
+                        email=email,
+                        basis="opt_in",
+                        evidence_at=now,
+                        evidence_method="web_form",
+                        evidence_text="LEXUSからのご案内メールを受け取る",
+                    )
+                )
+    return ids

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from outreach.clock import JST
 from outreach.errors import ConfigError
@@ -90,11 +90,27 @@ class CampaignSpec(BaseModel):
             raise ValueError("cron は5項目（分 時 日 月 曜日）で指定してください")
         return v.strip() or None if v is not None else None
 
+    @model_validator(mode="after")
+    def _no_control_characters(self) -> CampaignSpec:
+        if _has_nul(self.model_dump(mode="json")):
+            raise ValueError("NUL 文字は使えません")
+        return self
+
     def fields(self) -> frozenset[str]:
         return frozenset(c.field for c in self.audience)
 
     def snapshot(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+
+def _has_nul(v: Any) -> bool:
+    if isinstance(v, str):
+        return "\x00" in v
+    if isinstance(v, dict):
+        return any(_has_nul(k) or _has_nul(x) for k, x in v.items())
+    if isinstance(v, list):
+        return any(_has_nul(x) for x in v)
+    return False
 
 
 def parse(data: dict[str, Any]) -> CampaignSpec:

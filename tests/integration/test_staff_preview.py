@@ -1,0 +1,52 @@
+"""Campaign preview through the gate's batch path, on both databases."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+from staffkit import MARKETER, REPO, rules, seed_customers, spec
+
+from outreach import bootstrap
+from outreach.db.models import AuditEntry, GateDecision
+from outreach.gate.context import load_context
+from outreach.staff import campaigns, preview
+
+
+async def test_preview_counts_the_audience_the_allowed_and_every_reason(
+    app: bootstrap.App,
+) -> None:
+    ids = await seed_customers(app)
+    kit = preview.kit(REPO / "templates", REPO / "config", "https://dealer.example.jp")
+    async with app.sessions() as s, s.begin():
+        c = await campaigns.create(s, spec(), rules(), actor=MARKETER, now=app.clock.now())
+        p = await preview.preview(
+            s,
+            load_context(REPO / "config"),
+            c,
+            rules(),
+            now=app.clock.now(),
+            actor="mika",
+            sample_kit=kit,
+        )
+    [email] = p.channels
+    # RX/NX owned in 東京都: C1, C2, C3, C7 (C4 drives an LS, C5 sold the RX, C6 is in 大阪府)
+    assert email.audience == 4
+    assert email.allowed == 1
+    assert email.denied + email.deferred + email.allowed == email.audience
+    assert email.reasons["OPTED_OUT"] == 1  # C2
+    assert email.reasons["CONTACT_UNREACHABLE"] == 1  # C3 has no address
+    assert email.reasons["NO_EMAIL_CONSENT"] >= 1  # C7 has no recorded basis
+    assert set(p.items) == {"name", "vehicle", "address"}  # the filter reads the prefecture
+
+    assert [x.customer_id for x in p.samples] == [ids["C1"]]
+    [sample] = p.samples
+    assert sample.subject == "髙橋 一郎様 冬のタイヤ交換フェアのご案内"
+    assert "RXの冬支度" in sample.text and "ジャミール商事株式会社" in sample.text
+    assert "https://dealer.example.jp/u/" in sample.text
+    assert p.as_dict()["channels"][0]["reasons"][0]["label"]  # Japanese label for each code
+
+    async with app.sessions() as s:
+        reads = (
+            await s.scalars(select(AuditEntry).where(AuditEntry.action == "customer.read"))
+        ).all()
+        assert [(r.actor, r.entity_id) for r in reads] == [("mika", str(ids["C1"]))]
+        assert await s.scalar(select(func.count()).select_from(GateDecision)) == 0
