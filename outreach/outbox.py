@@ -82,6 +82,7 @@ class Claimed:
     to_address: str | None
     message_id: str | None
     not_before: dt.datetime
+    created_at: dt.datetime
 
 
 _CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed)]

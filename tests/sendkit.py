@@ -9,6 +9,7 @@ and 550 5.1.1 for chosen addresses.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import email
 import email.policy
@@ -20,14 +21,22 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 from aiosmtpd.controller import Controller
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from outreach import outbox, pipeline
+from outreach.clock import Clock
 from outreach.db.models import Customer
 from outreach.gate import decision
+from outreach.gate.context import load_context
+from outreach.render import message
+from outreach.send import config as send_config
+from outreach.send import gatecheck, maildata, retry
+from outreach.send.protocol import Transport
 
 UTC = dt.UTC
 _MID = re.compile(rb"^Message-ID:\s*<([^>]+)>", re.IGNORECASE | re.MULTILINE)
@@ -177,3 +186,86 @@ def permit(
         decided_at=at or dt.datetime(2026, 1, 5, tzinfo=UTC),
     )
     return decision.permit_for(d)
+
+
+class HandComposer:
+    """Builds a real message (the render engineer's MIME writer) from a hand-made body."""
+
+    domain = "mail.example-lexus-dealer.jp"
+
+    def message_id(self, outbox_id: int) -> str:
+        return message.message_id(outbox_id, self.domain)
+
+    def compose(
+        self,
+        m: outbox.Claimed,
+        message_id: str,
+        data: maildata.MessageData,
+        now: dt.datetime,
+    ) -> pipeline.Composed:
+        name = str(data.customer["name_kanji"])
+        to = m.to_address or str(data.customer["email"])
+        mail = message.Mail(
+            sender=message.Address(f"reminder@{self.domain}", "レクサス東京 車検センター"),
+            to=message.Address(to, name),
+            subject=f"【車検のご案内】{name}様 お車の車検満了日が近づいています",
+            text=f"{name}様\n\nいつもご利用いただきありがとうございます。\n(outbox {m.id})\n",
+            html=f"<p>{name}様</p><p>車検のご案内です。</p>",
+            message_id=message_id,
+            date=now,
+            list_id=message.list_id("レクサス東京 お知らせ", "reminders", self.domain),
+            list_unsubscribe=(f"https://example.jp/u/{m.id}",),
+        )
+        return pipeline.Composed(
+            envelope_from=f"bounce@{self.domain}",
+            to=to,
+            data=message.build(mail),
+            template_version="1",
+            template_hash="0" * 64,
+        )
+
+
+REPO = Path(__file__).resolve().parent.parent
+FAST_RETRY = retry.Policy(
+    max_attempts=8, base=dt.timedelta(seconds=10), cap=dt.timedelta(minutes=5)
+)
+
+
+def make_worker(
+    sessions: async_sessionmaker[Any],
+    transport: Transport,
+    clock: Clock,
+    *,
+    name: str = "w1",
+    batch: int = 50,
+    config: send_config.SendingConfig | None = None,
+) -> pipeline.Worker:
+    cfg = config or send_config.SendingConfig(retry=FAST_RETRY, lease=dt.timedelta(seconds=60))
+    return pipeline.Worker(
+        sessions=sessions,
+        transport=transport,
+        composer=HandComposer(),
+        gate=gatecheck.BatchGate(load_context(REPO / "config")),
+        clock=clock,
+        config=cfg,
+        limiter=cfg.limiter(100_000, 100_000_000),
+        worker_id=name,
+        batch=batch,
+        rng=random.Random(7),
+    )
+
+
+def draft(customer_id: int, key: str | None = None, **kw: Any) -> outbox.Draft:
+    base = outbox.Draft(
+        idempotency_key=key or f"shaken:{customer_id}:2026-03",
+        customer_id=customer_id,
+        purpose="p2",
+        category="service_notice",
+        channel="email",
+        kind="shaken",
+        template="shaken/first",
+        items=frozenset({"name", "email", "vehicle"}),
+        advertising=False,
+        not_before=dt.datetime(2026, 1, 4, tzinfo=UTC),
+    )
+    return dataclasses.replace(base, **kw)

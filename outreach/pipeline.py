@@ -1,0 +1,427 @@
+"""One batch of the outbox worker: claim → gate re-check → render and build → send → record.
+
+Two short transactions per batch, and no commit per message:
+
+1. Claim: claim up to N ready messages, load their template data, ask the gate again for all
+   of them with the same Request, persist those decisions, and record the ones the gate now
+   refuses ('suppressed', result 'denied', with the reason codes) or defers (back to
+   'queued' with the gate's next allowed time). An opt-out committed before this wins.
+2. Send: re-take the claimed rows (row locks on PostgreSQL, the write lock on SQLite),
+   re-read each customer's ledger position under a share lock and ask the gate again for any
+   customer whose ledger moved since step 1; then hand the messages to the transport and
+   record every result in the same transaction. Because the customer rows stay share-locked
+   until the results commit, an opt-out (which updates the customer row) either committed
+   before the re-read — and wins — or commits after the sends: no message goes out after an
+   opt-out's commit.
+
+Render and build happen between the two, outside any transaction.
+
+Delivery is at-least-once (docs/delivery.md): a crash after the relay's 250 and before
+step 2 commits leaves the message 'sending'; after its lease it is claimed again and resent
+with the same Message-ID (stored in step 1, before the first send).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from outreach import outbox
+from outreach.clock import Clock
+from outreach.db.models import Customer, OutboxMessage
+from outreach.gate import decision
+from outreach.gate.decision import Decision, Permit, Request
+from outreach.send import maildata, retry
+from outreach.send.config import SendingConfig
+from outreach.send.protocol import SendResult, Transport
+from outreach.send.ratelimit import Limiter
+
+log = logging.getLogger(__name__)
+
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_SET_MESSAGE_ID = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.message_id.is_(None))
+    .values(message_id=bindparam("b_mid"))
+)
+
+
+@dataclass(frozen=True)
+class Composed:
+    """A built message, ready for the transport."""
+
+    envelope_from: str
+    to: str
+    data: bytes
+    template_version: str | None = None
+    template_hash: str | None = None
+
+
+class Composer(Protocol):
+    """Renders a message's template over its data and builds the MIME bytes (pure, no I/O)."""
+
+    def message_id(self, outbox_id: int) -> str: ...
+
+    def compose(
+        self,
+        message: outbox.Claimed,
+        message_id: str,
+        data: maildata.MessageData,
+        now: dt.datetime,
+    ) -> Composed: ...
+
+
+class Gate(Protocol):
+    """The gate's batch path, as the pipeline uses it."""
+
+    async def decide(
+        self,
+        session: AsyncSession,
+        asks: Sequence[tuple[outbox.Claimed, Request]],
+        now: dt.datetime,
+    ) -> list[Decision]: ...
+
+    async def record(self, session: AsyncSession, decisions: Sequence[Decision]) -> list[int]: ...
+
+
+@dataclass
+class Worker:
+    sessions: async_sessionmaker[Any]
+    transport: Transport
+    composer: Composer
+    gate: Gate
+    clock: Clock
+    config: SendingConfig
+    limiter: Limiter
+    worker_id: str
+    batch: int = 100
+    rng: random.Random = field(default_factory=random.Random)
+
+
+@dataclass
+class BatchReport:
+    claimed: int = 0
+    results: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: BatchReport) -> None:
+        self.claimed += other.claimed
+        self.results.update(other.results)
+
+
+@dataclass
+class _Ready:
+    message: outbox.Claimed
+    permit: Permit
+    data: maildata.MessageData
+    address: str
+    message_id: str
+    composed: Composed | None = None
+
+
+def request_for(m: outbox.Claimed, data: maildata.MessageData | None) -> Request:
+    """The same Request the message was queued under (R: re-check at send time)."""
+    insurer = data.policy.get("insurer") if data is not None and data.policy else None
+    return Request(
+        purpose=m.purpose,
+        channel=m.channel,
+        items=m.items,
+        advertising=m.advertising,
+        kind=m.kind,
+        campaign_id=m.campaign_id,
+        insurer=insurer,
+    )
+
+
+@dataclass
+class Claim:
+    """What the claiming transaction hands to the sending one."""
+
+    ready: list[_Ready]
+    marks: dict[int, tuple[Any, ...]]
+    results: list[outbox.Result]
+    claimed: int
+
+
+async def run_batch(w: Worker) -> BatchReport:
+    """Claim, re-check, build, send and record one batch; returns what happened."""
+    claim = await claim_batch(w)
+    report = BatchReport(claimed=claim.claimed)
+    report.results.update(r.result for r in claim.results)
+    if claim.ready:
+        results = await send_batch(w, claim)
+        report.results.update(r.result for r in results)
+    return report
+
+
+async def claim_batch(w: Worker) -> Claim:
+    """Transaction 1: claim, re-check with the gate, record the refused ones."""
+    async with w.sessions() as session, session.begin():
+        claim = await _claim_and_check(w, session)
+        await outbox.record(session, claim.results, worker=w.worker_id)
+    return claim
+
+
+async def send_batch(w: Worker, claim: Claim) -> list[outbox.Result]:
+    """Build the claimed messages, then transaction 2: re-check, send, record the results."""
+    built, results = _compose(w, claim.ready)
+    async with w.sessions() as session, session.begin():
+        results += await _send(w, session, built, claim.marks)
+        await outbox.record(session, results, worker=w.worker_id)
+    return results
+
+
+async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
+    now = w.clock.now()
+    claimed = await outbox.claim(
+        session, worker=w.worker_id, limit=w.batch, now=now, lease=w.config.lease
+    )
+    if not claimed:
+        return Claim([], {}, [], 0)
+    results: list[outbox.Result] = []
+    data = await maildata.load(session, claimed)
+    live: list[outbox.Claimed] = []
+    for m in claimed:
+        if m.attempts > w.config.retry.max_attempts:
+            # Claimed again and again without a result: a message that kills its worker.
+            results.append(_result(m, now, "failed", "perm_fail", detail="too many attempts"))
+        elif m.id not in data:
+            results.append(_result(m, now, "failed", "perm_fail", detail="customer not found"))
+        else:
+            live.append(m)
+    decisions = await w.gate.decide(session, [(m, request_for(m, data[m.id])) for m in live], now)
+    ids = await w.gate.record(session, decisions)
+    marks = await _marks(session, {m.customer_id for m in live}, lock=False)
+    addresses = {m.id: _address(m, data[m.id]) for m in live}
+    blocked = await outbox.suppressed(session, addresses.values())
+    ready: list[_Ready] = []
+    for m, d, did in zip(live, decisions, ids, strict=True):
+        address = addresses[m.id]
+        if not d.allowed:
+            results.append(_refused(m, d, now))
+        elif not address:
+            results.append(_result(m, now, "suppressed", "suppressed", detail="no address"))
+        elif address.lower() in blocked:
+            results.append(_result(m, now, "suppressed", "suppressed", detail="address suppressed"))
+        else:
+            mid = m.message_id or w.composer.message_id(m.id)
+            ready.append(_Ready(m, decision.permit_for(d, did), data[m.id], address, mid))
+    new_ids = [
+        {"b_id": r.message.id, "b_mid": r.message_id} for r in ready if not r.message.message_id
+    ]
+    if new_ids:
+        # Stored before the first send, so a resend after a crash carries the same Message-ID.
+        await session.execute(_SET_MESSAGE_ID, new_ids)
+    return Claim(ready, marks, results, len(claimed))
+
+
+def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.Result]]:
+    now = w.clock.now()
+    built: list[_Ready] = []
+    failed: list[outbox.Result] = []
+    for r in ready:
+        try:
+            r.composed = w.composer.compose(r.message, r.message_id, r.data, now)
+        except Exception as e:  # a template or data fault stops this message, not the batch
+            log.warning("outbox %s: cannot build: %s", r.message.id, e)
+            failed.append(
+                _result(r.message, now, "failed", "perm_fail", detail=f"build: {e}"[:400])
+            )
+        else:
+            built.append(r)
+    return built, failed
+
+
+async def _send(
+    w: Worker,
+    session: AsyncSession,
+    ready: list[_Ready],
+    marks: dict[int, tuple[Any, ...]],
+) -> list[outbox.Result]:
+    now = w.clock.now()
+    held = await outbox.hold(
+        session, [r.message.id for r in ready], worker=w.worker_id, now=now, lease=w.config.lease
+    )
+    ready = [r for r in ready if r.message.id in held]  # others were taken over: not ours
+    results: list[outbox.Result] = []
+    # The cheap re-check: has anything been recorded in these customers' ledgers since the
+    # claim? Share-locked until our results commit (see the module docstring).
+    current = await _marks(session, {r.message.customer_id for r in ready}, lock=True)
+    moved = [
+        r for r in ready if current.get(r.message.customer_id) != marks.get(r.message.customer_id)
+    ]
+    if moved:
+        decisions = await w.gate.decide(
+            session, [(r.message, request_for(r.message, r.data)) for r in moved], now
+        )
+        ids = await w.gate.record(session, decisions)
+        refused = set()
+        for r, d, did in zip(moved, decisions, ids, strict=True):
+            if d.allowed:
+                r.permit = decision.permit_for(d, did)
+            else:
+                refused.add(r.message.id)
+                results.append(_refused(r.message, d, now))
+        ready = [r for r in ready if r.message.id not in refused]
+    blocked = await outbox.suppressed(session, (r.address for r in ready))
+    tasks: list[asyncio.Task[outbox.Result]] = []
+    for r in ready:
+        if r.address.lower() in blocked:
+            results.append(
+                _result(r.message, now, "suppressed", "suppressed", detail="address suppressed")
+            )
+            continue
+        wait = w.limiter.delay(r.address)
+        if wait > w.config.max_wait:
+            results.append(
+                _result(
+                    r.message,
+                    now,
+                    "queued",
+                    "deferred",
+                    detail="rate limit",
+                    not_before=now + dt.timedelta(seconds=wait),
+                    counts=False,
+                )
+            )
+            continue
+        wait = w.limiter.take(r.address)
+        tasks.append(asyncio.create_task(_deliver(w, r, wait)))
+    results += await asyncio.gather(*tasks)
+    return results
+
+
+async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
+    m, composed = r.message, r.composed
+    assert composed is not None
+    # The one door on the sending side: a permit for exactly this customer, purpose,
+    # channel and item set, or GateRefused.
+    decision.require(r.permit, m.customer_id, m.purpose, m.channel, m.items)
+    if wait > 0:
+        await asyncio.sleep(wait)
+    sent = await w.transport.send(composed.envelope_from, [r.address], composed.data)
+    outcome = retry.next_step(sent, m.attempts, w.config.retry)
+    at = w.clock.now()
+    common: dict[str, Any] = {
+        "smtp_code": sent.code,
+        "detail": sent.detail,
+        "message_id": r.message_id,
+        "to_address": r.address,
+        "basis": r.data.basis or ("purpose" if not m.advertising else None),
+        "basis_id": r.data.basis_id,
+        "template_version": composed.template_version,
+        "template_hash": composed.template_hash,
+    }
+    if outcome is retry.Outcome.SENT:
+        return outbox.Result(m.id, m.attempts, "sent", outcome.value, at, **common)
+    if outcome is retry.Outcome.RETRY:
+        later = at + retry.backoff(m.attempts, w.config.retry, w.rng)
+        return outbox.Result(
+            m.id, m.attempts, "queued", outcome.value, at, not_before=later, **common
+        )
+    if outcome is retry.Outcome.BOUNCE:
+        return outbox.Result(
+            m.id, m.attempts, "failed", outcome.value, at, suppress=r.address, **common
+        )
+    return outbox.Result(m.id, m.attempts, "failed", outcome.value, at, **common)
+
+
+def _address(m: outbox.Claimed, data: maildata.MessageData) -> str:
+    return (m.to_address or data.customer.get("email") or "").strip()
+
+
+def _refused(m: outbox.Claimed, d: Decision, now: dt.datetime) -> outbox.Result:
+    detail = " ".join(d.reasons)
+    if d.deferred and d.deferred_until is not None:
+        return _result(
+            m, now, "queued", "deferred", detail=detail, not_before=d.deferred_until, counts=False
+        )
+    return _result(m, now, "suppressed", "denied", detail=detail)
+
+
+def _result(
+    m: outbox.Claimed,
+    now: dt.datetime,
+    status: str,
+    result: str,
+    *,
+    detail: str,
+    not_before: dt.datetime | None = None,
+    counts: bool = True,
+) -> outbox.Result:
+    return outbox.Result(
+        m.id,
+        m.attempts,
+        status,
+        result,
+        now,
+        detail=detail,
+        not_before=not_before,
+        counts_as_attempt=counts,
+    )
+
+
+async def _marks(session: AsyncSession, ids: set[int], *, lock: bool) -> dict[int, tuple[Any, ...]]:
+    """Each customer's ledger position and contact state; with `lock`, share-locked."""
+    if not ids:
+        return {}
+    stmt = select(
+        Customer.id, Customer.ledger_seq, Customer.email, Customer.status, Customer.use_suspended
+    ).where(Customer.id.in_(sorted(ids)))
+    if lock:
+        stmt = stmt.with_for_update(read=True)  # FOR SHARE on PostgreSQL; SQLite: write lock held
+    return {row[0]: tuple(row[1:]) for row in (await session.execute(stmt)).all()}
+
+
+async def drain(
+    w: Worker,
+    *,
+    once: bool = False,
+    stop: asyncio.Event | None = None,
+    idle: float = 1.0,
+    on_batch: Callable[[BatchReport], None] | None = None,
+) -> BatchReport:
+    """Run batches until stopped; with `once`, until no message is ready."""
+    total = BatchReport()
+    stop = stop or asyncio.Event()
+    while not stop.is_set():
+        report = await run_batch(w)
+        total.add(report)
+        if on_batch is not None and report.claimed:
+            on_batch(report)
+        if report.claimed:
+            continue
+        if once:
+            break
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), idle)
+    return total
+
+
+def summary(report: BatchReport) -> dict[str, int]:
+    return {"claimed": report.claimed, **dict(sorted(report.results.items()))}
+
+
+__all__ = [
+    "BatchReport",
+    "Claim",
+    "Composed",
+    "Composer",
+    "Gate",
+    "SendResult",
+    "Worker",
+    "claim_batch",
+    "drain",
+    "request_for",
+    "run_batch",
+    "send_batch",
+]

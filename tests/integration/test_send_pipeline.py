@@ -1,0 +1,212 @@
+"""The worker's batch against a real SMTP server (aiosmtpd), on SQLite and PostgreSQL:
+claim → gate re-check → build → send → record, opt-outs that land mid-way, relay faults."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+import pytest
+import sendkit
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from outreach import outbox, pipeline
+from outreach.clock import FixedClock
+from outreach.db import engine as engine_mod
+from outreach.db.models import GateDecision, OutboxMessage, SendAttempt, Suppression
+from outreach.errors import GateRefused
+from outreach.gate import consent
+from outreach.send import smtp
+
+
+async def enqueue(engine: AsyncEngine, drafts: list[outbox.Draft]) -> None:
+    async with engine_mod.sessionmaker(engine)() as s, s.begin():
+        await outbox.enqueue(s, [(d, sendkit.permit(d.customer_id)) for d in drafts])
+
+
+async def setup(engine: AsyncEngine, n: int) -> list[int]:
+    async with engine_mod.sessionmaker(engine)() as s, s.begin():
+        ids = await sendkit.add_customers(s, n)
+    await enqueue(engine, [sendkit.draft(c) for c in ids])
+    return ids
+
+
+async def rows(engine: AsyncEngine, model: Any) -> list[Any]:
+    async with engine_mod.sessionmaker(engine)() as s:
+        return list((await s.execute(select(model).order_by(model.id))).scalars())
+
+
+async def opt_out(engine: AsyncEngine, customer_id: int, clock: FixedClock) -> None:
+    async with engine_mod.sessionmaker(engine)() as s, s.begin():
+        assert await consent.record_event(
+            s,
+            customer_id,
+            action="opt_out",
+            scope="all",
+            source="link",
+            actor="customer",
+            now=clock.now(),
+        )
+
+
+async def drain(w: pipeline.Worker, clock: FixedClock, engine: AsyncEngine) -> None:
+    """Run batches, moving the clock past retry delays, until nothing is left queued."""
+    for _ in range(60):
+        report = await pipeline.run_batch(w)
+        if report.claimed:
+            continue
+        if not any(r.status in ("queued", "sending") for r in await rows(engine, OutboxMessage)):
+            return
+        clock.advance(dt.timedelta(minutes=6))
+    raise AssertionError("the outbox did not drain")
+
+
+async def test_batch_sends_each_message_once_with_its_send_log(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    ids = await setup(engine, 6)
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 3)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock)
+        report = await pipeline.run_batch(w)
+        await transport.close()
+    assert report.claimed == 6 and report.results == Counter(sent=6)
+    got = {r.message_id: r for r in server.received}
+    assert len(server.received) == 6
+    messages = await rows(engine, OutboxMessage)
+    for m in messages:
+        assert m.status == "sent" and m.sent_at == clock.now() and m.lease_until is None
+        mail = got[m.message_id.strip("<>")]
+        parsed = mail.parsed()
+        assert parsed["Message-ID"] == m.message_id
+        assert mail.rcpt_tos == [f"user{m.customer_id}@example.jp"]
+        assert str(parsed["Subject"]).startswith(f"【車検のご案内】髙橋 太郎{m.customer_id}様")
+        assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+        # R28: purpose, basis, template version and hash, Message-ID and the result.
+        assert (m.purpose, m.basis, m.template_version, m.template_hash) == (
+            "p2",
+            "purpose",
+            "1",
+            "0" * 64,
+        )
+        assert m.message_id.startswith(f"<{m.id}.")
+    attempts = await rows(engine, SendAttempt)
+    assert [(a.result, a.smtp_code, a.attempt, a.worker) for a in attempts] == [
+        ("sent", 250, 1, "w1")
+    ] * 6
+    decisions = await rows(engine, GateDecision)  # the send-time re-check is persisted
+    assert sorted(d.customer_id for d in decisions) == ids and all(d.allowed for d in decisions)
+
+
+async def test_opt_out_before_the_claim_wins(engine: AsyncEngine, clock: FixedClock) -> None:
+    await setup(engine, 3)
+    await opt_out(engine, 2, clock)
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock)
+        report = await pipeline.run_batch(w)
+        await transport.close()
+    assert report.results == Counter(sent=2, denied=1)
+    assert sorted(r.rcpt_tos[0] for r in server.received) == [
+        "user1@example.jp",
+        "user3@example.jp",
+    ]
+    m2 = next(m for m in await rows(engine, OutboxMessage) if m.customer_id == 2)
+    assert m2.status == "suppressed" and "OPTED_OUT" in (m2.last_error or "")
+    a2 = [a for a in await rows(engine, SendAttempt) if a.outbox_id == m2.id]
+    assert [(a.result, a.smtp_code) for a in a2] == [("denied", None)]
+    assert "OPTED_OUT" in (a2[0].detail or "")
+
+
+async def test_opt_out_after_the_claim_and_before_the_send_wins(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    await setup(engine, 3)
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock)
+        claim = await pipeline.claim_batch(w)
+        assert len(claim.ready) == 3  # allowed when claimed
+        await opt_out(engine, 3, clock)  # committed between the claim and the send
+        results = await pipeline.send_batch(w, claim)
+        await transport.close()
+    assert Counter(r.result for r in results) == Counter(sent=2, denied=1)
+    assert "user3@example.jp" not in {r.rcpt_tos[0] for r in server.received}
+    m3 = next(m for m in await rows(engine, OutboxMessage) if m.customer_id == 3)
+    assert m3.status == "suppressed" and "OPTED_OUT" in (m3.last_error or "")
+
+
+@pytest.mark.parametrize("forge", ["other-customer", "other-purpose", "none"])
+async def test_the_sender_refuses_a_message_without_its_own_permit(
+    engine: AsyncEngine, clock: FixedClock, forge: str
+) -> None:
+    await setup(engine, 2)
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 1)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock)
+        claim = await pipeline.claim_batch(w)
+        target = claim.ready[0]
+        target.permit = {  # type: ignore[assignment]
+            "other-customer": sendkit.permit(2),
+            "other-purpose": sendkit.permit(target.message.customer_id, purpose="p3"),
+            "none": None,
+        }[forge]
+        claim.ready = [target]
+        with pytest.raises(GateRefused):
+            await pipeline.send_batch(w, claim)
+        await transport.close()
+    assert server.received == []
+    # Nothing recorded as sent; the message stays claimed and is recovered after its lease.
+    assert {m.status for m in await rows(engine, OutboxMessage)} == {"sending"}
+
+
+async def test_relay_faults_every_deliverable_message_arrives_once_bounces_are_suppressed(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    n = 24
+    bounce = {"user3@example.jp", "user17@example.jp"}
+    await setup(engine, n)
+    # A later message to a bounced address must not reach the relay at all.
+    await enqueue(engine, [sendkit.draft(3, "inspection:3:2026-06", kind="inspection")])
+    faults = sendkit.Faults(bounce=bounce, rate=0.5, max_fails=3, seed=11)
+    with sendkit.SmtpServer(faults) as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 4)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=8)
+        await drain(w, clock, engine)
+        await transport.close()
+    handler = server.handler
+    assert any(code == 0 for _, code in handler.refused), "no connection was dropped"
+    assert {451, 421} & {code for _, code in handler.refused}
+    received = Counter(r.rcpt_tos[0] for r in server.received)
+    deliverable = {f"user{i}@example.jp" for i in range(1, n + 1)} - bounce
+    assert set(received) == deliverable
+    assert set(received.values()) == {1}, "a message arrived twice"
+    assert Counter(a for a, code in handler.refused if code == 550) == Counter(bounce)
+    messages = await rows(engine, OutboxMessage)
+    attempts = await rows(engine, SendAttempt)
+    by_msg: dict[int, list[SendAttempt]] = {}
+    for a in attempts:
+        by_msg.setdefault(a.outbox_id, []).append(a)
+    for m in messages:
+        tries = by_msg[m.id]
+        if m.to_address in bounce or m.customer_id in (3, 17):
+            assert m.status in ("failed", "suppressed")
+            continue
+        assert m.status == "sent"
+        # Every failed try is recorded, then exactly one success, attempts numbered in order.
+        assert [t.result for t in tries][-1] == "sent"
+        assert all(t.result == "temp_fail" for t in tries[:-1])
+        assert (
+            [t.attempt for t in tries]
+            == list(range(1, len(tries) + 1))
+            == list(range(1, m.attempts + 1))
+        )
+    failed = {m.customer_id: m for m in messages if m.status == "failed"}
+    assert set(failed) == {3, 17}
+    assert [t.result for t in by_msg[failed[3].id]] == ["hard_bounce"]
+    later = next(m for m in messages if m.idempotency_key == "inspection:3:2026-06")
+    assert later.status == "suppressed"
+    assert {s.email for s in await rows(engine, Suppression)} == bounce
+    assert sum(len(v) for v in by_msg.values()) > len(messages)  # retries happened
