@@ -1,0 +1,1 @@
+"""Dealer records: customers, vehicles, policies; DMS import and synthetic demo data."""

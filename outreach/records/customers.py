@@ -1,0 +1,192 @@
+"""One customer's whole record for staff (`outreach customer show`): the customer, vehicles,
+policies, email bases, current preferences and the latest consent events.
+
+Sensitive records (要配慮個人情報) are counted, never shown. Each read is written to the audit
+log (R11: reads of personal data are logged).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.db import models
+from outreach.errors import NotFound
+
+LAST_EVENTS = 10
+
+
+async def find(session: AsyncSession, ident: str) -> models.Customer:
+    """By external (DMS) id first, then by internal id when `ident` is a number."""
+    cond: Any = models.Customer.external_id == ident
+    if ident.isdigit():
+        cond = or_(cond, models.Customer.id == int(ident))
+    found = (await session.execute(select(models.Customer).where(cond))).scalars().all()
+    if not found:
+        raise NotFound(f"customer {ident!r} not found (neither external nor internal id)")
+    # An external id that looks like another customer's internal id: the external id wins.
+    return next((c for c in found if c.external_id == ident), found[0])
+
+
+def _row(obj: Any, *names: str) -> dict[str, Any]:
+    return {n: getattr(obj, n) for n in names}
+
+
+async def show(
+    session: AsyncSession, ident: str, *, actor: str, now: dt.datetime
+) -> dict[str, Any]:
+    c = await find(session, ident)
+    vehicles = (
+        (
+            await session.execute(
+                select(models.Vehicle)
+                .where(models.Vehicle.user_id == c.id)
+                .order_by(models.Vehicle.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    policies = (
+        (
+            await session.execute(
+                select(models.InsurancePolicy)
+                .where(models.InsurancePolicy.customer_id == c.id)
+                .order_by(models.InsurancePolicy.expires_on)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    bases = (
+        (
+            await session.execute(
+                select(models.EmailBasis)
+                .where(models.EmailBasis.customer_id == c.id)
+                .order_by(models.EmailBasis.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    events = (
+        (
+            await session.execute(
+                select(models.ConsentEvent)
+                .where(models.ConsentEvent.customer_id == c.id)
+                .order_by(models.ConsentEvent.seq.desc())
+                .limit(LAST_EVENTS)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    sensitive = await session.scalar(
+        select(func.count())
+        .select_from(models.SensitiveRecord)
+        .where(models.SensitiveRecord.customer_id == c.id)
+    )
+    suppressed = None
+    if c.email:
+        suppressed = await session.scalar(
+            select(models.Suppression.reason).where(models.Suppression.email == c.email)
+        )
+    store = await session.get(models.Store, c.store_id) if c.store_id else None
+    session.add(
+        models.AuditEntry(
+            actor=actor,
+            action="read",
+            entity="customer",
+            entity_id=str(c.id),
+            reason="customer show",
+            at=now,
+        )
+    )
+    await session.commit()
+    return {
+        "customer": _row(
+            c,
+            "id",
+            "external_id",
+            "name_kanji",
+            "name_kana",
+            "postal_code",
+            "prefecture",
+            "city",
+            "address",
+            "phone",
+            "email",
+            "birth_date",
+            "status",
+            "acquisition",
+            "joint_use_partner",
+            "acquired_on",
+            "notice_version",
+            "customer_since",
+            "last_visit_on",
+            "created_at",
+            "updated_at",
+        )
+        | {"store": store.name if store else None, "email_suppressed": suppressed},
+        "preferences": {
+            "opt_outs": sorted(c.opt_outs or []),
+            "use_suspended": c.use_suspended,
+            "consents": sorted(c.consents or []),
+            "ledger_seq": c.ledger_seq,
+        },
+        "email_bases": [
+            _row(
+                b,
+                "email",
+                "basis",
+                "evidence_at",
+                "evidence_method",
+                "evidence_text",
+                "evidence_ref",
+                "withdrawn_at",
+            )
+            for b in bases
+        ],
+        "vehicles": [
+            _row(
+                v,
+                "id",
+                "external_id",
+                "car_name",
+                "model_code",
+                "color",
+                "registration_number",
+                "first_registered_on",
+                "shaken_expiry_on",
+                "last_inspection_on",
+                "booked_on",
+                "status",
+                "owner_kind",
+                "owner_name",
+            )
+            for v in vehicles
+        ],
+        "policies": [
+            _row(
+                p,
+                "id",
+                "external_id",
+                "insurer",
+                "kind",
+                "vehicle_id",
+                "starts_at",
+                "expires_at",
+                "expires_on",
+                "held_as_processor",
+            )
+            for p in policies
+        ],
+        "consent_events": [
+            _row(e, "seq", "action", "scope", "legal_basis", "source", "actor", "occurred_at")
+            for e in events
+        ],
+        "sensitive_records": sensitive or 0,
+    }
