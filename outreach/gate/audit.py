@@ -50,10 +50,13 @@ async def audit(
     """Decide `request` for every matching customer; with `persist`, record each decision
     and commit per chunk (never per row)."""
     tally = Tally()
-    decide = rules.decide
+    decide = rules.decide_planned
+    plan = rules.plan(ctx, request)
     counts = tally.reasons
-    async for states in batch.iter_states(session, ctx, now, where=where, chunk=chunk):
-        decisions = [decide(ctx, s, request, now) for s in states]
+    async for states in batch.iter_states(
+        session, ctx, now, where=where, chunk=chunk, prefetch=not persist
+    ):
+        decisions = [decide(ctx, plan, s, request, now) for s in states]
         tally.total += len(decisions)
         for d in decisions:
             if d.allowed:

@@ -154,7 +154,14 @@ def _capped(ctx: GateContext, p: Plan, state: CustomerState, now: dt.datetime) -
 
 def decide(ctx: GateContext, state: CustomerState, request: Request, now: dt.datetime) -> Decision:
     """Allowed or not for this customer, with every reason that applies."""
-    p = plan(ctx, request)
+    return decide_planned(ctx, plan(ctx, request), state, request, now)
+
+
+def decide_planned(
+    ctx: GateContext, p: Plan, state: CustomerState, request: Request, now: dt.datetime
+) -> Decision:
+    """`decide` with the request's plan already at hand (`plan(ctx, request)`): a batch
+    asking the same thing of many customers looks the plan up once."""
     reasons = list(p.static)
     if (
         p.known
