@@ -50,15 +50,20 @@ def condition(c: spec_mod.Condition) -> ColumnElement[bool]:
     return cast(ColumnElement[bool], col <= _value(c.field, c.value))
 
 
-def where(conditions: Sequence[spec_mod.Condition]) -> list[ColumnElement[bool]]:
-    """Conditions on `customers` selecting the audience (validated conditions only)."""
+def where(
+    conditions: Sequence[spec_mod.Condition], *, needs_vehicle: bool = False
+) -> list[ColumnElement[bool]]:
+    """Conditions on `customers` selecting the audience (validated conditions only).
+
+    `needs_vehicle`: the message talks about a vehicle, so only customers who use an owned
+    vehicle (matching the vehicle conditions, if any) are in the audience."""
     by_root: dict[str, list[ColumnElement[bool]]] = {"customer": [], "vehicle": [], "policy": []}
     for c in conditions:
         if c.field not in COLUMNS:
             raise ValueError(f"not an audience field: {c.field}")
         by_root[c.field.split(".", 1)[0]].append(condition(c))
     out = list(by_root["customer"])
-    if by_root["vehicle"]:
+    if by_root["vehicle"] or needs_vehicle:
         out.append(
             Customer.id.in_(
                 select(Vehicle.user_id).where(
@@ -75,6 +80,10 @@ def where(conditions: Sequence[spec_mod.Condition]) -> list[ColumnElement[bool]]
             )
         )
     return out
+
+
+def needs_vehicle(items: frozenset[str]) -> bool:
+    return bool(items & {"vehicle", "inspection_certificate", "registration_number"})
 
 
 def vehicle_where(conditions: Sequence[spec_mod.Condition]) -> ColumnElement[bool]:

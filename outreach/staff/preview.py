@@ -135,7 +135,7 @@ async def preview(
     started = time.perf_counter()
     s = campaigns.spec_of(c)
     items = validation.used_items(s, rules)
-    where = audience.where(s.audience)
+    where = audience.where(s.audience, needs_vehicle=audience.needs_vehicle(items))
     counts = []
     for channel in c.channels:
         tally = await gate_audit.audit(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from sqlalchemy import func, select
 from staffkit import MARKETER, REPO, rules, seed_customers, spec
 
@@ -50,3 +52,50 @@ async def test_preview_counts_the_audience_the_allowed_and_every_reason(
         ).all()
         assert [(r.actor, r.entity_id) for r in reads] == [("mika", str(ids["C1"]))]
         assert await s.scalar(select(func.count()).select_from(GateDecision)) == 0
+
+
+async def test_firing_queues_the_allowed_at_the_campaign_rate_and_only_once(
+    app: bootstrap.App,
+) -> None:
+    from staffkit import APPROVER
+
+    from outreach.db.models import OutboxMessage, Run
+    from outreach.staff import sending
+
+    ids = await seed_customers(app)
+    ctx = load_context(REPO / "config")
+    now = app.clock.now()
+    async with app.sessions() as s, s.begin():
+        c = await campaigns.create(s, spec(audience=[]), rules(), actor=MARKETER, now=now)
+        cid = c.id
+        await campaigns.approve(s, cid, 1, rules(), actor=APPROVER, now=now)
+        await campaigns.schedule(s, cid, actor=MARKETER, now=now)
+    first = await sending.fire_due(app.sessions, ctx, rules(), now=now)
+    again = await sending.fire_due(app.sessions, ctx, rules(), now=now)
+    assert again == []  # no longer scheduled
+    [summary] = first
+    # the template talks about the car: everyone who uses an owned vehicle (not C5, who sold
+    # theirs), but not C2 (opted out), C3 (no address) nor C7 (no basis)
+    assert summary["audience"] == 6
+    assert summary["allowed"] == summary["queued"] == 3
+    assert summary["reasons"]["OPTED_OUT"] == 1
+    async with app.sessions() as s:
+        rows = (await s.scalars(select(OutboxMessage).order_by(OutboxMessage.not_before))).all()
+        assert sorted(r.customer_id for r in rows) == sorted(ids[k] for k in ("C1", "C4", "C6"))
+        assert {r.template for r in rows} == {f"campaign:{cid}:v1"}
+        assert all(r.decision_id is not None and r.vehicle_id is not None for r in rows)
+        gaps = [(b.not_before - a.not_before).total_seconds() for a, b in itertools.pairwise(rows)]
+        assert gaps == [1 / 50] * 2  # the campaign's rate: 50 per second
+        decided = await s.scalar(
+            select(func.count()).select_from(GateDecision).where(GateDecision.campaign_id == cid)
+        )
+        assert decided == 6  # every decision recorded, allowed or not
+        run = await s.scalar(select(Run).where(Run.campaign_id == cid))
+        assert run is not None and run.status == "done" and run.summary["queued"] == 3
+        assert (await campaigns.get(s, cid)).status == "running"
+
+    # a second firing of the same approved version (a misfire) queues nothing new
+    async with app.sessions() as s, s.begin():
+        (await campaigns.get(s, cid)).status = "scheduled"
+    [repeat] = await sending.fire_due(app.sessions, ctx, rules(), now=now)
+    assert repeat["allowed"] == 3 and repeat["queued"] == 0

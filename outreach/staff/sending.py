@@ -1,0 +1,213 @@
+"""Firing a scheduled campaign: the audience through the gate's batch path, every decision
+recorded, each allowed message queued on the outbox under its permit, spaced at the
+campaign's rate (the worker sends nothing before a message's `not_before`).
+
+Idempotent: the outbox key is (campaign, approved version, customer, channel), so a second
+firing of the same version (a misfire, a second scheduler) queues nothing new.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import Counter
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from outreach import outbox
+from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
+from outreach.gate import batch, decision, rules
+from outreach.gate.context import GateContext
+from outreach.staff import audience, audit, campaigns, preview, validation
+
+SYSTEM_ACTOR = "scheduler"
+
+
+def template_name(c: Campaign) -> str:
+    """The outbox `template` of a campaign message: its row and the approved version."""
+    return f"campaign:{c.id}:v{c.approved_version}"
+
+
+def idempotency_key(c: Campaign, customer_id: int, channel: str) -> str:
+    """Unique per (campaign, approved version, customer, channel) (R27)."""
+    return f"campaign:{c.id}:v{c.approved_version}:{customer_id}:{channel}"
+
+
+async def fire(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: GateContext,
+    campaign_id: int,
+    rules_: validation.Rules,
+    *,
+    now: dt.datetime,
+    chunk: int = batch.CHUNK,
+) -> dict[str, Any]:
+    """Run one scheduled campaign whose time has come; returns the run's summary."""
+    async with sessions() as s, s.begin():
+        c = await campaigns.get(s, campaign_id, for_update=True)
+        if c.status != campaigns.SCHEDULED or c.approved_version != c.version:
+            return {"campaign_id": campaign_id, "skipped": f"status {c.status}"}
+        if c.schedule_at is not None and c.schedule_at > now:
+            return {"campaign_id": campaign_id, "skipped": "not due"}
+        before = campaigns.snapshot(c)
+        c.status = campaigns.RUNNING
+        c.updated_at = now
+        run = Run(kind="campaign", campaign_id=c.id, status="running", started_at=now)
+        s.add(run)
+        await s.flush()
+        run_id = run.id
+        await audit.record(
+            s,
+            actor=SYSTEM_ACTOR,
+            action="campaign.start",
+            entity="campaign",
+            entity_id=c.id,
+            now=now,
+            before=before,
+            after=campaigns.snapshot(c),
+            reason=f"run {run_id}",
+        )
+        spec = campaigns.spec_of(c)
+        items = validation.used_items(spec, rules_)
+        conditions = spec.audience
+        needs_vehicle = audience.needs_vehicle(items)
+        channels = list(c.channels)
+        rate = c.rate_per_second
+        category, purpose, advertising = c.category, c.purpose, c.advertising
+        tname = template_name(c)
+        prefix = f"campaign:{c.id}:v{c.approved_version}"
+
+    totals: Counter[str] = Counter()
+    reason_counts: Counter[str] = Counter()
+    slot = 0
+    for channel in channels:
+        request = preview.request_for(c, channel, items)
+        async with sessions() as s:
+            async for states in batch.iter_states(
+                s,
+                ctx,
+                now,
+                where=audience.where(conditions, needs_vehicle=needs_vehicle),
+                chunk=chunk,
+            ):
+                decisions = [rules.decide(ctx, st, request, now) for st in states]
+                ids = await batch.record(s, decisions, run_id=run_id, campaign_id=campaign_id)
+                vehicles = (
+                    await _vehicles(s, [d.customer_id for d in decisions], conditions)
+                    if needs_vehicle
+                    else {}
+                )
+                drafts = []
+                for d, decision_id in zip(decisions, ids, strict=True):
+                    totals["audience"] += 1
+                    if not d.allowed:
+                        totals["deferred" if d.deferred else "denied"] += 1
+                        reason_counts.update(d.reasons)
+                        continue
+                    totals["allowed"] += 1
+                    not_before = now + dt.timedelta(seconds=slot / rate)
+                    slot += 1
+                    drafts.append(
+                        (
+                            outbox.Draft(
+                                idempotency_key=f"{prefix}:{d.customer_id}:{channel}",
+                                customer_id=d.customer_id,
+                                purpose=purpose,
+                                category=category,
+                                channel=channel,
+                                kind="campaign",
+                                template=tname,
+                                items=items,
+                                advertising=advertising,
+                                not_before=not_before,
+                                vehicle_id=vehicles.get(d.customer_id),
+                                campaign_id=campaign_id,
+                                run_id=run_id,
+                            ),
+                            decision.permit_for(d, decision_id),
+                        )
+                    )
+                totals["queued"] += await outbox.enqueue(s, drafts, now=now)
+                await s.commit()
+
+    summary: dict[str, Any] = {
+        "campaign_id": campaign_id,
+        "run_id": run_id,
+        **{k: totals[k] for k in ("audience", "allowed", "denied", "deferred", "queued")},
+        "reasons": dict(reason_counts.most_common()),
+    }
+    async with sessions() as s, s.begin():
+        run_row = await s.get(Run, run_id)
+        assert run_row is not None
+        run_row.status = "done"
+        run_row.finished_at = now
+        run_row.summary = summary
+    return summary
+
+
+async def _vehicles(
+    session: AsyncSession, customer_ids: list[int], conditions: list[Any]
+) -> dict[int, int]:
+    """For each customer, the (first) vehicle of theirs the audience filter matched."""
+    out: dict[int, int] = {}
+    for i in range(0, len(customer_ids), batch.IN_CHUNK):
+        part = customer_ids[i : i + batch.IN_CHUNK]
+        rows = await session.execute(
+            select(Vehicle.user_id, func.min(Vehicle.id))
+            .where(Vehicle.user_id.in_(part), audience.vehicle_where(conditions))
+            .group_by(Vehicle.user_id)
+        )
+        out.update({uid: vid for uid, vid in rows if uid is not None})
+    return out
+
+
+async def due(session: AsyncSession, now: dt.datetime) -> list[int]:
+    q = select(Campaign.id).where(
+        Campaign.status == campaigns.SCHEDULED,
+        Campaign.schedule_at <= now,
+    )
+    return list((await session.scalars(q.order_by(Campaign.schedule_at))).all())
+
+
+async def fire_due(
+    sessions: async_sessionmaker[AsyncSession],
+    ctx: GateContext,
+    rules_: validation.Rules,
+    *,
+    now: dt.datetime,
+) -> list[dict[str, Any]]:
+    """The scheduled job: fire every campaign whose time has come, then mark finished ones."""
+    async with sessions() as s:
+        ids = await due(s, now)
+    out = [await fire(sessions, ctx, cid, rules_, now=now) for cid in ids]
+    async with sessions() as s, s.begin():
+        await finish_done(s, now=now)
+    return out
+
+
+async def finish_done(session: AsyncSession, *, now: dt.datetime) -> list[int]:
+    """Running campaigns with nothing left queued or sending become done."""
+    pending = (
+        select(OutboxMessage.campaign_id)
+        .where(OutboxMessage.status.in_(("queued", "sending", "paused")))
+        .where(OutboxMessage.campaign_id.is_not(None))
+        .distinct()
+    )
+    q = select(Campaign).where(Campaign.status == campaigns.RUNNING, Campaign.id.not_in(pending))
+    finished = list((await session.scalars(q)).all())
+    for c in finished:
+        before = campaigns.snapshot(c)
+        c.status = campaigns.DONE
+        c.updated_at = now
+        await audit.record(
+            session,
+            actor=SYSTEM_ACTOR,
+            action="campaign.done",
+            entity="campaign",
+            entity_id=c.id,
+            now=now,
+            before=before,
+            after=campaigns.snapshot(c),
+        )
+    return [c.id for c in finished]
