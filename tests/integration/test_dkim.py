@@ -21,6 +21,7 @@ from outreach.render import dkim, message
 
 DOMAIN = "mail.example-lexus-dealer.jp"
 JST = dt.timezone(dt.timedelta(hours=9))
+BAD_KEY = b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
 
 
 @pytest.fixture(scope="module")
