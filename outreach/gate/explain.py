@@ -1,0 +1,215 @@
+"""`gate explain`: one customer's decision, every reason in Japanese and English, and the
+consent-ledger events and email basis behind it."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach.clock import JST
+from outreach.db.models import ConsentEvent, Customer, EmailBasis, Store, Suppression
+from outreach.errors import InputRejected, NotFound
+from outreach.gate import batch, reasons
+from outreach.gate.context import GateContext
+from outreach.gate.decision import Decision, Request
+
+
+@dataclass(frozen=True)
+class Explanation:
+    decision: Decision
+    customer: dict[str, Any]
+    email_bases: list[dict[str, Any]]
+    suppressed: str | None  # the suppression reason of the customer's email, if any
+    events: list[dict[str, Any]]
+    template: str | None = None
+    fields: frozenset[str] = frozenset()
+
+    def as_dict(self) -> dict[str, Any]:
+        d = self.decision
+        r = d.request
+        return {
+            "customer_id": d.customer_id,
+            "purpose": r.purpose,
+            "channel": r.channel,
+            "items": sorted(r.items),
+            "advertising": r.advertising,
+            "template": self.template,
+            "fields": sorted(self.fields),
+            "allowed": d.allowed,
+            "deferred_until": d.deferred_until.isoformat() if d.deferred_until else None,
+            "policy_version": d.policy_version,
+            "decided_at": d.decided_at.isoformat(),
+            "reasons": [
+                {"code": c, "ja": reasons.get(c).ja, "en": reasons.get(c).en} for c in d.reasons
+            ],
+            "customer": self.customer,
+            "email_bases": self.email_bases,
+            "email_suppressed": self.suppressed,
+            "consent_events": self.events,
+        }
+
+
+def template_items(ctx: GateContext, path: Path) -> tuple[frozenset[str], frozenset[str]]:
+    """The fields a template file uses and the data items they are (R1, R3)."""
+    from outreach.render import analysis  # the render side's static analysis
+
+    try:
+        source = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise InputRejected(f"{path}: cannot read template: {e}") from None
+    try:
+        fields = analysis.fields_used(source)
+    except Exception as e:  # jinja2.TemplateSyntaxError and friends
+        raise InputRejected(f"{path}: not a valid template: {e}") from None
+    return fields, ctx.registry.items_for_fields(fields)
+
+
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.astimezone(JST).isoformat() if value is not None else None
+
+
+async def explain(
+    session: AsyncSession,
+    ctx: GateContext,
+    customer_id: int,
+    request: Request,
+    now: dt.datetime,
+    *,
+    template: str | None = None,
+    fields: frozenset[str] = frozenset(),
+) -> Explanation:
+    c = (await session.execute(select(Customer).where(Customer.id == customer_id))).scalar()
+    if c is None:
+        raise NotFound(f"no customer with id {customer_id}")
+    (d,) = await batch.decide_for(session, ctx, [(customer_id, request)], now)
+    store = None
+    if c.store_id is not None:
+        s = await session.get(Store, c.store_id)
+        store = (
+            {"code": s.code, "name": s.name, "closing_weekdays": s.closing_weekdays} if s else None
+        )
+    bases = (
+        (await session.execute(select(EmailBasis).where(EmailBasis.customer_id == customer_id)))
+        .scalars()
+        .all()
+    )
+    suppressed = None
+    if c.email:
+        suppressed = (
+            await session.execute(select(Suppression.reason).where(Suppression.email == c.email))
+        ).scalar()
+    events = (
+        (
+            await session.execute(
+                select(ConsentEvent)
+                .where(ConsentEvent.customer_id == customer_id)
+                .order_by(ConsentEvent.seq)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return Explanation(
+        decision=d,
+        customer={
+            "id": c.id,
+            "external_id": c.external_id,
+            "name": c.name_kanji,
+            "status": c.status,
+            "email": c.email,
+            "acquisition": c.acquisition,
+            "joint_use_partner": c.joint_use_partner,
+            "notice_version": c.notice_version,
+            "opt_outs": sorted(c.opt_outs or []),
+            "use_suspended": c.use_suspended,
+            "consents": sorted(c.consents or []),
+            "store": store,
+        },
+        email_bases=[
+            {
+                "email": b.email,
+                "basis": b.basis,
+                "evidence_at": _iso(b.evidence_at),
+                "evidence_method": b.evidence_method,
+                "evidence_ref": b.evidence_ref,
+                "withdrawn_at": _iso(b.withdrawn_at),
+                "current": b.email == c.email and b.withdrawn_at is None,
+            }
+            for b in bases
+        ],
+        suppressed=suppressed,
+        events=[
+            {
+                "seq": e.seq,
+                "occurred_at": _iso(e.occurred_at),
+                "action": e.action,
+                "scope": e.scope,
+                "legal_basis": e.legal_basis,
+                "source": e.source,
+                "actor": e.actor,
+                "evidence": e.evidence,
+            }
+            for e in events
+        ],
+        template=template,
+        fields=fields,
+    )
+
+
+def _jst(value: str | None) -> str:
+    if value is None:
+        return "-"
+    t = dt.datetime.fromisoformat(value).astimezone(JST)
+    return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
+
+
+def text(e: Explanation) -> str:
+    """The explanation for staff: Japanese first, English under each line."""
+    d = e.as_dict()
+    c = d["customer"]
+    lines = [
+        f"顧客 {c['id']}（{c['external_id']} {c['name']}） 利用目的 {d['purpose']} "
+        f"チャネル {d['channel']}",
+        f"customer {c['id']}, purpose {d['purpose']}, channel {d['channel']}, "
+        f"policy version {d['policy_version']}",
+    ]
+    if e.template:
+        lines.append(f"テンプレート / template: {e.template}")
+        lines.append(f"  項目 / fields: {', '.join(d['fields']) or '-'}")
+    lines.append(f"  データ項目 / items: {', '.join(d['items']) or '-'}")
+    if d["allowed"]:
+        lines += ["判定: 送信可", "decision: allowed"]
+    elif d["deferred_until"]:
+        lines += [
+            f"判定: 延期（{_jst(d['deferred_until'])} 以降に送信可）",
+            f"decision: deferred until {d['deferred_until']}",
+        ]
+    else:
+        lines += ["判定: 送信不可", "decision: denied"]
+    for r in d["reasons"]:
+        lines += [f"  - {r['code']}: {r['ja']}", f"    {r['en']}"]
+    lines.append("メールアドレスの同意等の記録 / email basis:")
+    if not d["email_bases"]:
+        lines.append("  なし / none")
+    for b in d["email_bases"]:
+        mark = "現在" if b["current"] else "過去"
+        lines.append(
+            f"  [{mark}] {b['email']} {b['basis']} {_jst(b['evidence_at'])} "
+            f"{b['evidence_method']} {b['evidence_ref'] or ''}".rstrip()
+        )
+    if d["email_suppressed"]:
+        lines.append(f"  配信停止リスト / suppressed: {d['email_suppressed']}")
+    lines.append("同意・配信停止の記録 / consent ledger:")
+    if not d["consent_events"]:
+        lines.append("  なし / none")
+    for ev in d["consent_events"]:
+        lines.append(
+            f"  #{ev['seq']} {_jst(ev['occurred_at'])} {ev['action']} {ev['scope']} "
+            f"({ev['source']}, {ev['actor']})"
+        )
+    return "\n".join(lines)
