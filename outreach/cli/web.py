@@ -1,0 +1,72 @@
+"""`outreach serve`: the web app (opt-out pages; later the console) under uvicorn.
+
+Exit codes: 0 after a clean stop, 2 usage or configuration error (e.g. no secret key).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import click
+from fastapi import FastAPI
+
+from outreach import bootstrap
+from outreach import settings as settings_mod
+from outreach.cli import common
+from outreach.errors import OutreachError
+from outreach.optout import keys, policy
+from outreach.web import app as web_app
+
+
+def startup_hooks(app: bootstrap.App) -> list[web_app.Hook]:
+    """What `serve` starts next to the web app. The scheduler engineer adds its start here."""
+    return []
+
+
+def shutdown_hooks(app: bootstrap.App) -> list[web_app.Hook]:
+    async def close(a: bootstrap.App) -> None:
+        await a.close()
+
+    return [close]
+
+
+def factory() -> FastAPI:
+    """The uvicorn factory (`outreach.cli.web:factory`): one App per worker process."""
+    app = bootstrap.build()
+    return web_app.create_app(app, on_startup=startup_hooks(app), on_shutdown=shutdown_hooks(app))
+
+
+@click.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, type=click.IntRange(0, 65535), show_default=True)
+@click.option(
+    "--workers", default=1, type=click.IntRange(1, 64), show_default=True, help="Processes."
+)
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the opt-out pages (and the console) over HTTP; put TLS in front of it."""
+    import uvicorn
+
+    settings = settings_mod.load()
+    try:  # fail now, in one line, rather than in every worker
+        keys.ring(settings)
+        policy.load(settings.config_dir / "optout.toml")
+    except OutreachError as e:
+        raise common.Failure(str(e), e.exit_code) from None
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
+    )
+    uvicorn.run(
+        "outreach.cli.web:factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        access_log=False,  # uvicorn's access log would print the tokens in the paths
+        log_level=settings.log_level.lower(),
+        server_header=False,
+        proxy_headers=False,
+    )
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(serve)

@@ -1,0 +1,89 @@
+"""The ASGI app factory: builds the app for one `bootstrap.App` and mounts the routers.
+
+Kept small: each area (opt-out pages, staff console, API) contributes its routes here. Hooks
+run at startup and shutdown (the scheduler is started from an `on_startup` hook by `serve`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+
+from fastapi import FastAPI
+from sqlalchemy import text
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from outreach import bootstrap
+from outreach.web import optout, security
+
+Hook = Callable[[bootstrap.App], Awaitable[None]]
+
+
+def create_app(
+    app: bootstrap.App,
+    *,
+    on_startup: Sequence[Hook] = (),
+    on_shutdown: Sequence[Hook] = (),
+) -> FastAPI:
+    """The web app over `app`. `on_startup` hooks run in order once the server starts,
+    `on_shutdown` hooks in reverse when it stops (e.g. start/stop the scheduler, close the
+    engine)."""
+    startup, shutdown = list(on_startup), list(on_shutdown)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        for hook in startup:
+            await hook(app)
+        try:
+            yield
+        finally:
+            for hook in reversed(shutdown):
+                await hook(app)
+
+    web = FastAPI(
+        title="outreach",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
+    )
+    web.state.outreach = app
+    web.state.on_startup = startup
+    web.state.on_shutdown = shutdown
+
+    deps = optout.build_deps(app)
+    web.router.routes.extend(optout.routes(deps))
+
+    async def healthz(request: Request) -> Response:
+        try:
+            async with app.engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not healthy"; details go to the logs only
+            return JSONResponse({"status": "unavailable"}, status_code=503)
+        return JSONResponse({"status": "ok"})
+
+    web.add_route("/healthz", healthz, methods=["GET"])
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return deps.error(404)
+
+    async def not_allowed(request: Request, exc: Exception) -> Response:
+        return deps.error(405)
+
+    web.add_exception_handler(404, not_found)
+    web.add_exception_handler(405, not_allowed)
+
+    # Outermost last: headers on every answer, then the rate limit, then the size limit.
+    web_policy = deps.policy.web
+    web.add_middleware(
+        security.BodyLimit, max_bytes=web_policy.max_body_bytes, refusal=deps.error_bytes
+    )
+    web.add_middleware(
+        security.RateLimit,
+        buckets=security.TokenBuckets(rate=web_policy.rate_per_second, burst=web_policy.burst),
+        forwarded_hops=web_policy.forwarded_hops,
+        refusal=deps.error_bytes,
+    )
+    web.add_middleware(security.SecurityHeaders)
+    return web

@@ -1,0 +1,199 @@
+"""Hardening as plain ASGI middleware: security headers, a rate limit per client address, and a
+request body size limit. Plain ASGI (not BaseHTTPMiddleware) so that it adds no task per
+request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+CSP = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+)
+
+
+class SecurityHeaders:
+    """Adds the headers above to every response, and the strict CSP unless a route set its own
+    (the staff console may need a different one)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                names = {k.lower() for k, _ in headers}
+                headers.extend(h for h in HEADERS if h[0] not in names)
+                if b"content-security-policy" not in names:
+                    headers.append((b"content-security-policy", CSP.encode()))
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def client_address(scope: Scope, forwarded_hops: int) -> str:
+    """The client's address; from X-Forwarded-For only when `forwarded_hops` proxies are trusted.
+
+    With n trusted proxies, the client is the n-th address from the right of the header (the
+    entries left of it were written by the client and can be anything).
+    """
+    direct = scope["client"][0] if scope.get("client") else "unknown"
+    if forwarded_hops <= 0:
+        return direct
+    values = [v.decode("latin-1") for k, v in scope["headers"] if k == b"x-forwarded-for"]
+    hops = [h.strip() for h in ",".join(values).split(",") if h.strip()]
+    if not hops:
+        return direct
+    return hops[-forwarded_hops] if len(hops) >= forwarded_hops else hops[0]
+
+
+@dataclass
+class TokenBuckets:
+    """In-process token bucket per key. Per worker process: with n workers a client gets up to
+    n times the rate, which is still a bound."""
+
+    rate: float  # tokens per second
+    burst: int
+    clock: Callable[[], float] = time.monotonic
+    max_keys: int = 100_000
+    _buckets: dict[str, tuple[float, float]] = field(default_factory=dict)  # key → (tokens, at)
+
+    def take(self, key: str) -> float:
+        """0.0 if allowed (one token taken), else the seconds until a token is available."""
+        now = self.clock()
+        tokens, at = self._buckets.get(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            if len(self._buckets) > self.max_keys:
+                self._prune(now)
+            return 0.0
+        self._buckets[key] = (tokens, now)
+        return (1.0 - tokens) / self.rate
+
+    def _prune(self, now: float) -> None:
+        full = [
+            k for k, (t, at) in self._buckets.items() if t + (now - at) * self.rate >= self.burst
+        ]
+        for k in full:
+            del self._buckets[k]
+        while len(self._buckets) > self.max_keys:  # a flood of distinct addresses
+            del self._buckets[next(iter(self._buckets))]
+
+
+Refusal = Callable[[int, float | None], tuple[list[tuple[bytes, bytes]], bytes]]
+
+
+class RateLimit:
+    """429 with a Retry-After once a client address has used its bucket; /healthz is exempt."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        buckets: TokenBuckets,
+        forwarded_hops: int,
+        refusal: Refusal,
+        exempt: tuple[str, ...] = ("/healthz",),
+    ) -> None:
+        self.app = app
+        self.buckets = buckets
+        self.hops = forwarded_hops
+        self.refusal = refusal
+        self.exempt = exempt
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        wait = self.buckets.take(client_address(scope, self.hops))
+        if wait > 0:
+            headers, body = self.refusal(429, wait)
+            await _respond(
+                send, 429, [*headers, (b"retry-after", str(int(wait) + 1).encode())], body
+            )
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimit:
+    """413 for a request body larger than `max_bytes`, by Content-Length or as it streams in."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, refusal: Refusal) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+        self.refusal = refusal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for k, v in scope["headers"]:
+            if k == b"content-length":
+                try:
+                    too_big = int(v) > self.max_bytes
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    headers, body = self.refusal(413, None)
+                    await _respond(send, 413, headers, body)
+                    return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.max_bytes:
+                    raise _TooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _TooLarge:
+            if not started:
+                headers, body = self.refusal(413, None)
+                await _respond(send, 413, headers, body)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _respond(
+    send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [*headers, (b"content-length", str(len(body)).encode())],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
