@@ -1,10 +1,12 @@
-"""`outreach consent verify` and `outreach consent record` (requests taken by phone or in store).
+"""`outreach consent verify|record` (requests taken by phone or in store) and
+`outreach optout ingest` (mailto unsubscribes).
 
 Exit codes: 0 ok (or nothing to change), 1 problems found / input rejected, 2 usage or config.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -13,6 +15,7 @@ from outreach import bootstrap
 from outreach.cli import common
 from outreach.db.models import DataRequest
 from outreach.gate import consent, ledger
+from outreach.optout import ingest
 
 STAFF_SOURCES = ("phone", "store", "letter", "email")
 
@@ -120,5 +123,43 @@ def record_cmd(
     )
 
 
+@click.group("optout")
+def optout_group() -> None:
+    """Opt-outs that arrive by mail (List-Unsubscribe mailto:)."""
+
+
+@optout_group.command("ingest")
+@click.option(
+    "--maildir",
+    type=click.Path(file_okay=False, path_type=Path),
+    required=True,
+    help="Maildir folder that receives the unsubscribe mails.",
+)
+@common.json_option
+def ingest_cmd(maildir: Path, as_json: bool) -> None:
+    """Record the opt-outs of the unsubscribe mails in MAILDIR (idempotent).
+
+    Exit 0 when every mail carried a valid token, 1 when some were rejected (listed).
+    """
+
+    async def _go(app: bootstrap.App) -> ingest.Report:
+        return await ingest.ingest(app, maildir)
+
+    report = common.run_app(_go)
+
+    def human(_: Any) -> None:
+        for key, why in report.rejected:
+            click.echo(f"rejected {key}: {why}")
+        click.echo(
+            f"{report.messages} mails: {report.opted_out} opted out, "
+            f"{report.unchanged} already recorded, {len(report.rejected)} rejected"
+        )
+
+    common.emit(report.as_dict(), as_json, human)
+    if report.rejected:
+        raise SystemExit(1)
+
+
 def register(cli: click.Group) -> None:
     cli.add_command(consent_group)
+    cli.add_command(optout_group)
