@@ -298,7 +298,7 @@ class OutboxMessage(Base):
     vehicle_id: Mapped[int | None] = mapped_column(Integer)
     policy_id: Mapped[int | None] = mapped_column(Integer)
     campaign_id: Mapped[int | None] = mapped_column(Integer, index=True)
-    run_id: Mapped[int | None] = mapped_column(Integer)
+    run_id: Mapped[int | None] = mapped_column(Integer, index=True)
     decision_id: Mapped[int | None] = mapped_column(Integer)
     purpose: Mapped[str] = mapped_column(String(16))
     category: Mapped[str] = mapped_column(String(32))

@@ -321,6 +321,7 @@ def upgrade() -> None:
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_outbox_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_customer_id"), ["customer_id"], unique=False)
+        batch_op.create_index(batch_op.f("ix_outbox_run_id"), ["run_id"], unique=False)
         batch_op.create_index("ix_outbox_ready", ["status", "not_before"], unique=False)
 
     op.create_table(
@@ -503,6 +504,7 @@ def downgrade() -> None:
     op.drop_table("sensitive_records")
     with op.batch_alter_table("outbox", schema=None) as batch_op:
         batch_op.drop_index("ix_outbox_ready")
+        batch_op.drop_index(batch_op.f("ix_outbox_run_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_customer_id"))
         batch_op.drop_index(batch_op.f("ix_outbox_campaign_id"))
 
