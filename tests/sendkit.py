@@ -269,3 +269,19 @@ def draft(customer_id: int, key: str | None = None, **kw: Any) -> outbox.Draft:
         not_before=dt.datetime(2026, 1, 4, tzinfo=UTC),
     )
     return dataclasses.replace(base, **kw)
+
+
+def all_day_config(dest: Path) -> Path:
+    """A copy of config/ whose email window is the whole day (subprocess tests run on the
+    wall clock, which may be in the configured quiet hours)."""
+    import shutil
+
+    shutil.copytree(REPO / "config", dest)
+    gate = dest / "gate.toml"
+    text = gate.read_text(encoding="utf-8")
+    text = re.sub(
+        r'(\[windows\.email\]\s*start = )"[^"]*"(\s*end = )"[^"]*"', r'\1"00:00"\2"24:00"', text
+    )
+    assert '"24:00"' in text
+    gate.write_text(text, encoding="utf-8")
+    return dest

@@ -20,7 +20,7 @@ from outreach.db.models import Campaign, Customer, EmailBasis, InsurancePolicy, 
 
 _HIDDEN = {
     "customers": {"opt_outs", "use_suspended", "consents", "ledger_seq", "ledger_head"},
-    "campaigns": {"audience", "subject_template", "text_template", "html_template"},
+    "campaigns": {"audience"},  # its templates are read by the composer, not shown to them
 }
 
 Row = Mapping[str, Any]

@@ -1,0 +1,130 @@
+"""`outreach worker` (drain the outbox) and `outreach outbox` (counts by status)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+from typing import Any
+
+import click
+
+from outreach import bootstrap, outbox, pipeline
+from outreach.cli import common
+from outreach.send import service
+
+_LABELS = {
+    "queued": "送信待ち",
+    "sending": "送信中",
+    "sent": "送信済み",
+    "failed": "送信失敗",
+    "suppressed": "送信停止",
+    "cancelled": "取消",
+}
+
+
+@click.command("worker")
+@click.option("--once", is_flag=True, help="Send what is ready now, then exit.")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 10_000),
+    default=None,
+    help="Messages claimed per transaction (default: config/sending.toml).",
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 128),
+    default=None,
+    help="SMTP connections (default: OUTREACH_SMTP_POOL_SIZE).",
+)
+@click.option(
+    "--lease",
+    type=click.FloatRange(1, 86_400),
+    default=None,
+    help="Seconds before a dead worker's messages are claimable again.",
+)
+@click.option(
+    "--idle",
+    type=click.FloatRange(0.05, 60),
+    default=1.0,
+    show_default=True,
+    help="Seconds between polls when the outbox is empty.",
+)
+@common.json_option
+def worker(
+    once: bool,
+    batch: int | None,
+    concurrency: int | None,
+    lease: float | None,
+    idle: float,
+    as_json: bool,
+) -> None:
+    """Drain the outbox: claim, re-check with the gate, build, send, record.
+
+    Runs until SIGTERM or Ctrl-C (finishing the batch in hand), or with --once until no
+    message is ready. Several workers, on several machines, may share one PostgreSQL.
+    """
+
+    async def _go(app: bootstrap.App) -> dict[str, int]:
+        w = service.build_worker(
+            app,
+            batch=batch,
+            concurrency=concurrency,
+            lease=dt.timedelta(seconds=lease) if lease else None,
+        )
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+
+        def progress(r: pipeline.BatchReport) -> None:
+            if not as_json:
+                parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
+                click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
+
+        try:
+            report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
+        finally:
+            await w.transport.close()
+        return pipeline.summary(report)
+
+    result = common.run_app(_go)
+    common.emit(result, as_json, _human_summary)
+
+
+def _human_summary(d: dict[str, Any]) -> None:
+    click.echo(
+        f"処理 {d['claimed']} 件: 送信 {d.get('sent', 0)}、再試行待ち {d.get('temp_fail', 0)}、"
+        f"失敗 {d.get('perm_fail', 0) + d.get('hard_bounce', 0)}、"
+        f"停止 {d.get('denied', 0) + d.get('suppressed', 0)}、延期 {d.get('deferred', 0)}"
+    )
+
+
+@click.command("outbox")
+@click.option(
+    "--status",
+    "statuses",
+    multiple=True,
+    type=click.Choice(outbox.STATUSES),
+    help="Only these statuses (repeatable).",
+)
+@common.json_option
+def outbox_cmd(statuses: tuple[str, ...], as_json: bool) -> None:
+    """Messages in the outbox, counted by status."""
+
+    async def _go(app: bootstrap.App) -> dict[str, int]:
+        async with app.sessions() as session:
+            return await outbox.counts(session, statuses=statuses or None)
+
+    counts = common.run_app(_go)
+
+    def human(d: dict[str, int]) -> None:
+        for status, n in d.items():
+            click.echo(f"{status:<10} {n:>8,}  {_LABELS.get(status, '')}")
+
+    common.emit(counts, as_json, human)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(worker)
+    cli.add_command(outbox_cmd)

@@ -1,0 +1,57 @@
+"""Assembling an outbox worker from the App: the calls the CLI, the scheduler and the demo use."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import socket
+
+from outreach import bootstrap, pipeline
+from outreach.gate.context import load_context
+from outreach.send import compose, gatecheck, transports
+from outreach.send import config as send_config
+from outreach.send.protocol import Transport
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def build_worker(
+    app: bootstrap.App,
+    *,
+    batch: int | None = None,
+    concurrency: int | None = None,
+    lease: dt.timedelta | None = None,
+    transport: Transport | None = None,
+) -> pipeline.Worker:
+    """A worker wired to the configured transport, templates and gate."""
+    s = app.settings
+    cfg = send_config.load(s.config_dir / "sending.toml")
+    if lease is not None:
+        cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})
+    return pipeline.Worker(
+        sessions=app.sessions,
+        transport=transport or transports.from_settings(s, pool_size=concurrency),
+        composer=compose.from_settings(s),
+        gate=gatecheck.BatchGate(load_context(s.config_dir)),
+        clock=app.clock,
+        config=cfg,
+        limiter=cfg.limiter(s.smtp_rate_per_second, s.smtp_rate_per_hour),
+        worker_id=worker_id(),
+        batch=batch or cfg.batch,
+        rng=random.Random(),
+    )
+
+
+async def deliver_ready(
+    app: bootstrap.App, *, transport: Transport | None = None
+) -> dict[str, int]:
+    """Send every message that is ready now, then return counts by result (`outreach demo`)."""
+    w = build_worker(app, transport=transport)
+    try:
+        report = await pipeline.drain(w, once=True)
+    finally:
+        await w.transport.close()
+    return pipeline.summary(report)
