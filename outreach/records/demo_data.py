@@ -22,6 +22,7 @@ vehicles and policies falls due within ~3 months of `today` so the daily run has
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import random
 import time
@@ -64,14 +65,12 @@ def add_years(d: dt.date, years: int) -> dt.date:
 
 
 def add_months(d: dt.date, months: int) -> dt.date:
+    """Same day `months` later, clamped to the month's last day (R36)."""
     y, m = divmod(d.month - 1 + months, 12)
     year, month = d.year + y, m + 1
-    for day in (d.day, 30, 29, 28):
-        try:
-            return dt.date(year, month, day)
-        except ValueError:
-            continue
-    raise AssertionError("unreachable")
+    if not dt.MINYEAR <= year <= dt.MAXYEAR:
+        raise ValueError(f"year {year} is out of range")
+    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 def shaken_expiry(first_registered: dt.date, on_or_after: dt.date) -> tuple[dt.date, int]:

@@ -60,10 +60,9 @@ def check(record: Record, mapping: Mapping, columns: Columns) -> Row | list[Prob
         return [Problem(line, "", f"列が多すぎます ({len(record.cells)}列/{width}列)")]
     problems: list[Problem] = []
     values: dict[str, Any] = {}
-    for f in fields.FIELDS[mapping.kind]:
-        pos = columns.index.get(f.name)
-        if pos is None:
-            continue
+    known = fields.by_name(mapping.kind)
+    for name, pos in sorted(columns.index.items(), key=lambda kv: kv[1]):  # file order
+        f = known[name]
         header = columns.headers[pos].strip()
         cell = record.cells[pos]
         if not cell.strip():

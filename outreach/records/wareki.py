@@ -36,7 +36,7 @@ _BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
 _YEAR_SEP = r"\s*(?:年|[./\-])\s*"
 _DAY = r"(?:\s*(?:月|[./\-])\s*(?P<d>\d{1,2})\s*日?|\s*月)?\s*$"
 _ERA_RE = re.compile(
-    rf"^(?P<era>明治|大正|昭和|平成|令和|[MTSHR])\s*(?P<y>元|\d{{1,2}}){_YEAR_SEP}(?P<m>\d{{1,2}}){_DAY}",
+    rf"^(?P<era>明治|大正|昭和|平成|令和|[MTSHR])\s*(?P<y>元|\d{{1,3}}){_YEAR_SEP}(?P<m>\d{{1,2}}){_DAY}",
     re.IGNORECASE,
 )
 _WEST_RE = re.compile(rf"^(?P<y>\d{{4}}){_YEAR_SEP}(?P<m>\d{{1,2}}){_DAY}")
