@@ -22,8 +22,7 @@ class VehicleFacts:
 
 @dataclass(frozen=True, slots=True)
 class PolicyFacts:
-    """One insurance policy; `renewed` is true when a later policy of the same kind covers
-    the same vehicle (or, with no vehicle, the same customer and insurer)."""
+    """One insurance policy; `renewed` is set when `insurance.renewed_by` finds its renewal."""
 
     id: int
     kind: str  # jibaiseki|nini
@@ -33,6 +32,7 @@ class PolicyFacts:
     vehicle_id: int | None = None
     vehicle_user_id: int | None = None
     vehicle_status: str | None = None  # None when the policy names no vehicle
+    starts_on: dt.date | None = None
     renewed: bool = False
 
 

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 from outreach.candidates import stages
+from outreach.candidates.calendar import add_months
 from outreach.candidates.facts import Candidate, PolicyFacts, Window
 from outreach.candidates.rules import Rules
 from outreach.clock import jst_midnight
@@ -45,6 +47,31 @@ def candidate(p: PolicyFacts, rules: Rules, window: Window) -> Candidate | None:
         policy_id=p.id,
         insurer=p.insurer,
     )
+
+
+def renewed_by(p: PolicyFacts, others: Iterable[PolicyFacts]) -> bool:
+    """Whether one of `others` is the renewal of `p`, which ends the old cycle.
+
+    A renewal is a policy of the same kind that expires later and covers the same vehicle; for
+    a policy naming no vehicle, the same customer and insurer, starting around the old expiry
+    (from 2 months before to the day after; without a start date: expiring 6–18 months later).
+    """
+    for o in others:
+        if o.id == p.id or o.kind != p.kind or o.expires_on <= p.expires_on:
+            continue
+        if p.vehicle_id is not None:
+            if o.vehicle_id == p.vehicle_id:
+                return True
+            continue
+        if o.vehicle_id is not None or o.customer_id != p.customer_id or o.insurer != p.insurer:
+            continue
+        if o.starts_on is not None:
+            lo, hi = add_months(p.expires_on, -2), p.expires_on + dt.timedelta(days=1)
+            if lo <= o.starts_on <= hi:
+                return True
+        elif add_months(p.expires_on, 6) <= o.expires_on <= add_months(p.expires_on, 18):
+            return True
+    return False
 
 
 def jibaiseki_gap(shaken_expiry_on: dt.date, jibaiseki_expires_at: dt.datetime) -> bool:

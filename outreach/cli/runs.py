@@ -1,0 +1,124 @@
+"""`outreach run-daily`, `outreach runs` and `outreach scheduler`."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from typing import Any
+
+import click
+from sqlalchemy import select
+
+from outreach import bootstrap
+from outreach.cli import common
+from outreach.db.models import Run
+
+
+@click.command("run-daily")
+@click.option(
+    "--date",
+    "day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="Run date YYYY-MM-DD (default: today in Asia/Tokyo).",
+)
+@click.option("--dry-run", is_flag=True, help="Decide but record, queue and write nothing.")
+@common.json_option
+def run_daily(day: dt.datetime | None, dry_run: bool, as_json: bool) -> None:
+    """Run the daily reminder run once by hand and print its summary."""
+    from outreach import daily
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        bar: Any = None
+
+        def progress(done: int, total: int) -> None:
+            nonlocal bar
+            if bar is None:
+                bar = click.progressbar(
+                    length=max(total, 1), label="リマインド処理", file=sys.stderr, show_pos=True
+                )
+                bar.__enter__()
+            bar.update(done - bar.pos)
+            if done >= total:
+                bar.__exit__(None, None, None)
+
+        summary = await daily.run(
+            app, day.date() if day else None, dry_run=dry_run, progress=progress
+        )
+        return summary.as_dict()
+
+    result = common.run_app(_go)
+    common.emit(result, as_json, _print_summary)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    w = s["window"]
+    click.echo(
+        f"日次リマインド {s['date']}（対象期間 {w['after']} の翌日〜{w['through']}）"
+        + ("［ドライラン］" if s["dry_run"] else "")
+    )
+    click.echo(
+        f"  候補 {s['candidates']}  送信済み {s['already_queued']}  許可 {s['allowed']}  "
+        f"拒否 {s['denied']}  保留 {s['deferred']}  キュー追加 {s['queued']}  "
+        f"要確認フラグ {s['flags']}"
+    )
+    for code, n in s["denied_by_reason"].items():
+        click.echo(f"  拒否理由 {code}: {n}")
+    for key, counts in s["by_kind_stage_channel"].items():
+        parts = "  ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+        click.echo(f"  {key}: {parts}")
+    for f in s["files"]:
+        click.echo(f"  出力 {f}")
+
+
+@click.command("runs")
+@click.option("--limit", default=30, show_default=True, type=click.IntRange(1, 10_000))
+@common.json_option
+def runs(limit: int, as_json: bool) -> None:
+    """List stored runs, newest first, with their summaries."""
+
+    async def _go(app: bootstrap.App) -> list[dict[str, Any]]:
+        async with app.sessions() as session:
+            rows = (
+                await session.execute(select(Run).order_by(Run.id.desc()).limit(limit))
+            ).scalars()
+            return [
+                {
+                    "id": r.id,
+                    "kind": r.kind,
+                    "run_date": r.run_date.isoformat() if r.run_date else None,
+                    "status": r.status,
+                    "dry_run": r.dry_run,
+                    "started_at": r.started_at.isoformat(),
+                    "finished_at": r.finished_at.isoformat() if r.finished_at else None,
+                    "summary": r.summary,
+                }
+                for r in rows
+            ]
+
+    def human(items: list[dict[str, Any]]) -> None:
+        if not items:
+            click.echo("実行履歴はありません")
+        for r in items:
+            s = r["summary"] or {}
+            click.echo(
+                f"{r['id']:>6}  {r['kind']:<8} {r['run_date'] or '-':<10} {r['status']:<8}"
+                f"{' dry-run' if r['dry_run'] else ''}  候補 {s.get('candidates', '-')}  "
+                f"キュー追加 {s.get('queued', '-')}  開始 {r['started_at']}"
+            )
+
+    common.emit(common.run_app(_go), as_json, human)
+
+
+@click.command("scheduler")
+def scheduler() -> None:
+    """Run the job scheduler in the foreground (one leader per database; Ctrl-C stops)."""
+    from outreach import schedule
+
+    common.run_app(schedule.serve_forever)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(run_daily)
+    cli.add_command(runs)
+    cli.add_command(scheduler)

@@ -1,0 +1,557 @@
+"""The daily reminder run for a date D: candidates → gate → outbox, exactly once.
+
+1. Window: stage dates after the last completed run (catch-up, at most
+   `catch_up_max_days`) up to D. The pure rules pick, per cycle, only the latest stage in it.
+2. Select the due vehicles and policies with indexed date-range selects, streamed.
+3. For each chunk of candidates, in one transaction: skip what is already queued, choose the
+   channel (preference order among the channels the customer is reachable on; the next one
+   when the gate denies the first), ask the gate in batches, record every decision, and
+   queue each allowed one under its idempotency key (a duplicate is skipped, never an error).
+4. Flag 自賠責 cover gaps (R32), write the print batches and call lists, store the summary.
+
+A run killed half-way leaves committed chunks behind; the next run for the date has the
+same window (the killed run never completed), skips what is queued and finishes the rest.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach import bootstrap, clock, outbox, worklists
+from outreach.candidates import inspection, insurance, ranges, rules, shaken
+from outreach.candidates.facts import Candidate, PolicyFacts, VehicleFacts, Window
+from outreach.db.models import Customer, Flag, InsurancePolicy, OutboxMessage, Run, Vehicle
+from outreach.errors import ConfigError
+from outreach.gate import batch, decision
+from outreach.gate.context import GateContext, load_context
+
+log = logging.getLogger(__name__)
+
+Progress = Callable[[int, int], None]  # (done, total)
+STREAM_BATCH = 5000
+GAP_MESSAGE = "自賠責保険の満了が車検満了日より前です。更新をご確認ください。"
+IN_CHUNK = 900  # ids per IN (…) list: under SQLite's and asyncpg's parameter limits
+
+
+@dataclass
+class Summary:
+    """Counts of one run; `queued` is how many outbox entries this run added."""
+
+    run_id: int | None
+    date: dt.date
+    window: Window
+    dry_run: bool
+    candidates: int = 0
+    already_queued: int = 0
+    allowed: int = 0
+    denied: int = 0
+    deferred: int = 0
+    queued: int = 0
+    flags: int = 0
+    denied_by_reason: Counter[str] = field(default_factory=Counter)
+    breakdown: dict[str, Counter[str]] = field(default_factory=dict)
+    files: list[str] = field(default_factory=list)
+
+    def count(self, c: Candidate, channel: str, what: str, n: int = 1) -> None:
+        self.breakdown.setdefault(f"{c.kind}/{c.stage}/{channel}", Counter())[what] += n
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "date": self.date.isoformat(),
+            "window": {
+                "after": self.window.after.isoformat(),
+                "through": self.window.through.isoformat(),
+            },
+            "dry_run": self.dry_run,
+            "candidates": self.candidates,
+            "already_queued": self.already_queued,
+            "allowed": self.allowed,
+            "denied": self.denied,
+            "deferred": self.deferred,
+            "queued": self.queued,
+            "flags": self.flags,
+            "denied_by_reason": dict(sorted(self.denied_by_reason.items())),
+            "by_kind_stage_channel": {k: dict(v) for k, v in sorted(self.breakdown.items())},
+            "files": self.files,
+        }
+
+
+@dataclass(frozen=True)
+class Contact:
+    email: str | None
+    has_postal: bool
+    has_phone: bool
+
+    def reachable(self, channel: str) -> bool:
+        if channel == "email":
+            return bool(self.email)
+        return self.has_postal if channel == "post" else self.has_phone
+
+
+@dataclass(frozen=True)
+class Setup:
+    rules: rules.Rules
+    gate: GateContext
+    items: Mapping[tuple[str, str, str], frozenset[str]]  # (kind, stage, channel) → data items
+
+
+def setup(config_dir: Path, templates_dir: Path) -> Setup:
+    """Load the reminder rules and the gate context, and the items each template uses."""
+    r = rules.load(config_dir / "reminders.toml")
+    ctx = load_context(config_dir)
+    ctx.registry.purpose(r.purpose)  # an unknown purpose is a configuration error now
+    items: dict[tuple[str, str, str], frozenset[str]] = {}
+    for kind, rule in r.kinds.items():
+        for stage in rule.stages:
+            for channel, template in stage.templates.items():
+                fields = template_fields(templates_dir, template, channel, r, kind)
+                items[(kind, stage.name, channel)] = ctx.registry.items_for_fields(fields)
+    return Setup(rules=r, gate=ctx, items=items)
+
+
+def template_fields(
+    templates_dir: Path, name: str, channel: str, r: rules.Rules, kind: str
+) -> frozenset[str]:
+    """The fields a reminder uses: read from the mail template when it exists (email), else
+    the configured print/call columns and the kind's fields."""
+    from outreach.render import analysis
+
+    configured = frozenset(r.fields_for(kind, channel))
+    folder = templates_dir / "mail" / name
+    if channel != "email" or not folder.is_dir():
+        return configured | (frozenset({"customer.email"}) if channel == "email" else frozenset())
+    found: set[str] = set()
+    seen: set[Path] = set()
+    todo = [p for p in folder.iterdir() if p.suffix in (".txt", ".html")]
+    while todo:
+        path = todo.pop()
+        if path in seen or not path.is_file():
+            continue
+        seen.add(path)
+        source = path.read_text(encoding="utf-8")
+        found |= analysis.fields_used(source)
+        for inc in analysis.includes(source):
+            if inc is not None:
+                todo.append(templates_dir / "mail" / inc)
+    return frozenset(found)
+
+
+async def window_for(session: AsyncSession, day: dt.date, r: rules.Rules) -> Window:
+    """After the last completed (not dry) daily run before `day`, at most the catch-up limit."""
+    last = (
+        await session.execute(
+            select(func.max(Run.run_date)).where(
+                Run.kind == "daily",
+                Run.status == "done",
+                Run.dry_run.is_(False),
+                Run.run_date < day,
+            )
+        )
+    ).scalar()
+    floor = day - dt.timedelta(days=r.catch_up_max_days)
+    after = day - dt.timedelta(days=1) if last is None else max(last, floor)
+    return Window(after=after, through=day)
+
+
+async def run(
+    app: bootstrap.App,
+    day: dt.date | None = None,
+    *,
+    dry_run: bool = False,
+    progress: Progress | None = None,
+    prepared: Setup | None = None,
+) -> Summary:
+    """The daily run for `day` (default: today in Asia/Tokyo); returns its summary."""
+    s = app.settings
+    cfg = prepared or setup(s.config_dir, s.templates_dir)
+    day = day or clock.today(app.clock)
+    now = app.clock.now()
+    async with app.sessions() as session, session.begin():
+        window = await window_for(session, day, cfg.rules)
+        run_row = Run(kind="daily", run_date=day, status="running", dry_run=dry_run, started_at=now)
+        session.add(run_row)
+        await session.flush()
+        run_id = int(run_row.id)
+    summary = Summary(run_id=run_id, date=day, window=window, dry_run=dry_run)
+    try:
+        async with app.sessions() as session:
+            found, gaps = await collect(session, cfg.rules, window)
+        summary.candidates = len(found)
+        total = len(found)
+        if progress:
+            progress(0, total)
+        size = cfg.rules.chunk_size
+        for start in range(0, total, size):
+            chunk = found[start : start + size]
+            async with app.sessions() as session, session.begin():
+                await process(session, cfg, chunk, run_id, now, summary, dry_run=dry_run)
+            if progress:
+                progress(min(start + size, total), total)
+        if not dry_run:
+            async with app.sessions() as session, session.begin():
+                summary.flags = await flag_gaps(session, gaps, now)
+            async with app.sessions() as session:
+                for channel in ("post", "phone"):
+                    fields = {k: cfg.rules.fields_for(k, channel) for k in cfg.rules.kinds}
+                    enc = cfg.rules.post_encoding if channel == "post" else "utf-8"
+                    paths = await worklists.write(
+                        session, s.data_dir, day, channel, fields, encoding=enc
+                    )
+                    summary.files += [str(p) for p in paths]
+    except BaseException:
+        async with app.sessions() as session, session.begin():
+            await session.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(status="failed", finished_at=app.clock.now(), summary=summary.as_dict())
+            )
+        raise
+    async with app.sessions() as session, session.begin():
+        await session.execute(
+            update(Run)
+            .where(Run.id == run_id)
+            .values(status="done", finished_at=app.clock.now(), summary=summary.as_dict())
+        )
+    return summary
+
+
+# --- selection -------------------------------------------------------------------------
+
+
+def _in_ranges(column: Any, rs: Iterable[ranges.Range]) -> Any:
+    return or_(*[column.between(lo, hi) for lo, hi in rs])
+
+
+V = Vehicle.__table__
+P = InsurancePolicy.__table__
+_VEHICLE_COLUMNS = (
+    V.c.id,
+    V.c.user_id,
+    V.c.status,
+    V.c.first_registered_on,
+    V.c.shaken_expiry_on,
+    V.c.last_inspection_on,
+    V.c.booked_on,
+    V.c.owner_kind,
+)
+
+
+async def _vehicles(session: AsyncSession, where: Any) -> dict[int, VehicleFacts]:
+    out: dict[int, VehicleFacts] = {}
+    stmt = select(*_VEHICLE_COLUMNS).where(where, V.c.status == "owned")
+    result = await session.stream(stmt.execution_options(yield_per=STREAM_BATCH))
+    async for part in result.partitions():
+        for r in part:
+            out[r[0]] = VehicleFacts(*r)
+    return out
+
+
+_POLICY_COLUMNS = (
+    P.c.id,
+    P.c.kind,
+    P.c.customer_id,
+    P.c.expires_on,
+    P.c.insurer,
+    P.c.vehicle_id,
+    V.c.user_id,
+    V.c.status,
+    P.c.starts_at,
+)
+
+
+def _policy(r: Any) -> PolicyFacts:
+    starts = r[8].astimezone(clock.JST).date() if r[8] is not None else None
+    return PolicyFacts(
+        id=r[0],
+        kind=r[1],
+        customer_id=r[2],
+        expires_on=r[3],
+        insurer=r[4],
+        vehicle_id=r[5],
+        vehicle_user_id=r[6],
+        vehicle_status=r[7],
+        starts_on=starts,
+    )
+
+
+def _policy_select() -> Any:
+    return select(*_POLICY_COLUMNS).select_from(P.outerjoin(V, V.c.id == P.c.vehicle_id))
+
+
+async def _policies(session: AsyncSession, kind: str, where: Any) -> list[PolicyFacts]:
+    out: list[PolicyFacts] = []
+    stmt = _policy_select().where(P.c.kind == kind, where)
+    result = await session.stream(stmt.execution_options(yield_per=STREAM_BATCH))
+    async for part in result.partitions():
+        out += [_policy(r) for r in part]
+    return out
+
+
+async def _renewed(session: AsyncSession, policies: Sequence[PolicyFacts]) -> set[int]:
+    """Ids of the policies that a later policy renews (loaded in a few IN queries)."""
+    vids = sorted({p.vehicle_id for p in policies if p.vehicle_id is not None})
+    cids = sorted({p.customer_id for p in policies if p.vehicle_id is None and p.customer_id})
+    others: list[PolicyFacts] = []
+    for column, ids in ((P.c.vehicle_id, vids), (P.c.customer_id, cids)):
+        for i in range(0, len(ids), IN_CHUNK):
+            stmt = _policy_select().where(column.in_(ids[i : i + IN_CHUNK]))
+            others += [_policy(r) for r in await session.execute(stmt)]
+    by_vehicle: dict[int, list[PolicyFacts]] = {}
+    by_customer: dict[int | None, list[PolicyFacts]] = {}
+    for o in others:
+        if o.vehicle_id is not None:
+            by_vehicle.setdefault(o.vehicle_id, []).append(o)
+        else:
+            by_customer.setdefault(o.customer_id, []).append(o)
+    out = set()
+    for p in policies:
+        pool = (
+            by_vehicle.get(p.vehicle_id, [])
+            if p.vehicle_id is not None
+            else by_customer.get(p.customer_id, [])
+        )
+        if insurance.renewed_by(p, pool):
+            out.add(p.id)
+    return out
+
+
+async def collect(
+    session: AsyncSession, r: rules.Rules, window: Window
+) -> tuple[list[Candidate], list[VehicleFacts]]:
+    """Every candidate in the window, and the vehicles whose 自賠責 cover must be checked."""
+    found: list[Candidate] = []
+    gaps: list[VehicleFacts] = []
+    if (rule := r.kinds.get("shaken")) is not None:
+        rs = ranges.due_ranges(rule, window, booking_window_months=r.booking_window_months)
+        for v in (await _vehicles(session, _in_ranges(V.c.shaken_expiry_on, rs))).values():
+            if (c := shaken.candidate(v, r, window)) is not None:
+                found.append(c)
+                gaps.append(v)
+    if (rule := r.kinds.get("inspection")) is not None:
+        rs = ranges.shift(ranges.due_ranges(rule, window, booking_window_months=None), -12)
+        vs = await _vehicles(session, _in_ranges(V.c.last_inspection_on, rs))
+        vs |= await _vehicles(session, _in_ranges(V.c.first_registered_on, rs))
+        found += [c for v in vs.values() if (c := inspection.candidate(v, r, window))]
+    for kind in ("jibaiseki", "nini"):
+        if (rule := r.kinds.get(kind)) is None:
+            continue
+        rs = ranges.due_ranges(rule, window, booking_window_months=None)
+        due: list[tuple[PolicyFacts, Candidate]] = []
+        for p in await _policies(session, kind, _in_ranges(P.c.expires_on, rs)):
+            if (c := insurance.candidate(p, r, window)) is not None:
+                due.append((p, c))
+        renewed = await _renewed(session, [p for p, _ in due])
+        found += [c for p, c in due if p.id not in renewed]
+    found.sort(key=lambda c: (c.customer_id, c.kind, c.subject))
+    return found, gaps
+
+
+# --- gate and outbox ---------------------------------------------------------------------
+
+
+async def _contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
+    out: dict[int, Contact] = {}
+    for i in range(0, len(ids), IN_CHUNK):
+        part = ids[i : i + IN_CHUNK]
+        stmt = select(
+            Customer.id, Customer.email, Customer.postal_code, Customer.address, Customer.phone
+        ).where(Customer.id.in_(part))
+        for cid, email, postal, address, phone in await session.execute(stmt):
+            out[cid] = Contact(email or None, bool(postal and address), bool(phone))
+    return out
+
+
+async def _existing(session: AsyncSession, keys: Sequence[str]) -> set[str]:
+    out: set[str] = set()
+    k = OutboxMessage.idempotency_key
+    for i in range(0, len(keys), IN_CHUNK):
+        rows = await session.execute(select(k).where(k.in_(keys[i : i + IN_CHUNK])))
+        out.update(rows.scalars())
+    return out
+
+
+async def process(
+    session: AsyncSession,
+    cfg: Setup,
+    chunk: Sequence[Candidate],
+    run_id: int,
+    now: dt.datetime,
+    summary: Summary,
+    *,
+    dry_run: bool,
+) -> None:
+    """Gate and queue one chunk of candidates in the caller's transaction."""
+    r = cfg.rules
+    keys = [c.key(ch) for c in chunk for ch in r.channels]
+    queued_keys = await _existing(session, keys)
+    todo = [c for c in chunk if not any(c.key(ch) in queued_keys for ch in r.channels)]
+    summary.already_queued += len(chunk) - len(todo)
+    contacts = await _contacts(session, sorted({c.customer_id for c in todo}))
+    options: list[list[str]] = []
+    for c in todo:
+        contact = contacts.get(c.customer_id)
+        reach = [ch for ch in r.channels if contact is not None and contact.reachable(ch)]
+        options.append(reach or [r.channels[0]])  # unreachable: the gate records why
+    # (candidate, channel, decision, decision id, not_before)
+    chosen: list[tuple[Candidate, str, decision.Decision, int | None, dt.datetime]] = []
+    pending = list(range(len(todo)))
+    attempt = 0
+    while pending:
+        idx = [i for i in pending if attempt < len(options[i])]
+        if not idx:
+            break
+        chans = [options[i][attempt] for i in idx]
+        asks = [
+            (todo[i].customer_id, _request(cfg, todo[i], ch))
+            for i, ch in zip(idx, chans, strict=True)
+        ]
+        decided = await batch.decide_for(session, cfg.gate, asks, now)
+        # A deferral (quiet hours, a closing day) is decided again for its next allowed time
+        # and queued for then; both decisions are recorded.
+        later = [j for j, d in enumerate(decided) if d.deferred and d.deferred_until]
+        again: dict[int, decision.Decision] = {}
+        for j in later:
+            until = decided[j].deferred_until
+            assert until is not None
+            again[j] = (await batch.decide_for(session, cfg.gate, [asks[j]], until))[0]
+        subject_keys = [todo[i].key(ch) for i, ch in zip(idx, chans, strict=True)]
+        all_decisions = decided + [again[j] for j in later]
+        if dry_run:
+            ids: list[int | None] = [None] * len(all_decisions)
+        else:
+            ids = list(
+                await batch.record(
+                    session,
+                    all_decisions,
+                    run_id=run_id,
+                    subject_keys=subject_keys + [subject_keys[j] for j in later],
+                )
+            )
+        again_id = {j: ids[len(decided) + n] for n, j in enumerate(later)}
+        pending = []
+        for j, (i, ch, d) in enumerate(zip(idx, chans, decided, strict=True)):
+            c = todo[i]
+            second = again.get(j)
+            if d.allowed:
+                chosen.append((c, ch, d, ids[j], now))
+                summary.allowed += 1
+                summary.count(c, ch, "allowed")
+            elif second is not None and second.allowed and d.deferred_until is not None:
+                chosen.append((c, ch, second, again_id[j], d.deferred_until))
+                summary.deferred += 1
+                summary.count(c, ch, "deferred")
+            else:
+                summary.count(c, ch, "denied")
+                summary.denied_by_reason.update(d.reasons)
+                if attempt + 1 < len(options[i]):
+                    pending.append(i)  # try the next reachable channel
+                else:
+                    summary.denied += 1
+        attempt += 1
+    if dry_run or not chosen:
+        return
+    queue = []
+    for c, ch, d, did, at in chosen:
+        contact = contacts.get(c.customer_id)
+        draft = outbox.Draft(
+            idempotency_key=c.key(ch),
+            customer_id=c.customer_id,
+            purpose=r.purpose,
+            category=r.category,
+            channel=ch,
+            kind=c.kind,
+            template=c.template(ch),
+            items=d.request.items,
+            advertising=c.advertising,
+            not_before=at,
+            stage=c.stage,
+            due_on=c.due_on,
+            vehicle_id=c.vehicle_id,
+            policy_id=c.policy_id,
+            run_id=run_id,
+            to_address=contact.email if (ch == "email" and contact) else None,
+        )
+        queue.append((draft, decision.permit_for(d, did)))
+    summary.queued += await outbox.enqueue(session, queue, now=now)
+
+
+def _request(cfg: Setup, c: Candidate, channel: str) -> decision.Request:
+    return decision.Request(
+        purpose=cfg.rules.purpose,
+        channel=channel,
+        items=cfg.items[(c.kind, c.stage, channel)],
+        advertising=c.advertising,
+        kind=c.kind,
+        insurer=c.insurer,
+    )
+
+
+# --- flags ---------------------------------------------------------------------------------
+
+
+async def flag_gaps(
+    session: AsyncSession, vehicles: Sequence[VehicleFacts], now: dt.datetime
+) -> int:
+    """Flag each vehicle whose latest 自賠責 policy ends before its 車検 expiry (R32)."""
+    by_id = {v.id: v for v in vehicles if v.shaken_expiry_on is not None}
+    ids = sorted(by_id)
+    rows: list[dict[str, Any]] = []
+    for i in range(0, len(ids), IN_CHUNK):
+        stmt = (
+            select(P.c.vehicle_id, func.max(P.c.expires_at))
+            .where(P.c.kind == "jibaiseki", P.c.vehicle_id.in_(ids[i : i + IN_CHUNK]))
+            .group_by(P.c.vehicle_id)
+        )
+        for vid, ends in await session.execute(stmt):
+            v = by_id[vid]
+            assert v.shaken_expiry_on is not None
+            if ends is not None and insurance.jibaiseki_gap(v.shaken_expiry_on, ends):
+                rows.append(
+                    {
+                        "key": f"jibaiseki_gap:vehicle:{vid}:{v.shaken_expiry_on.isoformat()}",
+                        "kind": "jibaiseki_gap",
+                        "vehicle_id": vid,
+                        "customer_id": v.user_id,
+                        "detail": {
+                            "shaken_expiry_on": v.shaken_expiry_on.isoformat(),
+                            "jibaiseki_expires_at": ends.isoformat(),
+                            "message": GAP_MESSAGE,
+                        },
+                        "created_at": now,
+                    }
+                )
+    if not rows:
+        return 0
+    ins: Any = (
+        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    )
+    stmt = ins(Flag).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(Flag.id)
+    return len((await session.execute(stmt)).all())
+
+
+# --- the scheduled job -----------------------------------------------------------------------
+
+
+async def scheduled() -> dict[str, Any]:
+    """Entry point of jobs/daily_reminders.toml: today's run with the configured settings."""
+    app = bootstrap.build()
+    try:
+        summary = await run(app)
+        log.info("daily run %s done: %s queued", summary.date, summary.queued)
+        return summary.as_dict()
+    except ConfigError:
+        log.exception("daily run refused its configuration")
+        raise
+    finally:
+        await app.close()
