@@ -1,0 +1,96 @@
+"""`outreach demo`: on an empty machine, the whole main job end to end on the embedded default.
+
+Creates (or upgrades) the SQLite database, loads deterministic demo data once, runs the daily
+reminder run for the day, and sends what the gate allowed into the local mail capture
+(real MIME .eml files under the data folder). Running it again adds nothing: the data is
+loaded once and the run is idempotent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import click
+from sqlalchemy import func, select
+
+from outreach import bootstrap, daily
+from outreach.cli import common
+from outreach.cli.db import initialise
+from outreach.clock import JST, FixedClock
+from outreach.db.models import Customer
+from outreach.records import demo_data, wareki
+from outreach.send import capture, service
+
+# The daily job's hour: the demo plays the day as the scheduler would, inside the email window.
+RUN_AT = dt.time(9, 0)
+
+
+def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    if value is None:
+        return None
+    try:
+        return wareki.parse(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
+
+
+@click.command("demo")
+@click.option("--customers", type=click.IntRange(min=1), default=2000, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--date", "day", callback=_day, help="The day to run (default: today in Japan).")
+@common.json_option
+def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
+    """Set up the embedded database, load demo data, run the day, send into the local capture."""
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        the_day = day or dt.datetime.now(JST).date()
+        app.clock = FixedClock(dt.datetime.combine(the_day, RUN_AT, tzinfo=JST))
+        url = await initialise(app)
+        async with app.sessions() as session:
+            existing = (await session.execute(select(func.count(Customer.id)))).scalar_one()
+        loaded = None
+        if existing == 0:
+            loaded = await demo_data.load(app.engine, customers=customers, seed=seed, today=the_day)
+        run = await daily.run(app, the_day)
+        sent = await service.deliver_ready(app, transport=capture.transport(app.settings.data_dir))
+        return {
+            "database": url,
+            "date": the_day.isoformat(),
+            "run_at": app.clock.now().isoformat(),
+            "demo_data": loaded.as_dict() if loaded else {"skipped": f"{existing} customers exist"},
+            "run": run.as_dict(),
+            "delivery": sent,
+            "capture_dir": str(capture.capture_dir(app.settings.data_dir).resolve()),
+        }
+
+    result = common.run_app(_go)
+    common.emit(result, as_json, _human)
+
+
+def _human(r: dict[str, Any]) -> None:
+    run = r["run"]
+    click.echo(f"データベース: {r['database']}")
+    dd = r["demo_data"]
+    if "skipped" in dd:
+        click.echo(f"デモデータ: 既存のデータを使います ({dd['skipped']})")
+    else:
+        click.echo(f"デモデータ: 顧客 {dd['rows']['customers']:,} 件を作成 (seed={dd['seed']})")
+    click.echo(f"{r['date']} の日次リマインダー実行 (実行時刻 {r['run_at']}):")
+    click.echo(
+        f"  候補 {run.get('candidates', 0):,} 件 / 許可 {run.get('allowed', 0):,} 件 / "
+        f"見送り {run.get('denied', 0):,} 件 / 保留 {run.get('deferred', 0):,} 件 / "
+        f"新規キュー {run.get('queued', 0):,} 件"
+    )
+    for code, n in sorted((run.get("denied_by_reason") or {}).items(), key=lambda kv: -kv[1]):
+        click.echo(f"    {code:<22} {n:,}")
+    sent = r["delivery"]
+    click.echo("送信結果: " + ", ".join(f"{k} {v:,}" for k, v in sorted(sent.items())))
+    for path in run.get("files", []):
+        click.echo(f"  作業リスト: {path}")
+    click.echo(f"送信したメール (.eml): {r['capture_dir']}")
+    click.echo("判断の理由: outreach gate explain --customer ID --purpose p2 --channel email")
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(demo)
