@@ -9,7 +9,8 @@ The walk follows aliases: `{% set c = customer %}{{ c.email }}` reads `customer.
 `{% for s in campaign.stores %}{{ s.name }}` reads `campaign.stores`. Whatever cannot be
 resolved statically is reported conservatively as the widest field it could touch: a bare
 `{{ customer }}`, `customer[key]` with a computed key, or `customer|dictsort` reads `customer`,
-which no purpose allows, so such a template is refused rather than trusted.
+which no purpose allows, so such a template is refused rather than trusted. Testing whether
+a whole variable is there (`{% if vehicle %}`, `{% if store and store.name %}`) reads nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ NOT_DATA = frozenset(
     }
 )
 FIELD_DEPTH = 2
+PRESENCE_TESTS = frozenset({"defined", "undefined", "none"})
 
 
 @functools.cache
@@ -95,6 +97,26 @@ class _Walker:
                 self.bind(item, value, scope)
         # NSRef (`ns.attr = …`) binds nothing that can hold a data path by name.
 
+    def visit_test(self, node: nodes.Node, scope: Scope) -> None:
+        """A condition: testing whether a whole top-level variable is there
+        (`{% if vehicle %}`, `vehicle is defined`) reads none of its fields."""
+        if isinstance(node, nodes.And | nodes.Or):
+            self.visit_test(node.left, scope)
+            self.visit_test(node.right, scope)
+        elif isinstance(node, nodes.Not):
+            self.visit_test(node.node, scope)
+        elif isinstance(node, nodes.Test) and node.name in PRESENCE_TESTS:
+            if not self._is_root(node.node, scope):
+                self.visit(node, scope)
+        elif not self._is_root(node, scope):
+            self.visit(node, scope)
+
+    def _is_root(self, node: nodes.Node, scope: Scope) -> bool:
+        if not isinstance(node, nodes.Name):
+            return False
+        p = self.path(node, scope)
+        return p is not None and len(p) == 1
+
     def visit(self, node: nodes.Node, scope: Scope) -> None:
         if isinstance(node, nodes.Name | nodes.Getattr | nodes.Getitem):
             if isinstance(node, nodes.Name) and node.ctx != "load":
@@ -104,6 +126,11 @@ class _Walker:
                 self.found.add(p)
                 return
             self.visit_all(node.iter_child_nodes(), scope)
+        elif isinstance(node, nodes.If | nodes.CondExpr):
+            self.visit_test(node.test, scope)
+            for child in node.iter_child_nodes():
+                if child is not node.test:
+                    self.visit(child, scope)
         elif isinstance(node, nodes.Assign):
             self.visit(node.node, scope)
             target, value = node.target, node.node

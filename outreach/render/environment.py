@@ -67,9 +67,14 @@ class Renderer:
         if found is None:
             if len(self._strings) >= STRING_CACHE_SIZE:
                 self._strings.clear()
-            # Same line numbers: the autoescape tags add no newline.
-            text = f"{{% autoescape true %}}{source}{{% endautoescape %}}" if html else source
-            found = self._strings[key] = self.env.from_string(text)
+            # Compiled under a name ending .html / .txt so autoescape follows the same rule
+            # as for files (and `{% extends %}` still works at the top level).
+            name = "<string>.html" if html else "<string>.txt"
+            code = self.env.compile(source, name=name)
+            found = self.env.template_class.from_code(
+                self.env, code, self.env.make_globals(None), None
+            )
+            self._strings[key] = found
         return found
 
     def render(self, name: str, context: Mapping[str, Any]) -> str:
