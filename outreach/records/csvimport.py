@@ -162,8 +162,8 @@ async def _lookup(conn: AsyncConnection, ref: str, keys: set[str]) -> dict[str, 
         q = select(models.Vehicle.external_id, models.Vehicle.id, models.Vehicle.user_id).where(
             models.Vehicle.external_id.in_(keys)
         )
-        return {k: (vid, uid) for k, vid, uid in (await conn.execute(q)).tuples()}
-    return dict((await conn.execute(q)).tuples().all())
+        return {k: (vid, uid) for k, vid, uid in (await conn.execute(q)).all()}
+    return dict((await conn.execute(q)).all())
 
 
 async def _resolve(

@@ -488,7 +488,7 @@ async def ensure_stores(conn: AsyncConnection) -> tuple[int, ...]:
         await conn.execute(
             select(models.Store.code, models.Store.id).where(models.Store.code.in_(codes))
         )
-    ).tuples()
+    )
     by_code = dict(rows.all())
     return tuple(by_code[c] for c in codes)
 

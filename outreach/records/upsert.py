@@ -64,7 +64,7 @@ async def upsert(
         chunk = rows[start : start + step]
         keys = [r[key] for r in chunk]
         existing = dict(
-            (await conn.execute(select(kcol, table.c.id).where(kcol.in_(keys)))).tuples().all()
+            (await conn.execute(select(kcol, table.c.id).where(kcol.in_(keys)))).all()
         )
         ins = insert_for(conn, table).values(list(chunk))
         excluded = ins.excluded
@@ -76,7 +76,7 @@ async def upsert(
             )
         else:
             stmt = ins.on_conflict_do_nothing(index_elements=[kcol])
-        written = dict((await conn.execute(stmt.returning(kcol, table.c.id))).tuples().all())
+        written = dict((await conn.execute(stmt.returning(kcol, table.c.id))).all())
         for k in keys:
             if k not in written:
                 counts.unchanged += 1
