@@ -111,11 +111,42 @@ def runs(limit: int, as_json: bool) -> None:
 
 
 @click.command("scheduler")
-def scheduler() -> None:
-    """Run the job scheduler in the foreground (one leader per database; Ctrl-C stops)."""
+@click.option(
+    "--retry-seconds",
+    default=5.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 3600),
+    help="How often a standby tries to become leader (and the leader renews).",
+)
+@click.option(
+    "--lease-seconds",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(1, 86400),
+    help="SQLite only: how long the lease row outlives a dead holder.",
+)
+def scheduler(retry_seconds: float, lease_seconds: float) -> None:
+    """Run the job scheduler (jobs/*.toml) in the foreground until Ctrl-C or SIGTERM.
+
+    However many processes run it against one PostgreSQL database, only the holder of the
+    leader lock fires jobs; the others stand by and take over when it dies. On SQLite run
+    the scheduler in one process only.
+    """
+    import logging
+
     from outreach import schedule
 
-    common.run_app(schedule.serve_forever)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+
+    async def _go(app: bootstrap.App) -> None:
+        await schedule.serve_forever(
+            app,
+            retry=dt.timedelta(seconds=retry_seconds),
+            ttl=dt.timedelta(seconds=lease_seconds),
+            announce=lambda m: click.echo(m, err=True),
+        )
+
+    common.run_app(_go)
 
 
 def register(cli: click.Group) -> None:
