@@ -159,6 +159,13 @@ def _states(
         basis_id,
         suppression_id,
     ) in rows:
+        # SQLite hands JSON over as text (parsed once per distinct value); asyncpg as lists.
+        oo = cached(opt_outs) if opt_outs.__class__ is str else None
+        if oo is None:
+            oo = parse(opt_outs)
+        cs = cached(consents) if consents.__class__ is str else None
+        if cs is None:
+            cs = parse(consents)
         out.append(
             CustomerState(
                 cid,
@@ -172,9 +179,9 @@ def _states(
                 basis_id,
                 bool(has_postal),
                 bool(has_phone),
-                o if (o := cached(opt_outs)) is not None else parse(opt_outs),
+                oo,
                 bool(suspended),
-                c if (c := cached(consents)) is not None else parse(consents),
+                cs,
                 closing.get(store_id, none) if store_id is not None else none,
                 recent.get(cid, ()),
             )
