@@ -61,6 +61,7 @@ class Summary:
     denied_by_reason: Counter[str] = field(default_factory=Counter)
     breakdown: dict[str, Counter[str]] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
+    channels: set[str] = field(default_factory=set)  # channels this run queued entries on
 
     def count(self, c: Candidate, channel: str, what: str, n: int = 1) -> None:
         self.breakdown.setdefault(f"{c.kind}/{c.stage}/{channel}", Counter())[what] += n
@@ -179,6 +180,7 @@ async def run(
     now = app.clock.now()
     async with app.sessions() as session, session.begin():
         window = await window_for(session, day, cfg.rules)
+        earlier = await _earlier_runs(session, day)
         run_row = Run(kind="daily", run_date=day, status="running", dry_run=dry_run, started_at=now)
         session.add(run_row)
         await session.flush()
@@ -187,8 +189,7 @@ async def run(
     try:
         async with app.sessions() as session:
             found, gaps = await collect(session, cfg.rules, window)
-        summary.candidates = len(found)
-        total = len(found)
+        summary.candidates = total = len(found)
         if progress:
             progress(0, total)
         size = cfg.rules.chunk_size
@@ -198,32 +199,46 @@ async def run(
                 await process(session, cfg, chunk, run_id, now, summary, dry_run=dry_run)
             if progress:
                 progress(min(start + size, total), total)
-        if not dry_run:
+        if not dry_run and gaps:
             async with app.sessions() as session, session.begin():
                 summary.flags = await flag_gaps(session, gaps, now)
-            async with app.sessions() as session:
-                for channel in ("post", "phone"):
-                    fields = {k: cfg.rules.fields_for(k, channel) for k in cfg.rules.kinds}
-                    enc = cfg.rules.post_encoding if channel == "post" else "utf-8"
-                    paths = await worklists.write(
-                        session, s.data_dir, day, channel, fields, encoding=enc
-                    )
-                    summary.files += [str(p) for p in paths]
+        async with app.sessions() as session, session.begin():
+            for channel in ("post", "phone"):
+                # Rewritten whole from the outbox whenever this run or an earlier (perhaps
+                # killed) run of the date queued entries for the channel.
+                if dry_run or not (earlier or channel in summary.channels):
+                    continue
+                fields = {k: cfg.rules.fields_for(k, channel) for k in cfg.rules.kinds}
+                enc = cfg.rules.post_encoding if channel == "post" else "utf-8"
+                paths = await worklists.write(
+                    session, s.data_dir, day, channel, fields, encoding=enc
+                )
+                summary.files += [str(p) for p in paths]
+            await _finish(session, run_id, "done", app.clock.now(), summary)
     except BaseException:
         async with app.sessions() as session, session.begin():
-            await session.execute(
-                update(Run)
-                .where(Run.id == run_id)
-                .values(status="failed", finished_at=app.clock.now(), summary=summary.as_dict())
-            )
+            await _finish(session, run_id, "failed", app.clock.now(), summary)
         raise
-    async with app.sessions() as session, session.begin():
-        await session.execute(
-            update(Run)
-            .where(Run.id == run_id)
-            .values(status="done", finished_at=app.clock.now(), summary=summary.as_dict())
-        )
     return summary
+
+
+async def _earlier_runs(session: AsyncSession, day: dt.date) -> bool:
+    stmt = (
+        select(Run.id)
+        .where(Run.kind == "daily", Run.run_date == day, Run.dry_run.is_(False))
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
+async def _finish(
+    session: AsyncSession, run_id: int, status: str, at: dt.datetime, summary: Summary
+) -> None:
+    await session.execute(
+        update(Run)
+        .where(Run.id == run_id)
+        .values(status=status, finished_at=at, summary=summary.as_dict())
+    )
 
 
 # --- selection -------------------------------------------------------------------------
@@ -340,8 +355,10 @@ async def collect(
                 gaps.append(v)
     if (rule := r.kinds.get("inspection")) is not None:
         rs = ranges.shift(ranges.due_ranges(rule, window, booking_window_months=None), -12)
-        vs = await _vehicles(session, _in_ranges(V.c.last_inspection_on, rs))
-        vs |= await _vehicles(session, _in_ranges(V.c.first_registered_on, rs))
+        vs = await _vehicles(
+            session,
+            or_(_in_ranges(V.c.last_inspection_on, rs), _in_ranges(V.c.first_registered_on, rs)),
+        )
         found += [c for v in vs.values() if (c := inspection.candidate(v, r, window))]
     for kind in ("jibaiseki", "nini"):
         if (rule := r.kinds.get(kind)) is None:
@@ -484,6 +501,7 @@ async def process(
         )
         queue.append((draft, decision.permit_for(d, did)))
     summary.queued += await outbox.enqueue(session, queue, now=now)
+    summary.channels.update(draft.channel for draft, _ in queue)
 
 
 def _request(cfg: Setup, c: Candidate, channel: str) -> decision.Request:

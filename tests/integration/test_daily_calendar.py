@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 
 import dailykit as kit
+import pytest
 from sqlalchemy import select
 
 from outreach import bootstrap, daily
@@ -18,6 +19,7 @@ from outreach.db.models import Customer, Flag, OutboxMessage
 D = dt.date
 
 
+@pytest.mark.slow
 async def test_a_year_of_daily_runs(app: bootstrap.App, clock: FixedClock) -> None:
     async with app.sessions() as s, s.begin():
         c1 = await kit.customer(s, 1)
