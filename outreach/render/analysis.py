@@ -97,6 +97,13 @@ class _Walker:
                 self.bind(item, value, scope)
         # NSRef (`ns.attr = …`) binds nothing that can hold a data path by name.
 
+    def visit_unless_path(self, node: nodes.Node, scope: Scope) -> None:
+        if isinstance(node, nodes.Tuple):
+            for item in node.items:
+                self.visit_unless_path(item, scope)
+        elif self.path(node, scope) is None:
+            self.visit(node, scope)
+
     def visit_test(self, node: nodes.Node, scope: Scope) -> None:
         """A condition: testing whether a whole top-level variable is there
         (`{% if vehicle %}`, `vehicle is defined`) reads none of its fields."""
@@ -132,7 +139,8 @@ class _Walker:
                 if child is not node.test:
                     self.visit(child, scope)
         elif isinstance(node, nodes.Assign):
-            self.visit(node.node, scope)
+            # `{% set c = customer %}` reads nothing by itself: uses of `c` are recorded.
+            self.visit_unless_path(node.node, scope)
             target, value = node.target, node.node
             if (
                 isinstance(target, nodes.Tuple)
@@ -167,7 +175,8 @@ class _Walker:
             if isinstance(node, nodes.Macro):
                 scope[node.name] = None
         elif isinstance(node, nodes.With):
-            self.visit_all(node.values, scope)
+            for v in node.values:
+                self.visit_unless_path(v, scope)
             inner = dict(scope)
             for t, v in zip(node.targets, node.values, strict=True):
                 self.bind(t, self.path(v, scope), inner)

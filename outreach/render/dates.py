@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 JST = ZoneInfo("Asia/Tokyo")
@@ -99,7 +100,7 @@ def months_after(value: dt.date | dt.datetime, months: int) -> dt.date:
     return add_months(_day(value), months)
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., object]] = {
     "jdate": jdate,
     "wareki": wareki,
     "jtime": jtime,

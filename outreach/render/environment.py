@@ -11,7 +11,7 @@ database) by their source text.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -42,8 +42,19 @@ def make(mail_dir: Path | None) -> ImmutableSandboxedEnvironment:
         auto_reload=False,
         cache_size=-1,
     )
-    env.filters.update(dates.FILTERS)
+    env.filters.update({name: _strict(f) for name, f in dates.FILTERS.items()})
     return env
+
+
+def _strict(f: Callable[..., Any]) -> Callable[..., Any]:
+    """A filter that reports an undefined input as the undefined variable it is."""
+
+    def call(value: Any, *args: Any, **kwargs: Any) -> Any:
+        if isinstance(value, jinja2.Undefined):
+            str(value)  # StrictUndefined raises UndefinedError naming the variable
+        return f(value, *args, **kwargs)
+
+    return call
 
 
 class Renderer:
@@ -80,12 +91,21 @@ class Renderer:
     def render(self, name: str, context: Mapping[str, Any]) -> str:
         return self.render_template(self.template(name), context, label=name)
 
-    def render_string(self, source: str, context: Mapping[str, Any], *, html: bool = False) -> str:
+    def render_string(
+        self,
+        source: str,
+        context: Mapping[str, Any],
+        *,
+        html: bool = False,
+        label: str = "(string)",
+    ) -> str:
         try:
             tmpl = self.compile_string(source, html=html)
         except jinja2.TemplateSyntaxError as e:
-            raise RenderError(f"line {e.lineno}: syntax error: {e.message}") from e
-        return self.render_template(tmpl, context, label="(string)")
+            raise RenderError(
+                f"template {label}, line {e.lineno}: syntax error: {e.message}"
+            ) from e
+        return self.render_template(tmpl, context, label=label)
 
     @staticmethod
     def render_template(tmpl: jinja2.Template, context: Mapping[str, Any], *, label: str) -> str:

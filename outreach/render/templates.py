@@ -398,4 +398,6 @@ def _render(
     renderer: environment.Renderer, tmpl: MailTemplate, fname: str, context: Mapping[str, Any]
 ) -> str:
     # Render the checked source (not the file as it may be now) so what was checked is sent.
-    return renderer.render_string(tmpl.sources[fname], context, html=fname.endswith(".html"))
+    return renderer.render_string(
+        tmpl.sources[fname], context, html=fname.endswith(".html"), label=f"{tmpl.name}/{fname}"
+    )

@@ -1,0 +1,345 @@
+"""Mail templates: the shipped catalogue loads and renders; rule-breaking templates are refused
+at load and at save with the template and the variable named."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tomllib
+from pathlib import Path
+from types import SimpleNamespace as NS
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from outreach.errors import ConfigError
+from outreach.gate import purposes
+from outreach.render import dealer, environment, templates
+
+REPO = Path(__file__).resolve().parents[2]
+MAIL = REPO / "templates" / "mail"
+JST = ZoneInfo("Asia/Tokyo")
+
+
+@pytest.fixture(scope="module")
+def registry() -> purposes.Registry:
+    return purposes.load(REPO / "config" / "purposes.toml")
+
+
+@pytest.fixture(scope="module")
+def catalog(registry: purposes.Registry) -> templates.Catalog:
+    return templates.load(MAIL, registry)
+
+
+@pytest.fixture
+def renderer() -> environment.Renderer:
+    return environment.Renderer(environment.make(MAIL))
+
+
+def context(**over: Any) -> dict[str, Any]:
+    ctx: dict[str, Any] = {
+        "customer": NS(name_kanji="髙橋 太郎", name_kana="タカハシ タロウ", phone="090-0000-0000"),
+        "vehicle": NS(
+            car_name="LEXUS RX",
+            registration_number="練馬 300 あ 12-34",
+            shaken_expiry_on=dt.date(2027, 2, 28),
+            last_inspection_on=dt.date(2026, 1, 10),
+            first_registered_on=dt.date(2024, 1, 31),
+        ),
+        "policy": NS(
+            insurer="aioi_nissay_dowa",
+            expires_on=dt.date(2027, 1, 5),
+            expires_at=dt.datetime(2027, 1, 5, 12, 0, tzinfo=JST),
+        ),
+        "store": NS(name="LEXUS 練馬", phone="03-0000-0000", address="東京都練馬区"),
+        "dealer": dealer.load(REPO / "config" / "dealer.toml").view(),
+        "campaign": NS(name="冬タイヤ交換キャンペーン"),
+        "message": NS(
+            id=1,
+            message_id="<1.ab@mail.example.jp>",
+            optout_url="https://dealer.example.jp/u/TOKEN",
+            preferences_url="https://dealer.example.jp/preferences/TOKEN",
+            advertising=True,
+        ),
+    }
+    ctx.update(over)
+    return ctx
+
+
+# -- the shipped catalogue -----------------------------------------------------------------
+
+
+def test_every_reminder_template_named_in_reminders_toml_exists(
+    catalog: templates.Catalog,
+) -> None:
+    rules = tomllib.loads((REPO / "config" / "reminders.toml").read_text(encoding="utf-8"))
+    for kind, spec in rules["kinds"].items():
+        for stage in spec["stages"]:
+            for channel, name in stage["templates"].items():
+                t = catalog.get(name)
+                assert channel in t.channels, (name, channel)
+                assert t.meta.purpose == rules["purpose"]
+                assert t.meta.kind == kind
+                assert t.meta.advertising == stage["advertising"], name  # R14 agrees
+
+
+def test_campaign_examples_are_advertising_under_purpose_3(catalog: templates.Catalog) -> None:
+    for name in ("campaign_new_model_event", "campaign_winter_tires"):
+        t = catalog.get(name)
+        assert (t.meta.purpose, t.meta.advertising, t.meta.stream) == ("p3", True, "campaign")
+
+
+def test_every_template_renders_in_every_channel(
+    catalog: templates.Catalog, renderer: environment.Renderer
+) -> None:
+    ctx = context()
+    for t in catalog.templates.values():
+        if "email" in t.channels:
+            out = templates.render_email(renderer, t, ctx)
+            assert out.subject and "\n" not in out.subject
+            assert "髙橋 太郎 様" in out.text
+            assert out.html is not None and "髙橋 太郎 様" in out.html
+            if t.meta.advertising:  # R19 in both parts, from config/dealer.toml
+                for part in (out.text, out.html):
+                    assert "ジャミール商事株式会社" in part
+                    assert ctx["dealer"].postal_address in part
+                    assert "03-5945-0121" in part
+                    assert "https://dealer.example.jp/u/TOKEN" in part
+                    assert "直ちに配信を停止できます" in part
+        for channel in ("post", "phone"):
+            if channel in t.channels:
+                assert "髙橋 太郎" in templates.render_channel(renderer, t, channel, ctx)
+
+
+def test_first_shaken_stage_does_not_invite_booking(
+    catalog: templates.Catalog, renderer: environment.Renderer
+) -> None:
+    """R31: three months out, the notice explains the window and does not ask to book."""
+    out = templates.render_email(renderer, catalog.get("reminder_shaken_1"), context())
+    assert "2026年12月28日(月)" in out.text  # 2027-02-28 minus two months
+    assert "ご予約ください" not in out.text and "ご予約ください" not in (out.html or "")
+    assert not catalog.get("reminder_shaken_1").meta.advertising
+
+
+def test_html_escapes_customer_data(
+    catalog: templates.Catalog, renderer: environment.Renderer
+) -> None:
+    ctx = context(customer=NS(name_kanji="<script>x</script>", name_kana="", phone=""))
+    out = templates.render_email(renderer, catalog.get("campaign_winter_tires"), ctx)
+    assert "<script>" not in (out.html or "") and "&lt;script&gt;" in (out.html or "")
+
+
+def test_missing_store_is_fine_but_missing_customer_data_is_an_error(
+    catalog: templates.Catalog, renderer: environment.Renderer
+) -> None:
+    out = templates.render_email(
+        renderer, catalog.get("campaign_new_model_event"), context(store=None, vehicle=None)
+    )
+    assert "LEXUS 練馬" not in out.text
+    with pytest.raises(
+        environment.RenderError, match=r"reminder_shaken_2/subject\.txt.*shaken_expiry_on"
+    ):
+        templates.render_email(
+            renderer, catalog.get("reminder_shaken_2"), context(vehicle=NS(plate="x"))
+        )
+
+
+def test_items_and_hash(catalog: templates.Catalog) -> None:
+    t = catalog.get("reminder_shaken_2")
+    assert t.items_for("email") == {
+        "name",
+        "vehicle",
+        "registration_number",
+        "inspection_certificate",
+    }
+    assert "_base/footer.txt" in t.includes and "_base/layout.html" in t.includes
+    assert len(t.hash) == 64 and t.version == "reminder_shaken_2@v1"
+    assert len({x.hash for x in catalog.templates.values()}) == len(catalog.templates)
+
+
+# -- refusals ------------------------------------------------------------------------------
+
+
+def make(tmp_path: Path, name: str, meta: str, **files: str) -> Path:
+    mail = tmp_path / "mail"
+    if not mail.exists():
+        shutil.copytree(MAIL / "_base", mail / "_base")
+    folder = mail / name
+    folder.mkdir(parents=True)
+    (folder / "meta.toml").write_text(meta, encoding="utf-8")
+    for fname, text in files.items():
+        (folder / fname.replace("_", ".", 1)).write_text(text, encoding="utf-8")
+    return mail
+
+
+AD = 'purpose = "p3"\nadvertising = true\nstream = "campaign"\n'
+NOTICE = 'purpose = "p2"\nadvertising = false\nstream = "reminder"\n'
+FOOT_T = '{% include "_base/footer.txt" %}'
+FOOT_H = '{% include "_base/footer.html" %}'
+
+
+def refused(mail: Path, name: str, registry: purposes.Registry) -> str:
+    with pytest.raises(templates.TemplateRefused) as e:
+        templates.load_one(mail, name, registry)
+    assert e.value.template == name
+    return str(e.value)
+
+
+def test_advertising_without_footer_is_refused_naming_each_missing_field(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    mail = make(
+        tmp_path,
+        "c1",
+        AD,
+        subject_txt="ご案内",
+        body_txt="{{ customer.name_kanji }} 様 {{ dealer.sender_name }}",
+        body_html="<p>{{ customer.name_kanji }}</p>" + FOOT_H,
+    )
+    msg = refused(mail, "c1", registry)
+    assert "body.txt" in msg and "dealer.postal_address" in msg and "message.optout_url" in msg
+    assert "dealer.contact_phone" in msg and "R19" in msg
+    assert "body.html:" not in msg  # the HTML part has the footer
+    with pytest.raises(ConfigError, match="c1"):  # and the whole catalogue refuses to load
+        templates.load(mail, registry)
+
+
+def test_footer_that_only_prints_the_link_still_counts_fields_not_include(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    body = (
+        "{{ dealer.sender_name }} {{ dealer.postal_address }} {{ dealer.contact_phone }} "
+        "配信停止: {{ message.optout_url }}"
+    )
+    mail = make(tmp_path, "c2", AD, subject_txt="x", body_txt=body)
+    assert templates.load_one(mail, "c2", registry).meta.advertising
+
+
+def test_non_advertising_notice_needs_no_footer(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    mail = make(tmp_path, "n1", NOTICE, subject_txt="x", body_txt="{{ vehicle.shaken_expiry_on }}")
+    assert templates.load_one(mail, "n1", registry).items_for("email") == {"inspection_certificate"}
+
+
+def test_data_item_outside_the_purpose_is_refused_naming_the_variable(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    # 生年月日 is an item of purpose (3) but not of (2).
+    mail = make(
+        tmp_path, "n2", NOTICE, subject_txt="x", body_txt="{% set b = customer.birth_date %}{{ b }}"
+    )
+    msg = refused(mail, "n2", registry)
+    assert "body.txt" in msg and "customer.birth_date" in msg and "p2" in msg and "生年月日" in msg
+
+
+def test_insurance_data_is_refused_in_a_campaign(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    mail = make(tmp_path, "c3", AD, subject_txt="{{ policy.insurer }}", body_txt=FOOT_T)
+    msg = refused(mail, "c3", registry)
+    assert "subject.txt" in msg and "policy.insurer" in msg
+
+
+def test_sensitive_fields_are_always_refused(tmp_path: Path, registry: purposes.Registry) -> None:
+    mail = make(
+        tmp_path,
+        "c4",
+        AD,
+        subject_txt="x",
+        body_txt=FOOT_T + "{% if sensitive.welcab_needs %}福祉車両{% endif %}",
+    )
+    msg = refused(mail, "c4", registry)
+    assert "sensitive.welcab_needs" in msg and "要配慮個人情報" in msg
+
+
+@pytest.mark.parametrize(
+    "body,needle",
+    [
+        ("{{ customer }}", "customer 全体"),
+        ("{{ customer.favourite_colour }}", "customer.favourite_colour"),
+        ("{{ dealer.bank_account }}", "dealer.bank_account"),
+        ("{{ secrets.key }}", "secrets.key"),
+        ("{% include customer.name_kanji %}", "固定の文字列"),
+        ('{% include "_base/missing.txt" %}', "_base/missing.txt"),
+        ("{% if %}", "構文エラー"),
+    ],
+)
+def test_unknown_or_unresolvable_references_are_refused(
+    tmp_path: Path, registry: purposes.Registry, body: str, needle: str
+) -> None:
+    mail = make(tmp_path, "n3", NOTICE, subject_txt="x", body_txt=body)
+    assert needle in refused(mail, "n3", registry)
+
+
+@pytest.mark.parametrize(
+    "meta,needle",
+    [
+        ('purpose = "p2"\nstream = "reminder"\n', "R14"),  # unclassified
+        ('purpose = "p9"\nadvertising = false\nstream = "reminder"\n', "p9"),
+        ('purpose = "p2"\nadvertising = false\nstream = "news"\n', "stream"),
+        ('purpose = "p2"\nadvertising = "yes"\nstream = "reminder"\n', "advertising"),
+        ('purpose = "p2"\nadvertising = false\nstream = "reminder"\ncolour = 1\n', "colour"),
+    ],
+)
+def test_bad_meta_is_refused(
+    tmp_path: Path, registry: purposes.Registry, meta: str, needle: str
+) -> None:
+    mail = make(tmp_path, "m1", meta, subject_txt="x", body_txt="y")
+    assert needle in refused(mail, "m1", registry)
+
+
+def test_channel_outside_the_purpose_is_refused(registry: purposes.Registry) -> None:
+    meta = templates.Meta(
+        purpose="p5", advertising=False, stream="reminder"
+    )  # (5) 与信: no channel
+    with pytest.raises(templates.TemplateRefused, match="post"):
+        templates.check("x", meta, {"post.txt": "{{ customer.name_kanji }}"}, registry, _no_include)
+
+
+def _no_include(name: str) -> str:
+    raise FileNotFoundError(name)
+
+
+def test_check_at_save_time_for_a_campaign_text(registry: purposes.Registry) -> None:
+    """The console saves a campaign's text through the same check, includes read from disk."""
+    meta = templates.Meta(purpose="p3", advertising=True, stream="campaign")
+    ok = templates.check(
+        "campaign:12",
+        meta,
+        {"subject.txt": "ご案内", "body.txt": "{{ customer.name_kanji }}" + FOOT_T},
+        registry,
+        templates.file_loader(MAIL),
+    )
+    assert ok.items_for("email") == {"name"}
+    with pytest.raises(templates.TemplateRefused, match="配信停止"):
+        templates.check(
+            "campaign:12",
+            meta,
+            {"subject.txt": "ご案内", "body.txt": "{{ customer.name_kanji }}"},
+            registry,
+            templates.file_loader(MAIL),
+        )
+
+
+def test_hash_follows_included_sources(tmp_path: Path, registry: purposes.Registry) -> None:
+    mail = make(tmp_path, "c5", AD, subject_txt="x", body_txt=FOOT_T)
+    before = templates.load_one(mail, "c5", registry).hash
+    footer = mail / "_base" / "footer.txt"
+    footer.write_text(footer.read_text(encoding="utf-8") + "\n", encoding="utf-8")
+    assert templates.load_one(mail, "c5", registry).hash != before
+
+
+def test_include_outside_the_template_folder_is_refused(tmp_path: Path) -> None:
+    read = templates.file_loader(MAIL)
+    with pytest.raises(Exception, match="passwd"):
+        read("../../../../etc/passwd")
+
+
+def test_dealer_config_requires_the_legal_fields(tmp_path: Path) -> None:
+    text = (REPO / "config" / "dealer.toml").read_text(encoding="utf-8")
+    broken = tmp_path / "dealer.toml"
+    broken.write_text(text.replace('contact_phone = "03-5945-0121"', ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match="contact_phone"):
+        dealer.load(broken)
