@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -127,3 +129,27 @@ async def seed_customers(app: bootstrap.App) -> dict[str, int]:
                     )
                 )
     return ids
+
+
+@contextlib.asynccontextmanager
+async def serving(asgi: Any) -> AsyncIterator[str]:
+    """Run an ASGI app on a real socket (uvicorn, in this event loop); yields its base URL."""
+    import asyncio
+
+    import uvicorn
+
+    config = uvicorn.Config(
+        asgi, host="127.0.0.1", port=0, lifespan="off", ws="none", log_level="warning"
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.01)
+        if task.done():
+            task.result()
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -7,6 +7,7 @@ Nothing is persisted except the audit rows for the sample customers whose data s
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import time
 from collections.abc import Mapping
@@ -87,7 +88,7 @@ class Preview:
                 }
                 for c in self.channels
             ],
-            "samples": [s.__dict__ for s in self.samples],
+            "samples": [dataclasses.asdict(s) for s in self.samples],
             "sample_errors": self.sample_errors,
             "seconds": round(self.seconds, 3),
         }
