@@ -15,7 +15,6 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from outreach import outbox
@@ -60,6 +59,10 @@ class TemplateComposer:
     unsubscribe_mailto: str | None = None
     signer: dkim.Signer | None = None
     _sources: dict[str, Source] = field(default_factory=dict, repr=False)
+    _dealer: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __post_init__(self) -> None:
+        self._dealer = dict(vars(self.dealer.view()))
 
     def message_id(self, outbox_id: int) -> str:
         return message.message_id(outbox_id, self.mail_domain)
@@ -116,14 +119,14 @@ class TemplateComposer:
             "policy": _view(data.policy),
             "store": _view(data.store),
             "campaign": _view(data.campaign, hide=_CAMPAIGN_TEMPLATES),
-            "dealer": self.dealer.view(),
-            "message": SimpleNamespace(
-                id=m.id,
-                message_id=message_id,
-                optout_url=optout,
-                preferences_url=tokens.preferences_url(self.base_url, token),
-                advertising=m.advertising,
-            ),
+            "dealer": self._dealer,
+            "message": {
+                "id": m.id,
+                "message_id": message_id,
+                "optout_url": optout,
+                "preferences_url": tokens.preferences_url(self.base_url, token),
+                "advertising": m.advertising,
+            },
         }
         r = self.renderer
         subject = " ".join(r.render_string(src.subject, context).split())
@@ -154,10 +157,14 @@ class TemplateComposer:
         return Composed(self.bounce_from, to, built, src.version, src.hash)
 
 
-def _view(row: Mapping[str, Any] | None, hide: tuple[str, ...] = ()) -> Any:
+def _view(row: Mapping[str, Any] | None, hide: tuple[str, ...] = ()) -> dict[str, Any] | None:
+    # Plain dicts: the sandbox reads `customer.name_kanji` as an item (no attribute to
+    # vet), which costs a fraction of a vetted attribute read on an object.
     if row is None:
         return None
-    return SimpleNamespace(**{k: v for k, v in row.items() if k not in hide})
+    if not hide:
+        return dict(row)
+    return {k: v for k, v in row.items() if k not in hide}
 
 
 def from_settings(settings: Settings) -> TemplateComposer:
