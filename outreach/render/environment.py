@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -30,9 +31,26 @@ class RenderError(OutreachError):
     exit_code = 1
 
 
+class MailSandbox(ImmutableSandboxedEnvironment):
+    """The immutable sandbox with a fast path for the data views templates are given.
+
+    A `SimpleNamespace` holds nothing but its own data attributes (no public methods), so a
+    public attribute of one can be returned without the general safety checks, which cost
+    ~5 µs per lookup and dominate a render. Everything else takes the full sandbox path.
+    """
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is SimpleNamespace and not attribute.startswith("_"):
+            try:
+                return obj.__dict__[attribute]
+            except KeyError:
+                return self.undefined(obj=obj, name=attribute)
+        return super().getattr(obj, attribute)
+
+
 def make(mail_dir: Path | None) -> ImmutableSandboxedEnvironment:
     """The sandbox for mail templates rooted at `mail_dir` (so `_base/footer.txt` resolves)."""
-    env = ImmutableSandboxedEnvironment(
+    env = MailSandbox(
         loader=jinja2.FileSystemLoader(str(mail_dir)) if mail_dir is not None else None,
         autoescape=jinja2.select_autoescape(
             enabled_extensions=("html",), default_for_string=False, default=False
