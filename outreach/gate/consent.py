@@ -12,15 +12,19 @@ import datetime as dt
 import re
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import ConsentEvent, Customer
 from outreach.errors import InputRejected, NotFound
 from outreach.gate import ledger
 
+# Core table objects, not the ORM entities: these statements run on every opt-out click and
+# the ORM's bulk-update bookkeeping would cost more than the SQL itself.
+_CUSTOMERS = cast(Table, Customer.__table__)
+_EVENTS = cast(Table, ConsentEvent.__table__)
 _SCOPE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_:.\-]{0,63}$")
 _SOURCE = re.compile(r"^[a-z_]{1,32}$")
 BATCH = 1000  # customers per verification batch
@@ -78,7 +82,7 @@ async def record_event(
         return False
     digest = ledger.event_hash(head, event)
     await session.execute(
-        insert(ConsentEvent).values(
+        insert(_EVENTS).values(
             customer_id=customer_id,
             seq=event.seq,
             action=action,
@@ -93,8 +97,8 @@ async def record_event(
         )
     )
     await session.execute(
-        update(Customer)
-        .where(Customer.id == customer_id)
+        update(_CUSTOMERS)
+        .where(_CUSTOMERS.c.id == customer_id)
         .values(
             opt_outs=sorted(after.opt_outs),
             use_suspended=after.use_suspended,
@@ -114,22 +118,14 @@ async def _lock(session: AsyncSession, customer_id: int) -> Any:
     database write lock (waiting up to busy_timeout), so the read below sees the latest
     committed head and no other writer can append between the read and the insert.
     """
-    cols = (
-        Customer.ledger_seq,
-        Customer.ledger_head,
-        Customer.opt_outs,
-        Customer.use_suspended,
-        Customer.consents,
-    )
-    stmt = select(*cols).where(Customer.id == customer_id)
+    c = _CUSTOMERS.c
+    cols = (c.ledger_seq, c.ledger_head, c.opt_outs, c.use_suspended, c.consents)
+    stmt = select(*cols).where(c.id == customer_id)
     if session.get_bind().dialect.name == "postgresql":
         stmt = stmt.with_for_update()
     else:
         await session.execute(
-            update(Customer)
-            .where(Customer.id == customer_id)
-            .values(ledger_seq=Customer.ledger_seq)
-            .execution_options(synchronize_session=False)
+            update(_CUSTOMERS).where(c.id == customer_id).values(ledger_seq=c.ledger_seq)
         )
     return (await session.execute(stmt)).first()
 
