@@ -561,11 +561,11 @@ async def flag_gaps(
 # --- the scheduled job -----------------------------------------------------------------------
 
 
-async def scheduled() -> dict[str, Any]:
-    """Entry point of jobs/daily_reminders.toml: today's run with the configured settings."""
+async def scheduled(date: str | None = None) -> dict[str, Any]:
+    """Entry point of jobs/daily_reminders.toml: today's run (or `date`, YYYY-MM-DD)."""
     app = bootstrap.build()
     try:
-        summary = await run(app)
+        summary = await run(app, dt.date.fromisoformat(date) if date else None)
         log.info("daily run %s done: %s queued", summary.date, summary.queued)
         return summary.as_dict()
     except ConfigError:

@@ -62,6 +62,7 @@ class JobSpec:
     misfire_grace_time: int = 3600
     coalesce: bool = True
     max_instances: int = 1
+    kwargs: tuple[tuple[str, Any], ...] = ()  # keyword arguments passed to the callable
     source: str = ""
 
 
@@ -104,6 +105,7 @@ def _load_job(path: Path) -> JobSpec:
         misfire_grace_time=get("misfire_grace_time", int, 3600),
         coalesce=get("coalesce", bool, True),
         max_instances=get("max_instances", int, 1),
+        kwargs=tuple(sorted(get("kwargs", dict, {}).items())),
         source=str(path),
     )
     unknown = set(data) - {
@@ -115,6 +117,7 @@ def _load_job(path: Path) -> JobSpec:
         "misfire_grace_time",
         "coalesce",
         "max_instances",
+        "kwargs",
         "description",
     }
     if unknown:
@@ -343,6 +346,7 @@ def _signature(job: Any) -> tuple[Any, ...]:
         job.misfire_grace_time,
         job.coalesce,
         job.max_instances,
+        tuple(sorted(job.kwargs.items())),
     )
 
 
@@ -358,7 +362,14 @@ def sync_jobs(scheduler: Any, specs: list[JobSpec]) -> None:
             scheduler.remove_job(job.id)
     for spec in specs:
         trig = trigger(spec)
-        new = (spec.what, str(trig), spec.misfire_grace_time, spec.coalesce, spec.max_instances)
+        new = (
+            spec.what,
+            str(trig),
+            spec.misfire_grace_time,
+            spec.coalesce,
+            spec.max_instances,
+            spec.kwargs,
+        )
         job = scheduler.get_job(spec.id)
         if job is not None and _signature(job) == new:
             continue
@@ -371,6 +382,7 @@ def sync_jobs(scheduler: Any, specs: list[JobSpec]) -> None:
             misfire_grace_time=spec.misfire_grace_time,
             coalesce=spec.coalesce,
             max_instances=spec.max_instances,
+            kwargs=dict(spec.kwargs),
         )
         log.info("scheduler: job %s scheduled (%s %s)", spec.id, spec.cron, spec.timezone)
 

@@ -132,3 +132,52 @@ async def denied(session: AsyncSession) -> list[tuple[int, str]]:
         )
     )
     return [(int(c), str(r)) for c, r in rows]
+
+
+async def seed_many(session: AsyncSession, n: int, *, shaken_expiry_on: dt.date) -> None:
+    """n email customers with opt-in evidence, each using one vehicle, in batched inserts."""
+    await session.execute(
+        insert(Customer),
+        [
+            {
+                "external_id": f"M{i:06d}",
+                "name_kanji": f"顧客 {i}",
+                "email": f"m{i}@example.jp",
+                "notice_version": 2,
+                "opt_outs": [],
+                "consents": [],
+                "created_at": T0,
+                "updated_at": T0,
+            }
+            for i in range(n)
+        ],
+    )
+    ids = {e: i for e, i in await session.execute(select(Customer.external_id, Customer.id))}
+    await session.execute(
+        insert(EmailBasis),
+        [
+            {
+                "customer_id": ids[f"M{i:06d}"],
+                "email": f"m{i}@example.jp",
+                "basis": "opt_in",
+                "evidence_at": T0,
+                "evidence_method": "web_form",
+                "evidence_text": "メールでのご案内を希望する",
+            }
+            for i in range(n)
+        ],
+    )
+    await session.execute(
+        insert(Vehicle),
+        [
+            {
+                "external_id": f"MV{i:06d}",
+                "user_id": ids[f"M{i:06d}"],
+                "car_name": "レクサス NX",
+                "status": "owned",
+                "shaken_expiry_on": shaken_expiry_on,
+                "updated_at": T0,
+            }
+            for i in range(n)
+        ],
+    )
