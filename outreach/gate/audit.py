@@ -66,6 +66,6 @@ async def audit(
                     tally.deferred += 1
                 counts.update(d.reasons)
         if persist:
-            await batch.record(session, decisions, run_id=run_id)
+            await batch.record(session, decisions, run_id=run_id, returning=False)
             await session.commit()
     return tally

@@ -32,9 +32,12 @@ class Request:
     vehicle_status: str | None = None  # the vehicle a reminder is about: owned|sold|scrapped
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Decision:
-    """Allowed or not, with every reason that applies (not just the first)."""
+    """Allowed or not, with every reason that applies (not just the first).
+
+    No `slots`, so the gate's hot loop can build one by filling its dict (`rules.decide`).
+    """
 
     customer_id: int
     request: Request

@@ -14,7 +14,7 @@ from outreach.clock import JST
 from outreach.gate import reasons as R
 from outreach.gate import rules
 from outreach.gate.context import GateContext, load_context
-from outreach.gate.decision import Request
+from outreach.gate.decision import Decision, Request
 from outreach.gate.state import Contact, CustomerState
 
 CONFIG = Path(__file__).resolve().parents[2] / "config"
@@ -63,6 +63,11 @@ def test_a_clean_request_is_allowed(ctx: GateContext) -> None:
     assert d.allowed and d.reasons == ()
     assert d.policy_version == ctx.registry.version
     assert d.decided_at == TUE_10 and d.deferred_until is None
+    # built without its __init__ for speed, it is an ordinary, equal, frozen Decision
+    fields = {f.name: getattr(d, f.name) for f in dataclasses.fields(Decision)}
+    assert d == Decision(**fields)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        d.allowed = False  # type: ignore[misc]
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,206 @@
+"""`outreach gate explain|audit` as a real subprocess, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import cli_env
+from sqlalchemy import insert, select
+
+from outreach import bootstrap
+from outreach.db.models import Customer, EmailBasis
+from outreach.gate import consent
+
+T0 = dt.datetime(2026, 1, 5, 9, 0, tzinfo=dt.UTC)
+AT = "2026-01-06T10:00:00+09:00"  # Tuesday 10:00 JST
+OUTREACH = str(Path(sys.executable).with_name("outreach"))
+REPO = Path(__file__).resolve().parents[2]
+
+
+def run(db_url: str, tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [OUTREACH, *args],
+        env=cli_env(db_url, tmp_path / "data", **env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+async def seed(app: bootstrap.App) -> tuple[int, int]:
+    """One customer with an opt-in email who then opted out of marketing; one plain."""
+    async with app.sessions.begin() as s:
+        await s.execute(
+            insert(Customer),
+            [
+                {
+                    "external_id": f"C{i}",
+                    "name_kanji": "髙橋 一郎",
+                    "email": f"c{i}@example.jp",
+                    "postal_code": "1000001",
+                    "address": "東京都千代田区1-1",
+                    "created_at": T0,
+                    "updated_at": T0,
+                }
+                for i in (1, 2)
+            ],
+        )
+        a, b = (await s.execute(select(Customer.id).order_by(Customer.id))).scalars().all()
+        await s.execute(
+            insert(EmailBasis),
+            [
+                {
+                    "customer_id": cid,
+                    "email": f"c{n}@example.jp",
+                    "basis": "opt_in",
+                    "evidence_at": T0,
+                    "evidence_method": "web_form",
+                    "evidence_text": "同意します",
+                    "evidence_ref": "form-12",
+                }
+                for n, cid in ((1, a), (2, b))
+            ],
+        )
+        changed = await consent.record_event(
+            s,
+            a,
+            action="opt_out",
+            scope="category:marketing",
+            source="link",
+            actor="customer",
+            now=T0,
+        )
+        assert changed
+    return a, b
+
+
+def write_template(tmp_path: Path, body: str) -> Path:
+    p = tmp_path / "body.txt"
+    p.write_text(body, encoding="utf-8")
+    return p
+
+
+async def test_explain_shows_every_reason_and_the_ledger(
+    app: bootstrap.App, db_url: str, tmp_path: Path
+) -> None:
+    a, _ = await seed(app)
+    args = ["gate", "explain", "--customer", str(a), "--purpose", "p3", "--channel", "email"]
+    r = run(db_url, tmp_path, *args, "--at", AT)
+    assert r.returncode == 0, r.stderr
+    assert "送信不可" in r.stdout and "denied" in r.stdout
+    assert "OPTED_OUT" in r.stdout and "配信停止" in r.stdout
+    assert "opt_out category:marketing" in r.stdout  # the ledger event behind it
+    assert "opt_in" in r.stdout and "form-12" in r.stdout  # the email basis
+
+    j = run(db_url, tmp_path, *args, "--at", AT, "--json")
+    assert j.returncode == 0, j.stderr
+    data = json.loads(j.stdout)
+    assert data["allowed"] is False
+    assert [x["code"] for x in data["reasons"]] == ["OPTED_OUT"]
+    assert data["reasons"][0]["en"].startswith("An opt-out")
+    assert [(e["action"], e["scope"]) for e in data["consent_events"]] == [
+        ("opt_out", "category:marketing")
+    ]
+    assert data["email_bases"][0]["current"] is True
+
+
+async def test_explain_with_a_template_finds_its_items(
+    app: bootstrap.App, db_url: str, tmp_path: Path
+) -> None:
+    _, b = await seed(app)
+    ok = write_template(
+        tmp_path, "{{ customer.name_kanji }}様 {{ vehicle.car_name }} {{ store.name }}"
+    )
+    base = ["gate", "explain", "--customer", str(b), "--purpose", "p3", "--channel", "email"]
+    r = run(db_url, tmp_path, *base, "--template", str(ok), "--at", AT, "--json")
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert data["allowed"] is True
+    assert data["items"] == ["name", "vehicle"]
+    assert "customer.name_kanji" in data["fields"]
+
+    shaken = write_template(tmp_path, "{{ customer.name_kanji }}様 {{ vehicle.shaken_expiry_on }}")
+    r = run(db_url, tmp_path, *base, "--template", str(shaken), "--at", AT, "--json")
+    assert json.loads(r.stdout)["reasons"][0]["code"] == "DATA_ITEM_NOT_ALLOWED"
+
+    sensitive = write_template(tmp_path, "{{ sensitive.welcab_needs }}")
+    r = run(db_url, tmp_path, *base, "--template", str(sensitive), "--at", AT, "--json")
+    assert "SENSITIVE_DATA" in [x["code"] for x in json.loads(r.stdout)["reasons"]]
+
+    unknown = write_template(tmp_path, "{{ customer.shoe_size }}")
+    r = run(db_url, tmp_path, *base, "--template", str(unknown), "--at", AT)
+    assert r.returncode == 2
+    assert r.stderr.startswith("error: ") and "shoe_size" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+async def test_audit_counts_allowed_and_each_reason(
+    app: bootstrap.App, db_url: str, tmp_path: Path
+) -> None:
+    await seed(app)
+    r = run(
+        db_url,
+        tmp_path,
+        *("gate", "audit", "--purpose", "p3", "--channel", "email", "--at", AT, "--json"),
+    )
+    assert r.returncode == 0, r.stderr
+    data = json.loads(r.stdout)
+    assert (data["total"], data["allowed"], data["denied"]) == (2, 1, 1)
+    assert data["reasons"] == {"OPTED_OUT": 1}
+
+    late = run(
+        db_url,
+        tmp_path,
+        *("gate", "audit", "--purpose", "p3", "--channel", "email"),
+        *("--at", "2026-01-06T23:00:00", "--filter", "status=active"),
+    )
+    assert late.returncode == 0, late.stderr
+    assert "延期 / deferred: 1" in late.stdout and "OUTSIDE_SEND_WINDOW" in late.stdout
+
+
+async def test_bad_input_is_one_line_and_exit_code(
+    app: bootstrap.App, db_url: str, tmp_path: Path
+) -> None:
+    await seed(app)
+    missing = run(
+        db_url,
+        tmp_path,
+        "gate",
+        "explain",
+        "--customer",
+        "999",
+        "--purpose",
+        "p3",
+        "--channel",
+        "post",
+    )
+    assert missing.returncode == 2 and "no customer with id 999" in missing.stderr
+    bad_filter = run(
+        db_url, tmp_path, "gate", "audit", "--purpose", "p3", "--channel", "post", "--filter", "x"
+    )
+    assert bad_filter.returncode == 2 and "--filter" in bad_filter.stderr
+    bad_channel = run(db_url, tmp_path, "gate", "audit", "--purpose", "p3", "--channel", "fax")
+    assert bad_channel.returncode == 2
+    # a broken registry: one line naming file, line and field
+    conf = tmp_path / "conf"
+    shutil.copytree(REPO / "config", conf)
+    text = (conf / "purposes.toml").read_text(encoding="utf-8")
+    (conf / "purposes.toml").write_text(
+        text.replace('category = "survey"', 'category = "spam"'), encoding="utf-8"
+    )
+    broken = run(
+        db_url,
+        tmp_path,
+        *("gate", "audit", "--purpose", "p3", "--channel", "post"),
+        OUTREACH_CONFIG_DIR=str(conf),
+    )
+    assert broken.returncode == 2
+    lines = broken.stderr.strip().splitlines()
+    assert len(lines) == 1 and "purposes.toml:" in lines[0] and "purposes.p4.category" in lines[0]
+    for r in (missing, bad_filter, bad_channel, broken):
+        assert "Traceback" not in r.stderr
