@@ -23,6 +23,7 @@ AREAS = (
     "outreach.cli.campaigns",
     "outreach.cli.users",
     "outreach.cli.demo",
+    "outreach.cli.templates",
 )
 
 
