@@ -41,35 +41,13 @@ from outreach import bootstrap, outbox, pipeline, settings  # noqa: E402
 from outreach.clock import FixedClock  # noqa: E402
 from outreach.db import migrate  # noqa: E402
 from outreach.db.models import Customer, Vehicle  # noqa: E402
-from outreach.gate import decision  # noqa: E402
-from outreach.render import message  # noqa: E402
+from outreach.gate import decision, purposes  # noqa: E402
+from outreach.render import message, templates  # noqa: E402
 from outreach.send import service, smtp  # noqa: E402
 
 POOL = 8
 DOMAIN = "mail.example-lexus-dealer.jp"
-SUBJECT = (
-    "【車検のご案内】{{ customer.name_kanji }}様 {{ vehicle.car_name }}の車検満了日が近づいています"
-)
-TEXT = """{{ customer.name_kanji }}様
-
-いつも{{ dealer.sender_name }}をご利用いただき、誠にありがとうございます。
-お客様のお車（{{ vehicle.car_name }}）の車検満了日は {{ vehicle.shaken_expiry_on | jdate }} です。
-満了日の2か月前から車検を受けられます。お早めにご予約ください。
-
-配信停止: {{ message.optout_url }}
-配信設定: {{ message.preferences_url }}
---
-{{ dealer.sender_name }}
-{{ dealer.postal_code }} {{ dealer.postal_address }}
-TEL {{ dealer.contact_phone }}
-"""
-HTML = """<html><body><p>{{ customer.name_kanji }}様</p>
-<p>お客様のお車（{{ vehicle.car_name }}）の車検満了日は
-<strong>{{ vehicle.shaken_expiry_on | jdate }}</strong> です。</p>
-<p><a href="{{ message.optout_url }}">配信停止</a></p>
-<p>{{ dealer.sender_name }} / {{ dealer.postal_address }} / TEL {{ dealer.contact_phone }}</p>
-</body></html>
-"""
+TEMPLATE = "reminder_shaken_1"  # the shipped 車検 notice (text + HTML, footer include)
 
 
 class Counting:
@@ -209,13 +187,16 @@ async def seed(app: bootstrap.App, n: int, start: int) -> None:
                     "external_id": f"V{i:07d}",
                     "user_id": i,
                     "car_name": "LS500h",
+                    "registration_number": f"品川 300 あ {i % 100:02d}-{i % 97:02d}",
                     "shaken_expiry_on": dt.date(2026, 3, 1) + dt.timedelta(days=i % 60),
                     "updated_at": now,
                 }
                 for i in range(start, start + n)
             ],
         )
-        items = frozenset({"name", "email", "vehicle", "inspection_certificate"})
+        registry = purposes.load(REPO / "config" / "purposes.toml")
+        tmpl = templates.load(REPO / "templates" / "mail", registry).get(TEMPLATE)
+        items = tmpl.items_for("email")
         pairs = []
         for i in range(start, start + n):
             d = decision.Decision(
@@ -233,7 +214,7 @@ async def seed(app: bootstrap.App, n: int, start: int) -> None:
                 category="service_notice",
                 channel="email",
                 kind="shaken",
-                template="shaken/first",
+                template=TEMPLATE,
                 items=items,
                 advertising=False,
                 not_before=now,
@@ -256,7 +237,7 @@ async def full(port: int, n: int, db: str, work: Path, *, dkim: str | None, star
         data_dir=work / "data",
         database_url=db,
         config_dir=REPO / "config",
-        templates_dir=work / "templates",
+        templates_dir=REPO / "templates",
         secret_key="bench-secret-key",  # type: ignore[arg-type]
         base_url="https://outreach.example.jp",
         transport="smtp",
@@ -286,7 +267,8 @@ def check(data: list[bytes], signed: bool) -> None:
     for raw_msg in data:
         msg = email.message_from_bytes(raw_msg, policy=email.policy.default)
         assert msg.defects == [], msg.defects
-        assert str(msg["Subject"]).startswith("【車検のご案内】髙橋 太郎")
+        assert "の車検満了日のお知らせ" in str(msg["Subject"])
+        assert "髙橋 太郎" in str(msg["To"])
         assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
         assert ("DKIM-Signature" in msg) == signed
@@ -304,11 +286,6 @@ def main() -> None:
     n = 500 if args.quick else 4000
     n_dkim = 200 if args.quick else 1000
     work = Path(tempfile.mkdtemp(prefix="bench-send-"))
-    folder = work / "templates" / "mail" / "shaken" / "first"
-    folder.mkdir(parents=True)
-    (folder / "subject.txt").write_text(SUBJECT, encoding="utf-8")
-    (folder / "body.txt").write_text(TEXT, encoding="utf-8")
-    (folder / "body.html").write_text(HTML, encoding="utf-8")
     port = free_port()
     sink_file = work / "sink.bin"
     sink = start_sink(port, sink_file)

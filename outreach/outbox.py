@@ -10,7 +10,7 @@
   as a few executemany statements in the caller's transaction.
 
 Status: queued → sending → sent | failed | suppressed (and back to queued for a retry or a
-deferral).
+deferral); staff move a campaign's queued messages to paused or cancelled.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from outreach.clock import SystemClock
 from outreach.db.models import OutboxMessage, SendAttempt, Suppression
 from outreach.gate import decision
 
-STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "cancelled")
+STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "paused", "cancelled")
 _INSERT_CHUNK = 500  # rows per INSERT: well under both engines' bound-parameter limits
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]

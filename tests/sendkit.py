@@ -263,7 +263,7 @@ def draft(customer_id: int, key: str | None = None, **kw: Any) -> outbox.Draft:
         category="service_notice",
         channel="email",
         kind="shaken",
-        template="shaken/first",
+        template="test_notice",
         items=frozenset({"name", "email", "vehicle"}),
         advertising=False,
         not_before=dt.datetime(2026, 1, 4, tzinfo=UTC),
@@ -285,3 +285,23 @@ def all_day_config(dest: Path) -> Path:
     assert '"24:00"' in text
     gate.write_text(text, encoding="utf-8")
     return dest
+
+
+def write_templates(root: Path) -> Path:
+    """A template folder (catalogue convention) with one small service notice, `test_notice`."""
+    import shutil
+
+    mail = root / "mail"
+    shutil.copytree(REPO / "templates" / "mail" / "_base", mail / "_base")
+    folder = mail / "test_notice"
+    folder.mkdir(parents=True)
+    (folder / "meta.toml").write_text(
+        'purpose = "p2"\nadvertising = false\nstream = "reminder"\nkind = "shaken"\nversion = 3\n'
+    )
+    (folder / "subject.txt").write_text("【車検のご案内】{{ customer.name_kanji }}様\n")
+    (folder / "body.txt").write_text(
+        "{{ customer.name_kanji }}様\n\n車検のご案内です。\n"
+        "配信停止: {{ message.optout_url }}\n{{ dealer.sender_name }}\n"
+    )
+    (folder / "body.html").write_text("<p>{{ customer.name_kanji }}様 &lt;車検&gt;</p>\n")
+    return root

@@ -19,6 +19,7 @@ _LABELS = {
     "sent": "送信済み",
     "failed": "送信失敗",
     "suppressed": "送信停止",
+    "paused": "一時停止",
     "cancelled": "取消",
 }
 

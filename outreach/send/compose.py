@@ -1,54 +1,45 @@
-"""Turning a claimed message and its data into MIME bytes, with the render engineer's parts:
-the sandboxed renderer (compiled-template cache), the fast MIME writer, DKIM, the dealer
-footer data and the signed opt-out links.
+"""Turning a claimed message and its data into MIME bytes with the render engineer's parts:
+the template catalogue (checked against each template's purpose at load), the sandboxed
+renderer (compiled-template cache), the fast MIME writer, DKIM, the dealer footer data and
+the signed opt-out links.
 
-Templates: a reminder's `template` names a folder `templates/mail/<template>/` holding
-`subject.txt`, `body.txt` and optionally `body.html`; a campaign's templates are the
-campaign's own (approved) text. Pure and synchronous: no I/O after construction except
-reading a template file the first time it is used.
+A reminder's `template` names a folder of the catalogue (`templates/mail/<name>/`); a
+campaign message's `template` is `campaign:<id>:v<approved version>` and its text is the
+campaign's own, checked by the same rules when first used and refused if the campaign was
+edited after that version was approved. Either way the template's data items must lie
+within the items the gate allowed for the message. Pure and synchronous after construction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from outreach import outbox
+from outreach.errors import ConfigError, GateRefused
+from outreach.gate import purposes
 from outreach.optout import keys, tokens
 from outreach.pipeline import Composed
 from outreach.render import dealer as dealer_mod
-from outreach.render import dkim, environment, message
+from outreach.render import dkim, environment, message, templates
 from outreach.send import maildata
 from outreach.settings import Settings
 
-_CAMPAIGN_TEMPLATES = ("subject_template", "text_template", "html_template")
-
-
-@dataclass(frozen=True)
-class Source:
-    subject: str
-    text: str
-    html: str | None
-    version: str
-    hash: str
-
-
-def _hash(*parts: str | None) -> str:
-    h = hashlib.sha256()
-    for p in parts:
-        h.update((p or "").encode("utf-8"))
-        h.update(b"\x00")
-    return h.hexdigest()
+_CAMPAIGN_TEXT = {
+    "subject.txt": "subject_template",
+    "body.txt": "text_template",
+    "body.html": "html_template",
+}
 
 
 @dataclass
 class TemplateComposer:
     renderer: environment.Renderer
-    mail_dir: Path
+    catalog: templates.Catalog
+    registry: purposes.Registry
+    read_include: Any  # templates.file_loader(mail_dir)
     dealer: dealer_mod.Dealer
     key_ring: keys.KeyRing
     base_url: str
@@ -58,7 +49,7 @@ class TemplateComposer:
     bounce_from: str
     unsubscribe_mailto: str | None = None
     signer: dkim.Signer | None = None
-    _sources: dict[str, Source] = field(default_factory=dict, repr=False)
+    _campaigns: dict[str, templates.MailTemplate] = field(default_factory=dict, repr=False)
     _dealer: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -67,31 +58,40 @@ class TemplateComposer:
     def message_id(self, outbox_id: int) -> str:
         return message.message_id(outbox_id, self.mail_domain)
 
-    def source(self, m: outbox.Claimed, data: maildata.MessageData) -> Source:
-        if m.campaign_id is not None and data.campaign is not None:
-            c = data.campaign
-            subject, text, html = (c.get(k) or "" for k in _CAMPAIGN_TEMPLATES)
-            version = str(c.get("approved_version") or c.get("version") or "")
-            return Source(
-                subject,
-                text,
-                html or None,
-                f"campaign:{m.campaign_id}:v{version}",
-                _hash(subject, text, html),
+    def template(self, m: outbox.Claimed, data: maildata.MessageData) -> templates.MailTemplate:
+        tmpl = self.catalog.get(m.template) if m.campaign_id is None else self._campaign(m, data)
+        outside = tmpl.items_for(m.channel) - m.items
+        if outside:
+            raise GateRefused(
+                f"template {tmpl.name} uses data items the gate did not allow for this "
+                f"message: {', '.join(sorted(outside))}"
             )
-        found = self._sources.get(m.template)
-        if found is None:
-            folder = self.mail_dir / m.template
-            try:
-                subject = (folder / "subject.txt").read_text(encoding="utf-8")
-                text = (folder / "body.txt").read_text(encoding="utf-8")
-            except OSError as e:
-                raise environment.RenderError(f"template {m.template}: {e}") from e
-            html_path = folder / "body.html"
-            html = html_path.read_text(encoding="utf-8") if html_path.exists() else None
-            digest = _hash(subject, text, html)
-            found = self._sources[m.template] = Source(subject, text, html, digest[:12], digest)
-        return found
+        return tmpl
+
+    def _campaign(self, m: outbox.Claimed, data: maildata.MessageData) -> templates.MailTemplate:
+        found = self._campaigns.get(m.template)
+        if found is not None:
+            return found
+        c = data.campaign
+        if c is None:
+            raise ConfigError(f"campaign {m.campaign_id} not found")
+        approved = c.get("approved_version")
+        if m.template != f"campaign:{m.campaign_id}:v{approved}" or c.get("version") != approved:
+            raise ConfigError(
+                f"campaign {m.campaign_id}: its text is no longer the approved version "
+                f"({m.template}); not sent"
+            )
+        meta = templates.Meta(
+            purpose=str(c["purpose"]),
+            advertising=bool(c["advertising"]),
+            stream="campaign",
+            kind="campaign",
+            version=int(approved or 0),
+        )
+        sources = {f: str(c[col]) for f, col in _CAMPAIGN_TEXT.items() if c.get(col)}
+        tmpl = templates.check(m.template, meta, sources, self.registry, self.read_include)
+        self._campaigns[m.template] = tmpl
+        return tmpl
 
     def compose(
         self,
@@ -100,7 +100,7 @@ class TemplateComposer:
         data: maildata.MessageData,
         now: dt.datetime,
     ) -> Composed:
-        src = self.source(m, data)
+        tmpl = self.template(m, data)
         scope = f"campaign:{m.campaign_id}" if m.campaign_id is not None else f"kind:{m.kind}"
         token = tokens.issue(
             self.key_ring.key,
@@ -118,7 +118,7 @@ class TemplateComposer:
             "vehicle": _view(data.vehicle),
             "policy": _view(data.policy),
             "store": _view(data.store),
-            "campaign": _view(data.campaign, hide=_CAMPAIGN_TEMPLATES),
+            "campaign": _view(data.campaign, hide=tuple(_CAMPAIGN_TEXT.values())),
             "dealer": self._dealer,
             "message": {
                 "id": m.id,
@@ -128,11 +128,8 @@ class TemplateComposer:
                 "advertising": m.advertising,
             },
         }
-        r = self.renderer
-        subject = " ".join(r.render_string(src.subject, context).split())
-        text = r.render_string(src.text, context)
-        html = r.render_string(src.html, context, html=True) if src.html else None
-        stream_name = "campaign" if m.campaign_id is not None or m.advertising else "reminder"
+        rendered = templates.render_email(self.renderer, tmpl, context)
+        stream_name = tmpl.meta.stream
         stream = self.dealer.stream(stream_name)
         sender = self.campaign_from if stream_name == "campaign" else self.reminder_from
         to = m.to_address or str(data.customer.get("email") or "")
@@ -143,9 +140,9 @@ class TemplateComposer:
             message.Mail(
                 sender=message.Address(sender, stream.display_name),
                 to=message.Address(to, str(data.customer.get("name_kanji") or "")),
-                subject=subject,
-                text=text,
-                html=html,
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
                 message_id=message_id,
                 date=now,
                 list_id=message.list_id(stream.list_name, stream_name + "s", self.mail_domain),
@@ -154,7 +151,7 @@ class TemplateComposer:
         )
         if self.signer is not None:
             built = self.signer.sign(built)
-        return Composed(self.bounce_from, to, built, src.version, src.hash)
+        return Composed(self.bounce_from, to, built, tmpl.version, tmpl.hash)
 
 
 def _view(row: Mapping[str, Any] | None, hide: tuple[str, ...] = ()) -> dict[str, Any] | None:
@@ -169,9 +166,12 @@ def _view(row: Mapping[str, Any] | None, hide: tuple[str, ...] = ()) -> dict[str
 
 def from_settings(settings: Settings) -> TemplateComposer:
     mail_dir = settings.templates_dir / "mail"
+    registry = purposes.load(settings.config_dir / "purposes.toml")
     return TemplateComposer(
         renderer=environment.Renderer(environment.make(mail_dir)),
-        mail_dir=mail_dir,
+        catalog=templates.load(mail_dir, registry),
+        registry=registry,
+        read_include=templates.file_loader(mail_dir),
         dealer=dealer_mod.load(settings.config_dir / "dealer.toml"),
         key_ring=keys.ring(settings),
         base_url=settings.base_url,

@@ -21,18 +21,6 @@ from outreach.optout import tokens
 OUTREACH = str(Path(sys.executable).with_name("outreach"))
 
 
-def write_template(root: Path) -> Path:
-    folder = root / "mail" / "shaken" / "first"
-    folder.mkdir(parents=True)
-    (folder / "subject.txt").write_text("【車検のご案内】{{ customer.name_kanji }}様\n")
-    (folder / "body.txt").write_text(
-        "{{ customer.name_kanji }}様\n\n車検のご案内です。\n"
-        "配信停止: {{ message.optout_url }}\n{{ dealer.sender_name }}\n"
-    )
-    (folder / "body.html").write_text("<p>{{ customer.name_kanji }}様 &lt;車検&gt;</p>\n")
-    return root
-
-
 def run(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [OUTREACH, *args], env=env, capture_output=True, text=True, timeout=60, check=False
@@ -62,7 +50,7 @@ async def outbox_rows(db_url: str) -> list[OutboxMessage]:
 
 def test_worker_once_sends_rendered_mail_and_outbox_counts(db_url: str, tmp_path: Path) -> None:
     asyncio.run(seed(db_url, 4))
-    templates = write_template(tmp_path / "templates")
+    templates = sendkit.write_templates(tmp_path / "templates")
     with sendkit.SmtpServer() as server:
         env = cli_env(
             db_url,
@@ -106,6 +94,7 @@ def test_worker_once_sends_rendered_mail_and_outbox_counts(db_url: str, tmp_path
         )
         assert parsed["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         assert row.template_hash and len(row.template_hash) == 64
+        assert row.template_version == "test_notice@v3"
 
 
 def _ring(tmp_path: Path) -> dict[str, bytes]:
