@@ -19,7 +19,8 @@ from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Campaign, StaffUser
 from outreach.errors import InputRejected
-from outreach.staff import campaigns, users
+from outreach.gate.context import load_context
+from outreach.staff import campaigns, preview, roles, sending, users
 from outreach.staff import rules as rules_mod
 from outreach.staff import spec as spec_mod
 
@@ -221,6 +222,71 @@ def schedule(campaign_id: int, at: str | None, as_user: str, as_json: bool) -> N
             return summary(c)
 
     common.emit(_run(_go), as_json, _human)
+
+
+@campaign_group.command("run-due")
+@common.json_option
+def run_due(as_json: bool) -> None:
+    """Fire every scheduled campaign whose time has come (what jobs/campaigns.toml runs)."""
+
+    def human(rows: list[dict[str, Any]]) -> None:
+        if not rows:
+            click.echo("配信時刻を迎えたキャンペーンはありません")
+        for r in rows:
+            if "skipped" in r:
+                click.echo(f"キャンペーン {r['campaign_id']}: 対象外（{r['skipped']}）")
+                continue
+            click.echo(
+                f"キャンペーン {r['campaign_id']}: 対象 {r['audience']} 人、"
+                f"送信予定 {r['queued']} 通、除外 {r['denied']}、延期 {r['deferred']}"
+            )
+
+    common.emit(_run(sending.run_due), as_json, human)
+
+
+@campaign_group.command("preview")
+@click.argument("campaign_id", type=int)
+@click.option("--samples/--no-samples", default=False, help="Also render three samples.")
+@as_option
+@common.json_option
+def preview_cmd(campaign_id: int, samples: bool, as_user: str, as_json: bool) -> None:
+    """Audience size, allowed count and count per gate reason (the gate's batch path)."""
+
+    async def _go(app: bootstrap.App) -> dict[str, Any]:
+        rules = rules_mod.load(app.settings.config_dir)
+        ctx = load_context(app.settings.config_dir)
+        s_ = app.settings
+        kit = preview.kit(s_.templates_dir, s_.config_dir, s_.base_url) if samples else None
+        async with app.sessions() as s, s.begin():
+            actor = await _actor(s, as_user)
+            roles.require(actor.role, "campaign.preview")
+            c = await campaigns.get(s, campaign_id)
+            p = await preview.preview(
+                s,
+                ctx,
+                c,
+                rules,
+                now=app.clock.now(),
+                actor=actor.username,
+                sample_kit=kit,
+                with_samples=samples,
+            )
+            return p.as_dict()
+
+    def human(d: dict[str, Any]) -> None:
+        for ch in d["channels"]:
+            click.echo(
+                f"{ch['channel']}: 対象 {ch['audience']} 人、送信可 {ch['allowed']}、"
+                f"除外 {ch['denied']}、延期 {ch['deferred']}"
+            )
+            for r in ch["reasons"]:
+                click.echo(f"  {r['count']:>8}  {r['code']:<22} {r['label']}")
+        for sample in d["samples"]:
+            click.echo(f"--- 顧客 {sample['customer_id']}: {sample['subject']}")
+            click.echo(sample["text"])
+        click.echo(f"({d['seconds']} 秒)")
+
+    common.emit(_run(_go), as_json, human)
 
 
 def register(cli: click.Group) -> None:

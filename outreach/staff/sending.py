@@ -9,17 +9,21 @@ firing of the same version (a misfire, a second scheduler) queues nothing new.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import Counter
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import outbox
+from outreach import bootstrap, outbox
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
 from outreach.gate import batch, decision, rules
-from outreach.gate.context import GateContext
+from outreach.gate.context import GateContext, load_context
 from outreach.staff import audience, audit, campaigns, preview, validation
+from outreach.staff import rules as rules_mod
+
+log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "scheduler"
 
@@ -211,3 +215,22 @@ async def finish_done(session: AsyncSession, *, now: dt.datetime) -> list[int]:
             after=campaigns.snapshot(c),
         )
     return [c.id for c in finished]
+
+
+async def run_due(app: bootstrap.App) -> list[dict[str, Any]]:
+    """Fire the due campaigns with the configured registry and gate policy."""
+    ctx = load_context(app.settings.config_dir)
+    rules_ = rules_mod.load(app.settings.config_dir)
+    return await fire_due(app.sessions, ctx, rules_, now=app.clock.now())
+
+
+async def scheduled() -> list[dict[str, Any]]:
+    """Entry point of jobs/campaigns.toml: fire every scheduled campaign whose time has come."""
+    app = bootstrap.build()
+    try:
+        fired = await run_due(app)
+        for summary in fired:
+            log.info("campaign fired: %s", summary)
+        return fired
+    finally:
+        await app.close()
