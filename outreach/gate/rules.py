@@ -52,6 +52,8 @@ def plan(ctx: GateContext, req: Request) -> Plan:
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     p = _plan(ctx, req)
+    if len(ctx.plans) > 10_000:  # a batch asks a handful of distinct things; stay bounded
+        ctx.plans.clear()
     ctx.plans[req] = p
     return p
 

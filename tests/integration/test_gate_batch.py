@@ -23,6 +23,7 @@ from outreach.db.models import (
     Store,
     Suppression,
 )
+from outreach.errors import GateRefused
 from outreach.gate import audit, batch
 from outreach.gate import reasons as R
 from outreach.gate.context import GateContext, load_context
@@ -358,3 +359,31 @@ async def test_audit_streams_every_customer_in_chunks(
         session, ctx, CAMPAIGN, NOW, where=[Customer.__table__.c.status == "deceased"]
     )
     assert only.total == 1 and only.reasons == {R.CUSTOMER_INACTIVE: 1}
+
+
+async def test_an_opt_out_after_the_decision_wins_at_send_time(
+    session: AsyncSession, ctx: GateContext
+) -> None:
+    from outreach.gate import consent, decision
+
+    cid = await add(session)
+    (first,) = await batch.decide_for(session, ctx, [(cid, CAMPAIGN)], NOW)
+    permit = decision.permit_for(first, (await batch.record(session, [first]))[0])
+    assert decision.require(permit, cid, "p3", "email", CAMPAIGN.items) is permit
+    changed = await consent.record_event(
+        session,
+        cid,
+        action="opt_out",
+        scope="category:marketing",
+        source="one_click",
+        actor="customer",
+        now=NOW + dt.timedelta(minutes=1),
+    )
+    assert changed
+    # the send-time re-check goes through the same batch path and sees the opt-out
+    (again,) = await batch.decide_for(
+        session, ctx, [(cid, CAMPAIGN)], NOW + dt.timedelta(minutes=2)
+    )
+    assert again.reasons == (R.OPTED_OUT,)
+    with pytest.raises(GateRefused, match="OPTED_OUT"):
+        decision.permit_for(again)
