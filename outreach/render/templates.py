@@ -26,6 +26,7 @@ sha256 over every source it renders from (includes too) for the send log (R28).
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import tomllib
 from collections.abc import Callable, Mapping
@@ -38,7 +39,7 @@ import jinja2
 
 from outreach.errors import ConfigError, NotFound, OutreachError
 from outreach.gate import purposes
-from outreach.render import analysis, environment
+from outreach.render import analysis, environment, sample
 from outreach.render import dealer as dealer_mod
 
 FILES: Mapping[str, str] = MappingProxyType(
@@ -160,7 +161,8 @@ def load_one(mail_dir: Path, name: str, registry: purposes.Registry) -> MailTemp
         raise NotFound(f"template {name}: no {folder / 'meta.toml'}")
     meta = parse_meta((folder / "meta.toml").read_text(encoding="utf-8"), name)
     sources = {f: (folder / f).read_text(encoding="utf-8") for f in FILES if (folder / f).is_file()}
-    return check(name, meta, sources, registry, file_loader(mail_dir))
+    renderer = environment.Renderer(environment.make(mail_dir))
+    return check(name, meta, sources, registry, file_loader(mail_dir), renderer)
 
 
 @dataclass(frozen=True)
@@ -218,9 +220,15 @@ def check(
     sources: Mapping[str, str],
     registry: purposes.Registry,
     read_include: Callable[[str], str],
+    renderer: environment.Renderer | None = None,
 ) -> MailTemplate:
     """Check a template's sources against its declared purpose; TemplateRefused if any rule
-    is broken. Used at load (files) and when staff save a campaign (text from the form)."""
+    is broken. Used at load (files) and when staff save a campaign (text from the form).
+
+    With a `renderer`, each file is also compiled and rendered once with sample data: an
+    unknown filter or a runtime error is found now rather than at send time, and an
+    advertising part must actually print the footer values (not hide them behind a
+    condition)."""
     problems: list[str] = []
     try:
         purpose: purposes.Purpose | None = registry.purpose(meta.purpose)
@@ -271,6 +279,8 @@ def check(
                             + fname.rsplit(".", 1)[1]
                             + '" %} を入れてください (R19)'
                         )
+    if not problems and renderer is not None:
+        problems.extend(_trial_render(meta, sources, renderer))
     if problems:
         raise TemplateRefused(name, list(dict.fromkeys(problems)))
 
@@ -293,6 +303,46 @@ def check(
         hash=digest.hexdigest(),
         includes=frozenset(included),
     )
+
+
+_SENTINELS: Mapping[str, str] = MappingProxyType(
+    {
+        "dealer.sender_name": "R19-SENDER-NAME",
+        "dealer.postal_address": "R19-POSTAL-ADDRESS",
+        "dealer.contact_phone": "R19-CONTACT",
+        "message.optout_url": "https://r19.invalid/u/R19-OPTOUT",
+    }
+)
+_TRIAL_DAY = dt.date(2026, 1, 5)
+
+
+def _trial_render(
+    meta: Meta, sources: Mapping[str, str], renderer: environment.Renderer
+) -> list[str]:
+    trial_dealer = dealer_mod.Dealer(
+        sender_name=_SENTINELS["dealer.sender_name"],
+        postal_code="〒000-0000",
+        postal_address=_SENTINELS["dealer.postal_address"],
+        contact_phone=_SENTINELS["dealer.contact_phone"],
+        brand="LEXUS",
+    )
+    ctx = sample.context(trial_dealer, _TRIAL_DAY)
+    ctx["message"].optout_url = _SENTINELS["message.optout_url"]
+    problems: list[str] = []
+    for fname, source in sources.items():
+        try:
+            out = renderer.render_string(source, ctx, html=fname.endswith(".html"), label=fname)
+        except environment.RenderError as e:
+            problems.append(f"{fname}: サンプルデータで表示できません: {e}")
+            continue
+        if meta.advertising and fname in ("body.txt", "body.html"):
+            for f, value in _SENTINELS.items():
+                if value not in out:
+                    problems.append(
+                        f"{fname}: 広告メールの表示義務事項が表示されていません: "
+                        f"{FOOTER_FIELDS[f]}（{f}）(R19)"
+                    )
+    return problems
 
 
 def _personal(fields: set[str] | frozenset[str]) -> frozenset[str]:

@@ -343,3 +343,38 @@ def test_dealer_config_requires_the_legal_fields(tmp_path: Path) -> None:
     broken.write_text(text.replace('contact_phone = "03-5945-0121"', ""), encoding="utf-8")
     with pytest.raises(ConfigError, match="contact_phone"):
         dealer.load(broken)
+
+
+def test_footer_hidden_behind_a_condition_is_refused(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    mail = make(
+        tmp_path,
+        "c6",
+        AD,
+        subject_txt="x",
+        body_txt="{% if customer.customer_since is none %}" + FOOT_T + "{% endif %}",
+    )
+    msg = refused(mail, "c6", registry)
+    assert "表示されていません" in msg and "dealer.postal_address" in msg
+
+
+def test_unknown_filter_is_found_at_load_not_at_send(
+    tmp_path: Path, registry: purposes.Registry
+) -> None:
+    mail = make(tmp_path, "n4", NOTICE, subject_txt="x", body_txt="{{ customer.name_kanji|shout }}")
+    msg = refused(mail, "n4", registry)
+    assert "body.txt" in msg and "shout" in msg
+
+
+def test_save_time_check_with_the_renderer(
+    registry: purposes.Registry, renderer: environment.Renderer
+) -> None:
+    meta = templates.Meta(purpose="p3", advertising=True, stream="campaign")
+    # Statically fine, but a name is not a date: found when saving, not when sending.
+    body = "{{ customer.name_kanji|jdate }}" + FOOT_T
+    sources = {"subject.txt": "{{ campaign.name }}", "body.txt": body}
+    with pytest.raises(templates.TemplateRefused, match="サンプルデータで表示できません"):
+        templates.check(
+            "campaign:3", meta, sources, registry, templates.file_loader(MAIL), renderer
+        )
