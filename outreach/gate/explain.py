@@ -28,6 +28,7 @@ class Explanation:
     events: list[dict[str, Any]]
     template: str | None = None
     fields: frozenset[str] = frozenset()
+    purpose_text: str | None = None  # "(3) 当社が取り扱う…" as in the privacy policy
 
     def as_dict(self) -> dict[str, Any]:
         d = self.decision
@@ -35,6 +36,7 @@ class Explanation:
         return {
             "customer_id": d.customer_id,
             "purpose": r.purpose,
+            "purpose_text": self.purpose_text,
             "channel": r.channel,
             "items": sorted(r.items),
             "advertising": r.advertising,
@@ -158,6 +160,9 @@ async def explain(
         ],
         template=template,
         fields=fields,
+        purpose_text=(
+            f"{p.number} {p.text}" if (p := ctx.registry.purposes.get(request.purpose)) else None
+        ),
     )
 
 
@@ -177,6 +182,7 @@ def text(e: Explanation) -> str:
         f"チャネル {d['channel']}",
         f"customer {c['id']}, purpose {d['purpose']}, channel {d['channel']}, "
         f"policy version {d['policy_version']}",
+        f"  利用目的 / purpose: {d['purpose_text'] or '（登録なし / not in the registry）'}",
     ]
     if e.template:
         lines.append(f"テンプレート / template: {e.template}")
