@@ -22,15 +22,18 @@ vehicles and policies falls due within ~3 months of `today` so the daily run has
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import datetime as dt
+import itertools
+import json
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import JSON, Boolean, Date, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from outreach.clock import JST
@@ -54,6 +57,7 @@ TABLES: tuple[tuple[str, Any], ...] = (
 )
 
 Batch = dict[str, list[dict[str, Any]]]
+T = TypeVar("T")
 
 
 def add_years(d: dt.date, years: int) -> dt.date:
@@ -91,14 +95,27 @@ class Start:
     store_ids: tuple[int, ...]
 
 
-def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
-    total = sum(w for _, w in pairs)
-    x = rng.randrange(total)
-    for value, w in pairs:
-        if x < w:
-            return value
-        x -= w
-    return pairs[-1][0]
+@dataclass(frozen=True)
+class Weighted:
+    """Values with integer weights, drawn with one random() call."""
+
+    values: tuple[str, ...]
+    bounds: tuple[int, ...]  # cumulative weights
+
+    @classmethod
+    def of(cls, pairs: tuple[tuple[str, int], ...]) -> Weighted:
+        return cls(tuple(v for v, _ in pairs), tuple(itertools.accumulate(w for _, w in pairs)))
+
+    def draw(self, rng: random.Random) -> str:
+        return self.values[bisect.bisect_right(self.bounds, rng.random() * self.bounds[-1])]
+
+
+MAIL_DOMAINS = Weighted.of(L.MAIL_DOMAINS)
+INSURERS = Weighted.of(L.INSURERS)
+BASES = Weighted.of(
+    (("opt_in", 45), ("written", 20), ("transaction", 20), ("published", 3), ("", 12))
+)
+CARS = Weighted.of(tuple((name, w) for name, _, w in L.CARS))
 
 
 class Generator:
@@ -111,8 +128,15 @@ class Generator:
         self.stores = start.store_ids
         self.stamp = dt.datetime.combine(today, dt.time(9, 0), tzinfo=JST)
         self.last, self.male, self.female = L.names()
-        self.car_weights = tuple((name, w) for name, _, w in L.CARS)
         self.car_codes = {name: codes for name, codes, _ in L.CARS}
+
+    # random.randint/choice cost ~1 µs each through randrange; a million customers draw tens
+    # of millions of them. These use one random() call each and stay seeded.
+    def _int(self, a: int, b: int) -> int:
+        return a + int(self.rng.random() * (b - a + 1))
+
+    def _pick(self, seq: Sequence[T]) -> T:
+        return seq[int(self.rng.random() * len(seq))]
 
     def _id(self, table: str) -> int:
         value = self.next[table]
@@ -135,34 +159,32 @@ class Generator:
     # --- one customer --------------------------------------------------------------------
 
     def _day_between(self, a: dt.date, b: dt.date) -> dt.date:
-        return a + dt.timedelta(days=self.rng.randint(0, max(0, (b - a).days)))
+        return a + dt.timedelta(days=self._int(0, max(0, (b - a).days)))
 
     def _moment(self, a: dt.date, b: dt.date) -> dt.datetime:
         day = self._day_between(a, b)
-        return dt.datetime.combine(
-            day, dt.time(self.rng.randint(9, 19), self.rng.randint(0, 59)), tzinfo=JST
-        )
+        return dt.datetime.combine(day, dt.time(self._int(9, 19), self._int(0, 59)), tzinfo=JST)
 
     def _customer(self, out: Batch) -> None:
         rng, today = self.rng, self.today
         cid = self._id("customers")
-        last = rng.choice(self.last)
-        first = rng.choice(self.male if rng.random() < 0.6 else self.female)
-        pref, city, postal_prefixes, towns, area = rng.choice(L.AREAS)
-        block = f"{rng.randint(1, 5)}丁目{rng.randint(1, 30)}番{rng.randint(1, 20)}号"
-        address = f"{rng.choice(towns)}{block}"
+        last = self._pick(self.last)
+        first = self._pick(self.male if rng.random() < 0.6 else self.female)
+        pref, city, postal_prefixes, towns, area = self._pick(L.AREAS)
+        block = f"{self._int(1, 5)}丁目{self._int(1, 30)}番{self._int(1, 20)}号"
+        address = f"{self._pick(towns)}{block}"
         if rng.random() < 0.35:
-            address += f" {rng.choice(L.BUILDINGS)}{rng.randint(1, 15)}{rng.randint(1, 9):02d}"
+            address += f" {self._pick(L.BUILDINGS)}{self._int(1, 15)}{self._int(1, 9):02d}"
         if rng.random() < 0.7:
-            phone = f"0{rng.choice('789')}0-{rng.randint(1000, 9999)}-{rng.randint(0, 9999):04d}"
+            phone = f"0{self._pick('789')}0-{self._int(1000, 9999)}-{self._int(0, 9999):04d}"
         else:
             rest = 10 - len(area)
-            local = f"{rng.randint(10 ** (rest - 1), 10**rest - 1)}"
+            local = f"{self._int(10 ** (rest - 1), 10**rest - 1)}"
             phone = f"{area}-{local[:-4]}-{local[-4:]}"
         email = None
         if rng.random() < 0.88:
             local_part = f"{last[2]}.{first[2]}{cid}".lower()
-            email = f"{local_part}@{_weighted(rng, L.MAIL_DOMAINS)}"
+            email = f"{local_part}@{MAIL_DOMAINS.draw(rng)}"
         acquired = self._day_between(add_years(today, -15), today - dt.timedelta(days=30))
         joint = rng.random() < 0.08
         notice = CURRENT_NOTICE
@@ -174,7 +196,7 @@ class Generator:
             status = "deceased"
         elif x < 0.03:
             status = "closed"
-        store = rng.choice(self.stores) if self.stores else None
+        store = self._pick(self.stores) if self.stores else None
         events = self._events(cid, acquired, notice, email is not None)
         prefs = ledger.derive(events)
         chain = self._chain(events)
@@ -185,7 +207,7 @@ class Generator:
                 "external_id": f"C{cid:07d}",
                 "name_kanji": name,
                 "name_kana": f"{last[1]} {first[1]}",
-                "postal_code": f"{rng.choice(postal_prefixes)}-{rng.randint(0, 9999):04d}",
+                "postal_code": f"{self._pick(postal_prefixes)}-{self._int(0, 9999):04d}",
                 "prefecture": pref,
                 "city": city,
                 "address": address,
@@ -194,7 +216,7 @@ class Generator:
                 "birth_date": self._day_between(dt.date(1938, 1, 1), dt.date(2004, 12, 31)),
                 "status": status,
                 "acquisition": "joint_use" if joint else "direct",
-                "joint_use_partner": rng.choice(L.JOINT_USE_PARTNERS) if joint else None,
+                "joint_use_partner": self._pick(L.JOINT_USE_PARTNERS) if joint else None,
                 "acquired_on": acquired,
                 "notice_version": notice,
                 "store_id": store,
@@ -228,7 +250,7 @@ class Generator:
                     "id": self._id("sensitive_records"),
                     "customer_id": cid,
                     "field": "welcab_needs",
-                    "value": rng.choice(L.WELCAB_NOTES),
+                    "value": self._pick(L.WELCAB_NOTES),
                     "consent_at": self._moment(acquired, today),
                     "consent_evidence": "店頭にて書面同意 (要配慮個人情報の取得に関する同意書)",
                     "recorded_by": "staff:demo",
@@ -242,9 +264,7 @@ class Generator:
 
     def _email_basis(self, out: Batch, cid: int, email: str, acquired: dt.date) -> None:
         rng = self.rng
-        basis = _weighted(
-            rng, (("opt_in", 45), ("written", 20), ("transaction", 20), ("published", 3), ("", 12))
-        )
+        basis = BASES.draw(rng)
         if not basis:
             return
         method, shown = {
@@ -290,7 +310,7 @@ class Generator:
         )
         for bound, scope in opt_scopes:
             if x < bound:
-                source = rng.choice(("link", "one_click", "preference_page", "phone"))
+                source = self._pick(("link", "one_click", "preference_page", "phone"))
                 if not has_email and source != "phone":
                     source = "phone"
                 actor = "customer" if source != "phone" else "staff:demo"
@@ -358,16 +378,21 @@ class Generator:
     def _vehicle(self, out: Batch, cid: int, name: str, store: int | None) -> None:
         rng, today = self.rng, self.today
         vid = self._id("vehicles")
-        car = _weighted(rng, self.car_weights)
+        car = CARS.draw(rng)
         due_soon = rng.random() < 0.12
         if due_soon:  # expiry within ~100 days: work for the daily run
-            target = today + dt.timedelta(days=rng.randint(1, 100))
-            first = add_years(target, -(3 + 2 * rng.randint(0, 5)))
+            target = today + dt.timedelta(days=self._int(1, 100))
+            first = add_years(target, -(3 + 2 * self._int(0, 5)))
         else:
             first = self._day_between(add_years(today, -16), today - dt.timedelta(days=20))
         expiry, done = shaken_expiry(first, today - dt.timedelta(days=30))
-        anniversaries = [add_years(first, n) for n in range(1, 20) if add_years(first, n) <= today]
-        last_inspection = anniversaries[-1] if anniversaries and rng.random() < 0.7 else None
+        years = (
+            today.year
+            - first.year
+            - (1 if add_years(first, today.year - first.year) > today else 0)
+        )
+        # The latest 12-month inspection (D+1y, D+2y, …) done by today, for most cars (R33).
+        last_inspection = add_years(first, years) if years >= 1 and rng.random() < 0.7 else None
         booked = None
         if expiry >= today and (expiry - today).days <= 100 and rng.random() < 0.3:
             booked = self._day_between(today + dt.timedelta(days=1), expiry)
@@ -375,12 +400,12 @@ class Generator:
         status = "sold" if x < 0.05 else "scrapped" if x < 0.07 else "owned"
         x = rng.random()
         if x < 0.06:
-            owner_kind, owner = "lease", rng.choice(L.LEASE_COMPANIES)
+            owner_kind, owner = "lease", self._pick(L.LEASE_COMPANIES)
         elif x < 0.12:
-            owner_kind, owner = "credit", rng.choice(L.CREDIT_COMPANIES)
+            owner_kind, owner = "credit", self._pick(L.CREDIT_COMPANIES)
         else:
             owner_kind, owner = "user", name
-        number = f"{rng.randint(1, 99):02d}-{rng.randint(0, 99):02d}"
+        number = f"{self._int(1, 99):02d}-{self._int(0, 99):02d}"
         out["vehicles"].append(
             {
                 "id": vid,
@@ -389,11 +414,11 @@ class Generator:
                 "owner_name": owner,
                 "owner_kind": owner_kind,
                 "car_name": car,
-                "color": rng.choice(L.COLORS),
-                "model_code": rng.choice(self.car_codes[car]),
+                "color": self._pick(L.COLORS),
+                "model_code": self._pick(self.car_codes[car]),
                 "registration_number": (
-                    f"{rng.choice(L.PLATE_OFFICES)} {rng.choice(L.PLATE_CLASSES)} "
-                    f"{rng.choice(L.PLATE_KANA)} {number}"
+                    f"{self._pick(L.PLATE_OFFICES)} {self._pick(L.PLATE_CLASSES)} "
+                    f"{self._pick(L.PLATE_KANA)} {number}"
                 ),
                 "first_registered_on": first,
                 "shaken_expiry_on": expiry,
@@ -411,14 +436,14 @@ class Generator:
             # a few end before the 車検 does: the coverage-gap detector's cases.
             end = add_months(expiry, 1)
             if rng.random() < 0.03:
-                end = expiry - dt.timedelta(days=rng.randint(5, 40))
+                end = expiry - dt.timedelta(days=self._int(5, 40))
             start = add_months(expiry, -(36 if done == 0 else 24))
             self._policy(out, cid, vid, "jibaiseki", start, end, dt.time(12, 0))
         if rng.random() < 0.6:
             if rng.random() < 0.12:
-                end = today + dt.timedelta(days=rng.randint(1, 70))
+                end = today + dt.timedelta(days=self._int(1, 70))
             else:
-                end = today + dt.timedelta(days=rng.randint(-20, 345))
+                end = today + dt.timedelta(days=self._int(-20, 345))
             self._policy(out, cid, vid, "nini", add_years(end, -1), end, dt.time(16, 0))
 
     def _policy(
@@ -438,7 +463,7 @@ class Generator:
                 "external_id": f"P{pid:07d}",
                 "vehicle_id": vid,
                 "customer_id": cid,
-                "insurer": _weighted(self.rng, L.INSURERS),
+                "insurer": INSURERS.draw(self.rng),
                 "kind": kind,
                 "starts_at": dt.datetime.combine(start, at, tzinfo=JST),
                 "expires_at": dt.datetime.combine(end, at, tzinfo=JST),
@@ -484,10 +509,8 @@ async def ensure_stores(conn: AsyncConnection) -> tuple[int, ...]:
     if new:
         await conn.execute(insert(models.Store), new)
     codes = [s[0] for s in L.STORES]
-    rows = (
-        await conn.execute(
-            select(models.Store.code, models.Store.id).where(models.Store.code.in_(codes))
-        )
+    rows = await conn.execute(
+        select(models.Store.code, models.Store.id).where(models.Store.code.in_(codes))
     )
     by_code = dict(rows.all())
     return tuple(by_code[c] for c in codes)
@@ -507,11 +530,47 @@ async def prepare(engine: AsyncEngine) -> Start:
         return Start(ids=await start_ids(conn), store_ids=stores)
 
 
+def _sqlite_datetime(v: dt.datetime) -> str:
+    return v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
+    """How SQLAlchemy's SQLite types store a value (what they read back), without their
+    per-value dispatch: the same text for dates and datetimes, JSON text, 0/1."""
+    t = column.type
+    if isinstance(t, models.AwareDateTime):
+        return _sqlite_datetime
+    if isinstance(t, JSON):
+        return json.dumps
+    if isinstance(t, Boolean):
+        return int
+    if isinstance(t, Date):
+        return dt.date.isoformat
+    return None
+
+
+def _sqlite_rows(model: Any, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
+    table = model.__table__
+    cols = list(rows[0])
+    convert = [_sqlite_converter(table.c[c]) for c in cols]
+    plan = list(zip(cols, convert, strict=True))
+    values = [tuple(r[c] if f is None or r[c] is None else f(r[c]) for c, f in plan) for r in rows]
+    sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
+    return sql, values
+
+
 async def write(conn: AsyncConnection, batch: Batch) -> dict[str, int]:
+    """Insert one batch. On SQLite the rows go to the driver as ready tuples (executemany):
+    SQLAlchemy's per-value bind processing cost about 3× the insert itself (bench/demo_data.py).
+    PostgreSQL takes the Core path (asyncpg's batched executemany)."""
     counts: dict[str, int] = {}
+    sqlite = conn.dialect.name == "sqlite"
     for name, model in TABLES:
         rows = batch[name]
-        if rows:
+        if rows and sqlite:
+            sql, values = _sqlite_rows(model, rows)
+            await conn.exec_driver_sql(sql, values)
+        elif rows:
             await conn.execute(insert(model), rows)
         counts[name] = len(rows)
     return counts
