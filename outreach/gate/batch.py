@@ -78,17 +78,19 @@ async def _fetch(session: AsyncSession, stmt: Any) -> Sequence[Sequence[Any]]:
     """Run a Core SELECT and return plain driver rows.
 
     The gate reads a million rows per audit: building SQLAlchemy `Row` objects would cost as
-    much as the query itself, so the statement (whose parameters are all integers and known
-    strings, rendered as literals) goes to the driver connection of the session's own
-    transaction. Only aiosqlite and asyncpg are ever configured (see db.engine).
+    much as the query itself, so the compiled statement goes to the driver connection of the
+    session's own transaction, with its parameters bound positionally (no type processing:
+    the loader's parameters are integers and strings). Only aiosqlite and asyncpg are ever
+    configured (see db.engine).
     """
     conn = await session.connection()
-    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params = [compiled.params[name] for name in compiled.positiontup or ()]
     raw = await conn.get_raw_connection()
     driver: Any = raw.driver_connection
     if conn.dialect.name == "sqlite":
-        return list(await driver.execute_fetchall(sql))
-    return list(await driver.fetch(sql))
+        return list(await driver.execute_fetchall(str(compiled), params))
+    return list(await driver.fetch(str(compiled), *params))
 
 
 class _Parser:

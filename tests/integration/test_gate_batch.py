@@ -387,3 +387,15 @@ async def test_an_opt_out_after_the_decision_wins_at_send_time(
     assert again.reasons == (R.OPTED_OUT,)
     with pytest.raises(GateRefused, match="OPTED_OUT"):
         decision.permit_for(again)
+
+
+async def test_audit_filters_are_bound_not_spliced(session: AsyncSession, ctx: GateContext) -> None:
+    odd = "O'Reilly\\'; DROP TABLE customers; --"
+    await add(session, prefecture=odd)
+    await add(session, prefecture="東京都")
+    await session.commit()
+    c = Customer.__table__.c
+    only = await audit.audit(session, ctx, CAMPAIGN, NOW, where=[c.prefecture == odd])
+    assert only.total == 1
+    everyone = await audit.audit(session, ctx, CAMPAIGN, NOW)
+    assert everyone.total == 2
