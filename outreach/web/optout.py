@@ -110,6 +110,9 @@ def routes(deps: Deps) -> list[BaseRoute]:
             css, media_type="text/css", headers={"cache-control": "public, max-age=86400"}
         )
 
+    async def favicon(request: Request) -> Response:
+        return Response(status_code=204, headers={"cache-control": "public, max-age=86400"})
+
     async def optout_page(request: Request) -> Response:
         return await _handle(deps, request, "page", _optout_get)
 
@@ -124,6 +127,7 @@ def routes(deps: Deps) -> list[BaseRoute]:
 
     return [
         Route("/static/optout.css", stylesheet, methods=["GET"]),
+        Route("/favicon.ico", favicon, methods=["GET"]),  # browsers ask; nothing to show
         Route("/u/{token}", optout_page, methods=["GET"]),
         Route("/u/{token}", optout_post, methods=["POST"]),
         Route("/preferences/{token}", prefs_page, methods=["GET"]),
@@ -238,10 +242,11 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def _same_origin(deps: Deps, request: Request) -> bool:
-    """A form POST from a browser carries Origin: it must be this site. Absent is accepted:
-    the token itself is the capability, and some clients send none."""
+    """A form POST from a browser carries Origin: it must be this site. Absent or "null" is
+    accepted: the token itself is the capability, some clients send none, and browsers send
+    "null" from a page served with Referrer-Policy: no-referrer (ours)."""
     origin = request.headers.get("origin")
-    if origin is None:
+    if origin is None or origin == "null":
         return True
     own = {deps.own_origin, f"{request.url.scheme}://{request.headers.get('host', '')}"}
     return origin in own

@@ -326,11 +326,16 @@ async def test_bad_requests(app: bootstrap.App, client: httpx.AsyncClient) -> No
         f"/u/{t}", data={"choice": "all"}, headers={"origin": "https://evil.example"}
     )
     assert foreign.status_code == 403
+    assert await state(app, sd.a) == ([], False, 0)
+    # Browsers send Origin: null from a no-referrer page; the token is the capability.
+    null = await client.post(f"/u/{t}", data={"choice": "this"}, headers={"origin": "null"})
+    assert null.status_code == 200
+    assert await state(app, sd.a) == ([f"campaign:{sd.campaign_id}"], False, 1)
     big = await client.post(f"/u/{t}", content="x=" + "a" * 10_000)
     assert big.status_code == 413
     assert (await client.put(f"/u/{t}")).status_code == 405
     assert (await client.get("/nothing-here")).status_code == 404
-    assert await state(app, sd.a) == ([], False, 0)
+    assert await state(app, sd.a) == ([f"campaign:{sd.campaign_id}"], False, 1)
     health = await client.get("/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
 
