@@ -63,9 +63,7 @@ async def upsert(
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         keys = [r[key] for r in chunk]
-        existing = dict(
-            (await conn.execute(select(kcol, table.c.id).where(kcol.in_(keys)))).all()
-        )
+        existing = dict((await conn.execute(select(kcol, table.c.id).where(kcol.in_(keys)))).all())
         ins = insert_for(conn, table).values(list(chunk))
         excluded = ins.excluded
         if compare:

@@ -43,9 +43,13 @@ _WEST_RE = re.compile(rf"^(?P<y>\d{{4}}){_YEAR_SEP}(?P<m>\d{{1,2}}){_DAY}")
 _COMPACT_RE = re.compile(r"^(?P<y>\d{4})(?P<m>\d{2})(?P<d>\d{2})?$")
 
 
+_TIME_RE = re.compile(r"\s+\d{1,2}:\d{2}(?::\d{2})?$")
+
+
 def _normalise(text: str) -> str:
-    # NFKC turns full-width digits and letters (Ｒ７．３．３１) into ASCII; 月/日 stay.
-    return unicodedata.normalize("NFKC", text).strip()
+    # NFKC turns full-width digits and letters (Ｒ７．３．３１) into ASCII; 月/日 stay. A time of
+    # day after the date (Excel writes "2025/3/31 0:00") is dropped: the field is a date.
+    return _TIME_RE.sub("", unicodedata.normalize("NFKC", text).strip())
 
 
 def _build(y: int, m: int, d: int | None, *, month_only: bool, text: str) -> dt.date:

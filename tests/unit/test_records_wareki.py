@@ -33,6 +33,8 @@ from outreach.records import wareki
         ("20250331", dt.date(2025, 3, 31)),
         ("2025年3月31日", dt.date(2025, 3, 31)),
         ("２０２５／０３／３１", dt.date(2025, 3, 31)),
+        ("2025/3/31 0:00", dt.date(2025, 3, 31)),  # as Excel writes a date cell
+        ("R7.3.31 00:00:00", dt.date(2025, 3, 31)),
     ],
 )
 def test_accepted_forms(text: str, expected: dt.date) -> None:
