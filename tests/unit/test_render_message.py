@@ -253,3 +253,13 @@ def test_faster_builder_matches_the_standard_library() -> None:
         a, b = ours.get_body((kind,)), theirs.get_body((kind,))
         assert a is not None and b is not None
         assert a.get_content() == b.get_content()  # both canonical CRLF
+
+
+def test_internationalised_domains_are_punycoded_and_bad_ones_refused() -> None:
+    msg = assert_well_formed(message.build(sample(to=message.Address("taro@例え.jp", "太郎"))))
+    assert msg["To"].addresses[0].domain == "xn--r8jz45g.jp"
+    for bad in ("no-at-sign", "@example.jp", "taro@", "taro@exa mple.jp", "太郎@example.jp"):
+        with pytest.raises(ValueError):
+            message.build(sample(to=message.Address(bad, "太郎")))
+    with pytest.raises(ValueError):
+        message.message_id(1, "bad domain")
