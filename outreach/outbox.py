@@ -16,11 +16,24 @@ deferral); staff move a campaign's queued messages to paused or cancelled.
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import (
+    String,
+    Table,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,10 +202,15 @@ async def claim(
     now: dt.datetime,
     lease: dt.timedelta,
     channel: str | None = "email",
+    message_domain: str | None = None,
 ) -> list[Claimed]:
     """Claim up to `limit` ready messages for `worker` (status 'sending', attempts + 1).
 
-    Must be the first statement of its transaction on SQLite (it takes the write lock).
+    With `message_domain`, a message without a Message-ID gets one in the same statement,
+    `<outbox-id.batch-nonce@domain>` (globally unique: the id is unique here, the nonce
+    random per claim), so it is stored before the first send and a resend after a crash
+    carries the same Message-ID. Must be the first statement of its transaction on SQLite
+    (it takes the write lock).
     """
     picked = (
         select(T.c.id)
@@ -202,17 +220,19 @@ async def claim(
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock does the same
         .scalar_subquery()
     )
-    stmt = (
-        update(T)
-        .where(T.c.id.in_(picked))
-        .values(
-            status="sending",
-            lease_until=now + lease,
-            claimed_by=worker,
-            attempts=T.c.attempts + 1,
+    values: dict[str, Any] = {
+        "status": "sending",
+        "lease_until": now + lease,
+        "claimed_by": worker,
+        "attempts": T.c.attempts + 1,
+    }
+    if message_domain is not None:
+        nonce = secrets.token_hex(8)
+        values["message_id"] = func.coalesce(
+            T.c.message_id,
+            literal("<") + cast(T.c.id, String) + literal(f".{nonce}@{message_domain}>"),
         )
-        .returning(*_CLAIMED_COLUMNS)
-    )
+    stmt = update(T).where(T.c.id.in_(picked)).values(values).returning(*_CLAIMED_COLUMNS)
     rows = (await session.execute(stmt)).mappings().all()
     claimed = [Claimed(**{**r, "items": frozenset(r["items"] or ())}) for r in rows]
     claimed.sort(key=lambda c: (c.not_before, c.id))

@@ -33,12 +33,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy import Table, bindparam, select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach import outbox
 from outreach.clock import Clock
-from outreach.db.models import Customer, OutboxMessage
+from outreach.db.models import Customer
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
 from outreach.send import maildata, retry
@@ -47,13 +47,6 @@ from outreach.send.protocol import SendResult, Transport
 from outreach.send.ratelimit import Limiter
 
 log = logging.getLogger(__name__)
-
-_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
-_SET_MESSAGE_ID = (
-    update(_OUTBOX)
-    .where(_OUTBOX.c.id == bindparam("b_id"), _OUTBOX.c.message_id.is_(None))
-    .values(message_id=bindparam("b_mid"))
-)
 
 
 @dataclass(frozen=True)
@@ -69,8 +62,6 @@ class Composed:
 
 class Composer(Protocol):
     """Renders a message's template over its data and builds the MIME bytes (pure, no I/O)."""
-
-    def message_id(self, outbox_id: int) -> str: ...
 
     def compose(
         self,
@@ -104,6 +95,7 @@ class Worker:
     config: SendingConfig
     limiter: Limiter
     worker_id: str
+    mail_domain: str  # of the Message-IDs
     batch: int = 100
     rng: random.Random = field(default_factory=random.Random)
 
@@ -183,7 +175,12 @@ async def send_batch(w: Worker, claim: Claim) -> list[outbox.Result]:
 async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
     now = w.clock.now()
     claimed = await outbox.claim(
-        session, worker=w.worker_id, limit=w.batch, now=now, lease=w.config.lease
+        session,
+        worker=w.worker_id,
+        limit=w.batch,
+        now=now,
+        lease=w.config.lease,
+        message_domain=w.mail_domain,
     )
     if not claimed:
         return Claim([], {}, [], 0)
@@ -213,14 +210,8 @@ async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
         elif address.lower() in blocked:
             results.append(_result(m, now, "suppressed", "suppressed", detail="address suppressed"))
         else:
-            mid = m.message_id or w.composer.message_id(m.id)
-            ready.append(_Ready(m, decision.permit_for(d, did), data[m.id], address, mid))
-    new_ids = [
-        {"b_id": r.message.id, "b_mid": r.message_id} for r in ready if not r.message.message_id
-    ]
-    if new_ids:
-        # Stored before the first send, so a resend after a crash carries the same Message-ID.
-        await session.execute(_SET_MESSAGE_ID, new_ids)
+            assert m.message_id is not None  # set by the claim
+            ready.append(_Ready(m, decision.permit_for(d, did), data[m.id], address, m.message_id))
     return Claim(ready, marks, results, len(claimed))
 
 

@@ -193,9 +193,6 @@ class HandComposer:
 
     domain = "mail.example-lexus-dealer.jp"
 
-    def message_id(self, outbox_id: int) -> str:
-        return message.message_id(outbox_id, self.domain)
-
     def compose(
         self,
         m: outbox.Claimed,
@@ -250,6 +247,7 @@ def make_worker(
         config=cfg,
         limiter=cfg.limiter(100_000, 100_000_000),
         worker_id=name,
+        mail_domain=HandComposer.domain,
         batch=batch,
         rng=random.Random(7),
     )

@@ -55,9 +55,6 @@ class TemplateComposer:
     def __post_init__(self) -> None:
         self._dealer = dict(vars(self.dealer.view()))
 
-    def message_id(self, outbox_id: int) -> str:
-        return message.message_id(outbox_id, self.mail_domain)
-
     def template(self, m: outbox.Claimed, data: maildata.MessageData) -> templates.MailTemplate:
         tmpl = self.catalog.get(m.template) if m.campaign_id is None else self._campaign(m, data)
         outside = tmpl.items_for(m.channel) - m.items
@@ -162,6 +159,15 @@ def _view(row: Mapping[str, Any] | None, hide: tuple[str, ...] = ()) -> dict[str
     if not hide:
         return dict(row)
     return {k: v for k, v in row.items() if k not in hide}
+
+
+def message_domain(domain: str) -> str:
+    """The Message-ID domain as the MIME writer accepts it (IDNA), or ConfigError."""
+    try:
+        mid = message.message_id(1, domain)
+    except (ValueError, UnicodeError) as e:
+        raise ConfigError(f"OUTREACH_MAIL_DOMAIN: {e}") from None
+    return mid.rsplit("@", 1)[1].rstrip(">")
 
 
 def from_settings(settings: Settings) -> TemplateComposer:

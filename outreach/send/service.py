@@ -40,6 +40,7 @@ def build_worker(
         config=cfg,
         limiter=cfg.limiter(s.smtp_rate_per_second, s.smtp_rate_per_hour),
         worker_id=worker_id(),
+        mail_domain=compose.message_domain(s.mail_domain),
         batch=batch or cfg.batch,
         rng=random.Random(),
     )

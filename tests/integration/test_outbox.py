@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 
 import pytest
 import sendkit
@@ -125,15 +126,29 @@ async def test_expired_lease_is_claimable_again(engine: AsyncEngine) -> None:
     async with sessions() as s, s.begin():
         await outbox.enqueue(s, [(draft(c), sendkit.permit(c)) for c in (1, 2)], now=NOW)
     async with sessions() as s, s.begin():
-        dead = await outbox.claim(s, worker="dead", limit=10, now=NOW, lease=LEASE)
+        dead = await outbox.claim(
+            s, worker="dead", limit=10, now=NOW, lease=LEASE, message_domain="mail.example.jp"
+        )
     assert len(dead) == 2
+    # The Message-ID is fixed by the first claim, before any send.
+    assert all(
+        re.fullmatch(rf"<{c.id}\.[0-9a-f]{{16}}@mail\.example\.jp>", c.message_id or "")
+        for c in dead
+    )
     async with sessions() as s, s.begin():  # lease still running: nothing to take
         assert await outbox.claim(s, worker="w2", limit=10, now=NOW + LEASE / 2, lease=LEASE) == []
     async with sessions() as s, s.begin():
         again = await outbox.claim(
-            s, worker="w2", limit=10, now=NOW + LEASE + dt.timedelta(seconds=1), lease=LEASE
+            s,
+            worker="w2",
+            limit=10,
+            now=NOW + LEASE + dt.timedelta(seconds=1),
+            lease=LEASE,
+            message_domain="mail.example.jp",
         )
     assert [c.id for c in again] == [c.id for c in dead]
+    # A resend after a crash carries the same Message-ID (the documented duplicate).
+    assert [c.message_id for c in again] == [c.message_id for c in dead]
     assert [c.attempts for c in again] == [2, 2]
     # The dead worker's late results are not written over the new owner's claim.
     async with sessions() as s, s.begin():
