@@ -32,7 +32,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType
+from types import MappingProxyType, SimpleNamespace
 from typing import Any
 
 import jinja2
@@ -420,6 +420,34 @@ def _field_problems(
 
 
 # -- rendering ---------------------------------------------------------------------------
+
+
+def context_for(tmpl: MailTemplate, channel: str, roots: Mapping[str, Any]) -> dict[str, Any]:
+    """The template context for one message, minimised: each personal variable (customer,
+    vehicle, policy) becomes a view holding only the fields this channel's form uses, so
+    nothing else of the record reaches the renderer. `roots` maps variable names to rows
+    (mappings), objects or None; the non-personal ones are passed through unchanged."""
+    used = tmpl.fields.get(channel)
+    if used is None:
+        raise NotFound(f"template {tmpl.name} has no {channel} form")
+    wanted: dict[str, set[str]] = {}
+    for f in used:
+        top, _, attr = f.partition(".")
+        if attr:
+            wanted.setdefault(top, set()).add(attr)
+    out: dict[str, Any] = {}
+    for name, row in roots.items():
+        if name in purposes.NON_PERSONAL or row is None:
+            out[name] = row
+            continue
+        # A field the row lacks stays out: the render then fails naming it (StrictUndefined).
+        attrs = sorted(wanted.get(name, ()))
+        if isinstance(row, Mapping):
+            view = {a: row[a] for a in attrs if a in row}
+        else:
+            view = {a: getattr(row, a) for a in attrs if hasattr(row, a)}
+        out[name] = SimpleNamespace(**view)
+    return out
 
 
 def render_email(

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from outreach.errors import ConfigError
+from outreach.errors import ConfigError, NotFound
 from outreach.gate import purposes
 from outreach.render import dealer, environment, templates
 
@@ -378,3 +378,23 @@ def test_save_time_check_with_the_renderer(
         templates.check(
             "campaign:3", meta, sources, registry, templates.file_loader(MAIL), renderer
         )
+
+
+def test_context_for_passes_only_the_fields_the_form_uses(
+    catalog: templates.Catalog, renderer: environment.Renderer
+) -> None:
+    full = context()
+    row = {**vars(full["customer"]), "email": "t@example.jp", "birth_date": dt.date(1980, 1, 1)}
+    roots = {**full, "customer": row, "vehicle": vars(full["vehicle"]), "policy": None}
+    tmpl = catalog.get("reminder_shaken_2")
+    small = templates.context_for(tmpl, "email", roots)
+    assert vars(small["customer"]) == {"name_kanji": "髙橋 太郎"}  # no email, no birth date
+    assert set(vars(small["vehicle"])) == {"car_name", "registration_number", "shaken_expiry_on"}
+    assert small["policy"] is None and small["dealer"] is full["dealer"]
+    assert templates.render_email(renderer, tmpl, small) == templates.render_email(
+        renderer, tmpl, full
+    )
+    phone = templates.context_for(tmpl, "phone", roots)
+    assert "registration_number" not in vars(phone["vehicle"])
+    with pytest.raises(NotFound):
+        templates.context_for(catalog.get("campaign_winter_tires"), "post", roots)
