@@ -60,6 +60,7 @@ def demo_data_cmd(
 
     async def _go(app: bootstrap.App) -> demo_data.Summary:
         day = today_ or today(app.clock)
+        notice, new_purpose = demo_data.notice_of(app.settings.config_dir)
         with _progress("demo-data", count) as bar:
             return await demo_data.load(
                 app.engine,
@@ -68,6 +69,8 @@ def demo_data_cmd(
                 today=day,
                 batch_size=batch_size,
                 progress=bar,
+                notice_version=notice,
+                new_purpose=new_purpose,
             )
 
     summary = common.run_app(_go)

@@ -31,6 +31,7 @@ import random
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import JSON, Boolean, Date, func, insert, select, text
@@ -42,7 +43,8 @@ from outreach.gate import ledger
 from outreach.records import demo_lists as L
 
 BATCH = 5000
-CURRENT_NOTICE = 2  # the registry's current policy version (config/purposes.toml)
+# Defaults matching config/purposes.toml; the CLI reads them from the registry (`notice_of`).
+CURRENT_NOTICE = 2  # the current privacy-policy version
 NEW_PURPOSE = "p7"  # the purpose added in that version: needs consent from older records
 
 # Tables in insert order (parents first) and the key each batch holds their rows under.
@@ -121,7 +123,17 @@ CARS = Weighted.of(tuple((name, w) for name, _, w in L.CARS))
 class Generator:
     """Makes batches of rows for customers start.ids['customers'], … in order. Pure."""
 
-    def __init__(self, seed: int, today: dt.date, start: Start) -> None:
+    def __init__(
+        self,
+        seed: int,
+        today: dt.date,
+        start: Start,
+        *,
+        notice_version: int = CURRENT_NOTICE,
+        new_purpose: str | None = NEW_PURPOSE,
+    ) -> None:
+        self.notice = notice_version
+        self.new_purpose = new_purpose
         self.rng = random.Random(seed)
         self.today = today
         self.next = dict(start.ids)
@@ -187,9 +199,9 @@ class Generator:
             email = f"{local_part}@{MAIL_DOMAINS.draw(rng)}"
         acquired = self._day_between(add_years(today, -15), today - dt.timedelta(days=30))
         joint = rng.random() < 0.08
-        notice = CURRENT_NOTICE
+        notice = self.notice
         if acquired < dt.date(2022, 4, 1) and rng.random() < 0.5:  # not re-notified since
-            notice = max(1, CURRENT_NOTICE - 1)
+            notice = max(1, self.notice - 1)
         status = "active"
         x = rng.random()
         if x < 0.01:
@@ -298,8 +310,8 @@ class Generator:
         plan: list[tuple[str, str, str, str]] = []  # action, scope, source, actor
         if rng.random() < 0.10:
             plan.append(("grant", "insurer_share", "store", "staff:demo"))
-        if notice < CURRENT_NOTICE and rng.random() < 0.3:
-            plan.append(("grant", f"purpose:{NEW_PURPOSE}", "preference_page", "customer"))
+        if notice < self.notice and self.new_purpose and rng.random() < 0.3:
+            plan.append(("grant", f"purpose:{self.new_purpose}", "preference_page", "customer"))
         x = rng.random()
         opt_scopes = (
             (0.03, "all"),
@@ -343,7 +355,9 @@ class Generator:
                 source=source,
                 actor=actor,
                 occurred_at=at,
-                legal_basis="opt_in" if scope == f"purpose:{NEW_PURPOSE}" else None,
+                legal_basis="opt_in"
+                if action == "grant" and scope.startswith("purpose:")
+                else None,
                 evidence={"note": "デモデータ"},
             )
             if ledger.changes(prefs, e):  # the ledger records no event that changes nothing
@@ -589,6 +603,15 @@ async def fix_sequences(conn: AsyncConnection) -> None:
         )
 
 
+def notice_of(config_dir: Path) -> tuple[int, str | None]:
+    """The registry's current policy version and a purpose that version added (if any)."""
+    from outreach.gate import purposes
+
+    reg = purposes.load(config_dir / "purposes.toml")
+    added = sorted(p.id for p in reg.purposes.values() if p.since_version == reg.version)
+    return reg.version, (added[0] if added and reg.version > 1 else None)
+
+
 async def load(
     engine: AsyncEngine,
     *,
@@ -597,11 +620,13 @@ async def load(
     today: dt.date,
     batch_size: int = BATCH,
     progress: Callable[[int], None] | None = None,
+    notice_version: int = CURRENT_NOTICE,
+    new_purpose: str | None = NEW_PURPOSE,
 ) -> Summary:
     """Generate and write `customers` customers with their records, a batch per transaction."""
     t0 = time.perf_counter()
     start = await prepare(engine)
-    gen = Generator(seed, today, start)
+    gen = Generator(seed, today, start, notice_version=notice_version, new_purpose=new_purpose)
     summary = Summary(seed=seed, today=today, customers=customers)
     summary.rows = {name: 0 for name, _ in TABLES}
     try:
