@@ -51,7 +51,13 @@ def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) 
     callback=_parse_day,
     help="Date the data is made around (due dates follow it); default: today in Japan.",
 )
-@click.option("--batch-size", type=click.IntRange(min=100), default=demo_data.BATCH)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=100),
+    default=demo_data.BATCH,
+    show_default=True,
+    help="Customers written per transaction.",
+)
 @common.json_option
 def demo_data_cmd(
     count: int, seed: int, today_: dt.date | None, batch_size: int, as_json: bool
@@ -107,7 +113,11 @@ def _print_demo(d: dict[str, Any]) -> None:
 )
 @common.json_option
 def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_json: bool) -> None:
-    """Import a DMS CSV export (customers, vehicles or policies); exit 1 if rows were rejected."""
+    """Import a DMS CSV export; exit 1 if any row was rejected.
+
+    KIND is customers, vehicles or policies; the CSV headers are mapped to fields by
+    config/csv/KIND.toml. Rows are upserted by external id: re-running a file changes nothing.
+    """
 
     try:
         size = file.stat().st_size
