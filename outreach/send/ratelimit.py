@@ -25,7 +25,8 @@ class Bucket:
     tat: float = 0.0  # theoretical arrival time of the next send
 
     def delay(self, now: float) -> float:
-        return max(0.0, max(self.tat, now) - (self.burst - 1) * self.interval - now)
+        d = max(self.tat, now) - (self.burst - 1) * self.interval - now
+        return d if d > 1e-9 else 0.0  # float noise is no wait
 
     def take(self, now: float) -> None:
         self.tat = max(self.tat, now) + self.interval

@@ -1,0 +1,202 @@
+"""The SMTP transport against a real aiosmtpd server: pooled connections, reconnect after a
+drop, AUTH, STARTTLS and implicit TLS; and the file/capture transports."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import email
+import email.policy
+import ssl
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sendkit
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
+
+from outreach.send import capture, file, smtp
+
+MSG = (
+    "From: a@mail.example.jp\r\nTo: b@example.jp\r\nSubject: =?utf-8?b?6auZ5qmL?=\r\n"
+    "Message-ID: <{n}.x@mail.example.jp>\r\n\r\nbody {n}\r\n"
+)
+
+
+def msg(n: int) -> bytes:
+    return MSG.format(n=n).encode()
+
+
+class Peers:
+    """Stores messages and the client connection (peer) each came on."""
+
+    def __init__(self, drop_on: set[int] | None = None) -> None:
+        self.peers: list[Any] = []
+        self.data: list[bytes] = []
+        self.drop_on = drop_on or set()
+        self.seen = 0
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        self.seen += 1
+        if self.seen in self.drop_on:
+            return "421 4.7.0 closing connection"
+        self.peers.append(session.peer)
+        self.data.append(envelope.original_content or envelope.content)
+        return "250 OK"
+
+
+async def test_pool_reuses_its_connections() -> None:
+    h = Peers()
+    port = sendkit.free_port()
+    c = Controller(h, hostname="127.0.0.1", port=port)
+    c.start()
+    try:
+        t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 3)
+        results = await asyncio.gather(
+            *(t.send("a@mail.example.jp", ["b@example.jp"], msg(i)) for i in range(30))
+        )
+        await t.close()
+    finally:
+        c.stop()
+    assert all(r.ok and r.code == 250 for r in results)
+    assert len(h.data) == 30
+    assert len(set(h.peers)) <= 3  # 30 messages over at most 3 connections
+    parsed = email.message_from_bytes(h.data[0], policy=email.policy.default)
+    assert parsed["Subject"] == "髙橋"
+
+
+async def test_a_dropped_connection_is_replaced_on_next_use() -> None:
+    h = Peers(drop_on={2})
+    port = sendkit.free_port()
+    c = Controller(h, hostname="127.0.0.1", port=port)
+    c.start()
+    try:
+        t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 1)
+        r1 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        r2 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(2))
+        r3 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(3))
+        await t.close()
+    finally:
+        c.stop()
+    assert r1.ok and not r2.ok and r2.code == 421 and r3.ok
+    assert len(set(h.peers)) == 2  # a new connection after the 421
+
+
+async def test_server_down_is_a_temporary_failure_without_code() -> None:
+    t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{sendkit.free_port()}"), 1)
+    r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+    await t.close()
+    assert not r.ok and r.code is None and r.detail.startswith("connection:")
+
+
+def _auth(server: Any, session: Any, envelope: Any, mechanism: str, data: Any) -> AuthResult:
+    ok = isinstance(data, LoginPassword) and (data.login, data.password) == (b"relay", b"s3cr:t")
+    return AuthResult(success=ok)
+
+
+@pytest.mark.parametrize(("password", "delivered"), [("s3cr%3At", True), ("wrong", False)])
+async def test_auth_from_the_url(password: str, delivered: bool) -> None:
+    h = Peers()
+    port = sendkit.free_port()
+    c = Controller(h, hostname="127.0.0.1", port=port, authenticator=_auth, auth_require_tls=False)
+    c.start()
+    try:
+        relay = smtp.parse_url(f"smtp://relay:{password}@127.0.0.1:{port}")
+        # A refused login may leave the server waiting for another mechanism: short timeout.
+        t = smtp.SmtpTransport(dataclasses.replace(relay, timeout=2), 1)
+        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        await t.close()
+    finally:
+        c.stop()
+    assert r.ok is delivered
+    assert len(h.data) == (1 if delivered else 0)
+    if not delivered:
+        assert r.code is None  # a relay refusing us is retried later, never a bounce
+
+
+@pytest.fixture(scope="module")
+def cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    d = tmp_path_factory.mktemp("tls")
+    key, crt = d / "key.pem", d / "cert.pem"
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(crt),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return crt, key
+
+
+def _server_ctx(cert: tuple[Path, Path]) -> ssl.SSLContext:
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(cert[0]), str(cert[1]))
+    return ctx
+
+
+async def test_starttls_required_by_the_url(cert: tuple[Path, Path]) -> None:
+    h = Peers()
+    port = sendkit.free_port()
+    c = Controller(
+        h, hostname="127.0.0.1", port=port, tls_context=_server_ctx(cert), require_starttls=True
+    )
+    c.start()
+    try:
+        relay = smtp.parse_url(f"smtp+starttls://127.0.0.1:{port}?insecure")
+        t = smtp.SmtpTransport(relay, 1)
+        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        plain = smtp.SmtpTransport(smtp.Relay("127.0.0.1", port, start_tls=False), 1)
+        refused = await plain.send("a@mail.example.jp", ["b@example.jp"], msg(2))
+        await t.close()
+        await plain.close()
+    finally:
+        c.stop()
+    assert r.ok, r
+    assert not refused.ok  # the server demands STARTTLS: no mail over plain text
+    assert len(h.data) == 1
+
+
+async def test_implicit_tls(cert: tuple[Path, Path]) -> None:
+    h = Peers()
+    port = sendkit.free_port()
+    c = Controller(h, hostname="127.0.0.1", port=port, ssl_context=_server_ctx(cert))
+    c.start()
+    try:
+        relay = smtp.parse_url(f"smtps://127.0.0.1:{port}?insecure")
+        t = smtp.SmtpTransport(relay, 2)
+        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        await t.close()
+    finally:
+        c.stop()
+    assert r.ok, r
+    assert len(h.data) == 1
+
+
+async def test_file_and_capture_transports_write_one_eml_per_message_id(tmp_path: Path) -> None:
+    t = capture.transport(tmp_path / "data")
+    for n in (1, 2, 1):  # the third is a resend of the first: same file
+        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(n))
+        assert r.ok and r.code == 250
+    files = sorted(p.name for p in capture.capture_dir(tmp_path / "data").iterdir())
+    assert files == ["1.x@mail.example.jp.eml", "2.x@mail.example.jp.eml"]
+    f = file.FileTransport(tmp_path / "out")
+    await f.send("a@mail.example.jp", ["b@example.jp"], msg(3))
+    parsed = email.message_from_bytes(
+        (tmp_path / "out" / "3.x@mail.example.jp.eml").read_bytes(), policy=email.policy.default
+    )
+    assert parsed["Subject"] == "髙橋"
