@@ -38,6 +38,25 @@ _SPACES = re.compile(r"[ \t]+")
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]"
 _DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*\Z")
 _PLAIN_PHRASE = re.compile(r"[A-Za-z0-9]+(?: [A-Za-z0-9]+)*\Z")
+_MSG_ID = re.compile(r"<[!-;=?-~]+@[!-;=?-Z^-~]+>\Z")  # RFC 5322 §3.6.4, no < > or [ ]
+_FIELD_NAME = re.compile(r"[!-9;-~]+\Z")  # printable ASCII without ':' (RFC 5322 §2.2)
+_OWN_HEADERS = frozenset(
+    {
+        "from",
+        "to",
+        "cc",
+        "bcc",
+        "subject",
+        "date",
+        "message-id",
+        "list-id",
+        "list-unsubscribe",
+        "list-unsubscribe-post",
+        "mime-version",
+        "content-type",
+        "content-transfer-encoding",
+    }
+)
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?"
 _DOMAIN = re.compile(rf"{_LABEL}(?:\.{_LABEL})*\Z")
 
@@ -99,16 +118,22 @@ def build(mail: Mail) -> bytes:
     out.append(_address_header("To", mail.to))
     out.append(_unstructured("Subject", mail.subject))
     out.append(f"Date: {format_datetime(mail.date)}\r\n")
-    out.append(f"Message-ID: {_ascii_value('Message-ID', mail.message_id)}\r\n")
+    if not _MSG_ID.match(mail.message_id):
+        raise ValueError(f"Message-ID must look like <left@right>: {mail.message_id!r}")
+    out.append(f"Message-ID: {mail.message_id}\r\n")
     if mail.list_id is not None:
         out.append(_phrase_header("List-Id", mail.list_id.phrase, mail.list_id.label))
     if mail.list_unsubscribe:
         uris = [_ascii_value("List-Unsubscribe", u) for u in mail.list_unsubscribe]
+        if sum(u.startswith("https://") for u in uris) > 1:
+            raise ValueError("List-Unsubscribe: exactly one https URI (RFC 8058 §3.1)")
         out.append(_join_folded("List-Unsubscribe", [f"<{u}>" for u in uris], ","))
         if mail.one_click and any(u.startswith("https://") for u in uris):
             out.append("List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n")
     for name, value in mail.headers:
-        out.append(f"{_ascii_value('header name', name)}: {_ascii_value(name, value)}\r\n")
+        if not _FIELD_NAME.match(name) or name.lower() in _OWN_HEADERS:
+            raise ValueError(f"header name refused: {name!r}")
+        out.append(f"{name}: {_ascii_value(name, value)}\r\n")
     out.append("MIME-Version: 1.0\r\n")
     text = _text_part("plain", mail.text)
     if mail.html is None:

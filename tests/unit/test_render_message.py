@@ -263,3 +263,15 @@ def test_internationalised_domains_are_punycoded_and_bad_ones_refused() -> None:
             message.build(sample(to=message.Address(bad, "太郎")))
     with pytest.raises(ValueError):
         message.message_id(1, "bad domain")
+
+
+def test_unsafe_extra_headers_and_ids_are_refused() -> None:
+    ok = message.build(sample(headers=(("Feedback-ID", "c12:campaign:lexus"),)))
+    assert b"\r\nFeedback-ID: c12:campaign:lexus\r\n" in ok
+    for headers in ((("Bcc", "x@example.jp"),), (("X Bad", "1"),), (("X:Y", "1"),)):
+        with pytest.raises(ValueError, match="header name"):
+            message.build(sample(headers=headers))
+    with pytest.raises(ValueError, match="Message-ID"):
+        message.build(sample(message_id="no-angle@example.jp"))
+    with pytest.raises(ValueError, match="exactly one https"):
+        message.build(sample(list_unsubscribe=("https://a.jp/u/1", "https://b.jp/u/2")))
