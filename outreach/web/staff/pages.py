@@ -36,7 +36,13 @@ CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; "
     "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-HEADERS = {"cache-control": "no-store", "content-security-policy": CSP}
+# same-origin (not no-referrer): with no-referrer, Chromium sends `Origin: null` on the
+# console's own form posts, which the CSRF origin check must refuse.
+HEADERS = {
+    "cache-control": "no-store",
+    "content-security-policy": CSP,
+    "referrer-policy": "same-origin",
+}
 PageId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
