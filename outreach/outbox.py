@@ -99,6 +99,7 @@ class Claimed:
 
 
 _CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed)]
+_ITEMS = [f.name for f in fields(Claimed)].index("items")
 
 
 @dataclass(frozen=True)
@@ -233,8 +234,11 @@ async def claim(
             literal("<") + cast(T.c.id, String) + literal(f".{nonce}@{message_domain}>"),
         )
     stmt = update(T).where(T.c.id.in_(picked)).values(values).returning(*_CLAIMED_COLUMNS)
-    rows = (await session.execute(stmt)).mappings().all()
-    claimed = [Claimed(**{**r, "items": frozenset(r["items"] or ())}) for r in rows]
+    claimed = []
+    for row in (await session.execute(stmt)).all():
+        cols: list[Any] = list(row)
+        cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
+        claimed.append(Claimed(*cols))
     claimed.sort(key=lambda c: (c.not_before, c.id))
     return claimed
 

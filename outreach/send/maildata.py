@@ -44,8 +44,10 @@ async def _rows(session: AsyncSession, table: Table, ids: Iterable[int | None]) 
         return {}
     hidden = _HIDDEN.get(table.name, set())
     cols = [c for c in table.c if c.key not in hidden]
+    keys = [c.key for c in cols]
     result = await session.execute(select(*cols).where(table.c.id.in_(wanted)))
-    return {r["id"]: dict(r) for r in result.mappings()}
+    rows = (dict(zip(keys, r, strict=True)) for r in result.all())
+    return {r["id"]: r for r in rows}
 
 
 def _table(model: Any) -> Table:
