@@ -116,7 +116,7 @@ def sample_message(i: int) -> bytes:
     )
 
 
-async def raw(port: int, n: int) -> float:
+async def raw(port: int, n: int) -> tuple[float, float]:
     transport = smtp.SmtpTransport(smtp.Relay("127.0.0.1", port, start_tls=False), POOL)
     data = [sample_message(i) for i in range(n)]
     sem = asyncio.Semaphore(POOL * 4)
@@ -127,11 +127,11 @@ async def raw(port: int, n: int) -> float:
             assert r.ok, r
 
     await asyncio.gather(*(one(i) for i in range(POOL)))  # connect the pool first
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     await asyncio.gather(*(one(i) for i in range(n)))
-    took = time.perf_counter() - t0
+    took, cpu = time.perf_counter() - t0, time.process_time() - c0
     await transport.close()
-    return n / took
+    return n / took, cpu / n * 1e6
 
 
 def make_db(url: str | None, work: Path) -> str:
@@ -232,7 +232,9 @@ def dkim_key(work: Path) -> str:
     return path.read_text()
 
 
-async def full(port: int, n: int, db: str, work: Path, *, dkim: str | None, start: int) -> float:
+async def full(
+    port: int, n: int, db: str, work: Path, *, dkim: str | None, start: int
+) -> tuple[float, float]:
     s = settings.Settings(
         data_dir=work / "data",
         database_url=db,
@@ -252,15 +254,15 @@ async def full(port: int, n: int, db: str, work: Path, *, dkim: str | None, star
     try:
         await seed(app, n, start)
         w = service.build_worker(app, batch=500, concurrency=POOL)
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         report = await pipeline.drain(w, once=True)
-        took = time.perf_counter() - t0
+        took, cpu = time.perf_counter() - t0, time.process_time() - c0
         await w.transport.close()
     finally:
         await app.close()
     sent = report.results.get("sent", 0)
     assert sent == n, pipeline.summary(report)
-    return n / took
+    return n / took, cpu / n * 1e6
 
 
 def check(data: list[bytes], signed: bool) -> None:
@@ -292,16 +294,16 @@ def main() -> None:
     db = make_db(args.pg, work)
     engine = "postgresql" if args.pg else "sqlite"
     try:
-        raw_rate = asyncio.run(raw(port, n))
+        raw_rate, raw_cpu = asyncio.run(raw(port, n))
         mark = sink_file.stat().st_size
-        full_rate = asyncio.run(full(port, n, db, work, dkim=None, start=1))
+        full_rate, full_cpu = asyncio.run(full(port, n, db, work, dkim=None, start=1))
         got = received(sink_file, mark)
         assert len(got) == n, (len(got), n)
         check(got, signed=False)
         checked = len(got)
         mark = sink_file.stat().st_size
         key = dkim_key(work)
-        dkim_rate = asyncio.run(full(port, n_dkim, db, work, dkim=key, start=n + 1))
+        dkim_rate, dkim_cpu = asyncio.run(full(port, n_dkim, db, work, dkim=key, start=n + 1))
         got = received(sink_file, mark)
         assert len(got) == n_dkim, (len(got), n_dkim)
         check(got, signed=True)
@@ -321,6 +323,11 @@ def main() -> None:
     figure("send", f"full path ({engine}), pool 8", full_rate, "msg/s", n=n)
     figure("send", "full path / raw", ratio * 100, "%", target=">=50%")
     figure("send", f"full path + DKIM ({engine}), pool 8", dkim_rate, "msg/s", n=n_dkim)
+    # Sender CPU per message (this process, its DB driver thread included): steadier than
+    # msg/s on a shared machine, and what the full path adds to the raw client's cost.
+    figure("send", "sender CPU per message, raw", raw_cpu, "µs")
+    figure("send", f"sender CPU per message, full path ({engine})", full_cpu, "µs")
+    figure("send", f"sender CPU per message, full + DKIM ({engine})", dkim_cpu, "µs")
 
 
 if __name__ == "__main__":
