@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from sqlalchemy import select
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach import outbox
@@ -285,6 +286,10 @@ async def _send(
                 )
             )
             continue
+        # Checked before any task starts, so a refused permit stops the batch before a send.
+        decision.require(
+            r.permit, r.message.customer_id, r.message.purpose, r.message.channel, r.message.items
+        )
         wait = w.limiter.take(r.address)
         tasks.append(asyncio.create_task(_deliver(w, r, wait)))
     results += await asyncio.gather(*tasks)
@@ -385,7 +390,17 @@ async def drain(
     total = BatchReport()
     stop = stop or asyncio.Event()
     while not stop.is_set():
-        report = await run_batch(w)
+        try:
+            report = await run_batch(w)
+        except (DBAPIError, OSError) as e:
+            if once:
+                raise
+            # A long-running worker outlives a database restart: the batch in hand rolled
+            # back (its messages come back after their lease); wait and carry on.
+            log.warning("worker %s: batch failed, retrying: %s", w.worker_id, e)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), max(idle, 5.0))
+            continue
         total.add(report)
         if on_batch is not None and report.claimed:
             on_batch(report)
