@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -181,6 +181,7 @@ async def run(
     async with app.sessions() as session, session.begin():
         window = await window_for(session, day, cfg.rules)
         earlier = await _earlier_runs(session, day)
+        overlap = await _runs_within(session, window)
         run_row = Run(kind="daily", run_date=day, status="running", dry_run=dry_run, started_at=now)
         session.add(run_row)
         await session.flush()
@@ -196,7 +197,9 @@ async def run(
         for start in range(0, total, size):
             chunk = found[start : start + size]
             async with app.sessions() as session, session.begin():
-                await process(session, cfg, chunk, run_id, now, summary, dry_run=dry_run)
+                await process(
+                    session, cfg, chunk, run_id, now, summary, dry_run=dry_run, check=overlap
+                )
             if progress:
                 progress(min(start + size, total), total)
         if not dry_run and gaps:
@@ -231,6 +234,22 @@ async def _earlier_runs(session: AsyncSession, day: dt.date) -> bool:
     return (await session.execute(stmt)).first() is not None
 
 
+async def _runs_within(session: AsyncSession, window: Window) -> bool:
+    """Whether any earlier run (done, killed or failed) covered a date of this window: only
+    then can a candidate already be queued, and only then is the outbox checked first."""
+    stmt = (
+        select(Run.id)
+        .where(
+            Run.kind == "daily",
+            Run.dry_run.is_(False),
+            Run.run_date > window.after,
+            Run.run_date <= window.through,
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None
+
+
 async def _finish(
     session: AsyncSession, run_id: int, status: str, at: dt.datetime, summary: Summary
 ) -> None:
@@ -245,7 +264,7 @@ async def _finish(
 
 
 def _in_ranges(column: Any, rs: Iterable[ranges.Range]) -> Any:
-    return or_(*[column.between(lo, hi) for lo, hi in rs])
+    return or_(false(), *[column.between(lo, hi) for lo, hi in rs])
 
 
 V = Vehicle.__table__
@@ -348,13 +367,17 @@ async def collect(
     found: list[Candidate] = []
     gaps: list[VehicleFacts] = []
     if (rule := r.kinds.get("shaken")) is not None:
-        rs = ranges.due_ranges(rule, window, booking_window_months=r.booking_window_months)
+        rs = ranges.due_ranges(
+            rule, window, booking_window_months=r.booking_window_months, calendar=r.calendar
+        )
         for v in (await _vehicles(session, _in_ranges(V.c.shaken_expiry_on, rs))).values():
             if (c := shaken.candidate(v, r, window)) is not None:
                 found.append(c)
                 gaps.append(v)
     if (rule := r.kinds.get("inspection")) is not None:
-        rs = ranges.shift(ranges.due_ranges(rule, window, booking_window_months=None), -12)
+        rs = ranges.shift(
+            ranges.due_ranges(rule, window, booking_window_months=None, calendar=r.calendar), -12
+        )
         vs = await _vehicles(
             session,
             or_(_in_ranges(V.c.last_inspection_on, rs), _in_ranges(V.c.first_registered_on, rs)),
@@ -363,7 +386,7 @@ async def collect(
     for kind in ("jibaiseki", "nini"):
         if (rule := r.kinds.get(kind)) is None:
             continue
-        rs = ranges.due_ranges(rule, window, booking_window_months=None)
+        rs = ranges.due_ranges(rule, window, booking_window_months=None, calendar=r.calendar)
         due: list[tuple[PolicyFacts, Candidate]] = []
         for p in await _policies(session, kind, _in_ranges(P.c.expires_on, rs)):
             if (c := insurance.candidate(p, r, window)) is not None:
@@ -407,10 +430,14 @@ async def process(
     summary: Summary,
     *,
     dry_run: bool,
+    check: bool = True,
 ) -> None:
-    """Gate and queue one chunk of candidates in the caller's transaction."""
+    """Gate and queue one chunk of candidates in the caller's transaction.
+
+    With `check`, candidates already on the outbox (under any channel) are skipped before
+    the gate is asked; without it, the unique key still makes a duplicate impossible."""
     r = cfg.rules
-    keys = [c.key(ch) for c in chunk for ch in r.channels]
+    keys = [c.key(ch) for c in chunk for ch in r.channels] if check else []
     queued_keys = await _existing(session, keys)
     todo = [c for c in chunk if not any(c.key(ch) in queued_keys for ch in r.channels)]
     summary.already_queued += len(chunk) - len(todo)
@@ -554,8 +581,9 @@ async def flag_gaps(
     ins: Any = (
         postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
     )
-    stmt = ins(Flag).values(rows).on_conflict_do_nothing(index_elements=["key"]).returning(Flag.id)
-    return len((await session.execute(stmt)).all())
+    # executemany (SQLAlchemy's insertmanyvalues): one compiled statement, batched rows.
+    stmt = ins(Flag).on_conflict_do_nothing(index_elements=["key"]).returning(Flag.id)
+    return len((await session.execute(stmt, rows)).all())
 
 
 # --- the scheduled job -----------------------------------------------------------------------

@@ -223,23 +223,79 @@ def test_jibaiseki_gap_r32() -> None:
     )
 
 
-@settings(max_examples=200, deadline=None)
+CUSTOM = rules.parse(
+    {
+        "purpose": "p2",
+        "kinds": {
+            "shaken": {
+                "stages": [
+                    {
+                        "name": n,
+                        "months_before": m,
+                        "days_before": d,
+                        "booking": b,
+                        "templates": {c: "t" for c in rules.CHANNELS},
+                    }
+                    for n, m, d, b in (("a", 3, 5, False), ("b", 1, 20, True), ("c", 0, 10, True))
+                ]
+            }
+        },
+    }
+)
+KINDS = [(RULES, k) for k in sorted(RULES.kinds)] + [(CUSTOM, "shaken")]
+
+
+@settings(max_examples=300, deadline=None)
 @given(
     st.dates(min_value=D(2025, 1, 1), max_value=D(2032, 12, 31)),
     st.integers(0, 40),
-    st.sampled_from(sorted(RULES.kinds)),
+    st.sampled_from(KINDS),
 )
 def test_selected_ranges_cover_every_due_date_with_a_stage_in_the_window(
-    through: dt.date, gap: int, kind: str
+    through: dt.date, gap: int, which: tuple[rules.Rules, str]
 ) -> None:
+    r, kind = which
     w = Window(after=through - dt.timedelta(days=gap + 1), through=through)
-    rule = RULES.kinds[kind]
-    bw = RULES.booking_window_months if kind == "shaken" else None
-    rs = ranges.due_ranges(rule, w, booking_window_months=bw)
-    # Brute force: every due date in the next 4 months whose stage falls in the window.
+    rule = r.kinds[kind]
+    bw = r.booking_window_months if kind == "shaken" else None
+    rs = ranges.due_ranges(rule, w, booking_window_months=bw, calendar=r.calendar)
+    # Brute force: every due date in the next 5 months whose stage falls in the window.
     due = through
-    while due <= add_months(through, 4):
+    while due <= add_months(through, 5):
         opens = add_months(due, -bw) if bw is not None else None
-        if stages.current(rule, due, w, RULES.calendar, booking_opens=opens) is not None:
+        if stages.current(rule, due, w, r.calendar, booking_opens=opens) is not None:
             assert any(lo <= due <= hi for lo, hi in rs), (due, rs)
         due += dt.timedelta(days=1)
+
+
+@given(
+    st.dates(min_value=D(2024, 1, 1), max_value=D(2030, 12, 31)),
+    st.integers(0, 20),
+    st.integers(-24, 24),
+)
+def test_inverse_month_ranges_are_exact(lo: dt.date, width: int, months: int) -> None:
+    hi = lo + dt.timedelta(days=width)
+    x_lo, x_hi = ranges.inverse(lo, hi, months)
+    if x_lo > x_hi:  # no date maps into [lo, hi] (e.g. 29 March from February in 2026)
+        near = add_months(lo, months)
+        span = [near + dt.timedelta(days=i) for i in range(-5, 6)]
+        assert not any(lo <= add_months(x, -months) <= hi for x in span)
+        return
+    assert lo <= add_months(x_lo, -months) and add_months(x_hi, -months) <= hi
+    assert add_months(x_lo - dt.timedelta(days=1), -months) < lo
+    assert add_months(x_hi + dt.timedelta(days=1), -months) > hi
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.dates(min_value=D(2025, 1, 1), max_value=D(2032, 12, 31)), st.integers(0, 10))
+def test_inspection_base_ranges_cover_every_due_vehicle(through: dt.date, gap: int) -> None:
+    w = Window(after=through - dt.timedelta(days=gap + 1), through=through)
+    rule = RULES.kinds["inspection"]
+    due_rs = ranges.due_ranges(rule, w, booking_window_months=None, calendar=RULES.calendar)
+    base_rs = ranges.shift(due_rs, -12)
+    base = add_months(through, -12)
+    while base <= add_months(through, -10):
+        v = VehicleFacts(id=1, user_id=2, last_inspection_on=base)
+        if inspection.candidate(v, RULES, w) is not None:
+            assert any(lo <= base <= hi for lo, hi in base_rs), (base, base_rs)
+        base += dt.timedelta(days=1)
