@@ -3,6 +3,8 @@ claim → gate re-check → build → send → record, opt-outs that land mid-wa
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import datetime as dt
 from collections import Counter
 from typing import Any
@@ -18,6 +20,7 @@ from outreach.db import engine as engine_mod
 from outreach.db.models import GateDecision, OutboxMessage, SendAttempt, Suppression
 from outreach.errors import GateRefused
 from outreach.gate import consent
+from outreach.send import config as send_config
 from outreach.send import smtp
 
 
@@ -210,3 +213,47 @@ async def test_relay_faults_every_deliverable_message_arrives_once_bounces_are_s
     assert later.status == "suppressed"
     assert {s.email for s in await rows(engine, Suppression)} == bounce
     assert sum(len(v) for v in by_msg.values()) > len(messages)  # retries happened
+
+
+async def test_two_workers_at_once_send_each_message_once(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    await setup(engine, 30)
+    with sendkit.SmtpServer() as server:
+        transports = [smtp.SmtpTransport(smtp.parse_url(server.url), 2) for _ in range(2)]
+        workers = [
+            sendkit.make_worker(engine_mod.sessionmaker(engine), t, clock, name=f"w{i}", batch=4)
+            for i, t in enumerate(transports)
+        ]
+        reports = await asyncio.gather(*(pipeline.drain(w, once=True) for w in workers))
+        for t in transports:
+            await t.close()
+    assert sum(r.results["sent"] for r in reports) == 30
+    assert all(r.results["sent"] > 0 for r in reports)  # both took part
+    assert sorted(Counter(r.rcpt_tos[0] for r in server.received).values()) == [1] * 30
+    assert {m.status for m in await rows(engine, OutboxMessage)} == {"sent"}
+
+
+async def test_carrier_rate_limit_puts_the_excess_back_without_counting_an_attempt(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    async with engine_mod.sessionmaker(engine)() as s, s.begin():
+        ids = await sendkit.add_customers(s, 6, domain="docomo.ne.jp")
+    await enqueue(engine, [sendkit.draft(c) for c in ids])
+    cfg = dataclasses.replace(
+        send_config.load(sendkit.REPO / "config" / "sending.toml"),
+        retry=sendkit.FAST_RETRY,
+        max_wait=0.3,
+    )
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, config=cfg)
+        w.limiter = cfg.limiter(1000, 1_000_000)  # docomo: 2 per second
+        report = await pipeline.run_batch(w)
+        await transport.close()
+    # Two at once (the burst), a third after 0.5 s would exceed max_wait 0.3 s: put back.
+    assert report.results == Counter(sent=2, deferred=4)
+    assert len(server.received) == 2
+    later = [m for m in await rows(engine, OutboxMessage) if m.status == "queued"]
+    assert len(later) == 4
+    assert all(m.attempts == 0 and m.not_before > clock.now() for m in later)
