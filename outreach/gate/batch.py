@@ -14,7 +14,18 @@ from collections import defaultdict
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, String, Table, and_, case, insert, select, type_coerce
+from sqlalchemy import (
+    ColumnElement,
+    String,
+    Table,
+    Text,
+    and_,
+    case,
+    insert,
+    select,
+    type_coerce,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import Customer, EmailBasis, GateDecision, OutboxMessage, Store, Suppression
@@ -53,9 +64,9 @@ def _state_query() -> Any:
             _c.email,
             has_postal,
             has_phone,
-            type_coerce(_c.opt_outs, String),
+            sql_cast(_c.opt_outs, Text),  # as text on both engines: parsed once per value
             _c.use_suspended,
-            type_coerce(_c.consents, String),
+            sql_cast(_c.consents, Text),
             _c.store_id,
             basis,
             _eb.id,
