@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 
+import pytest
 from sqlalchemy import func, select
 from staffkit import MARKETER, REPO, rules, seed_customers, spec
 
@@ -99,3 +100,60 @@ async def test_firing_queues_the_allowed_at_the_campaign_rate_and_only_once(
         (await campaigns.get(s, cid)).status = "scheduled"
     [repeat] = await sending.fire_due(app.sessions, ctx, rules(), now=now)
     assert repeat["allowed"] == 3 and repeat["queued"] == 0
+
+
+async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> None:
+    import sendkit
+    from pydantic import SecretStr
+
+    from outreach.staff import testsend, users
+    from outreach.staff.errors import Invalid
+
+    await seed_customers(app)
+    now = app.clock.now()
+    async with app.sessions() as s, s.begin():
+        await users.add(
+            s,
+            username="mika",
+            password="correct horse battery",
+            role="marketer",
+            email="mika@dealer.example.jp",
+            actor="test",
+            now=now,
+        )
+        c = await campaigns.create(s, spec(), rules(), actor=MARKETER, now=now)
+    with sendkit.SmtpServer() as smtp:
+        settings = app.settings.model_copy(
+            update={"transport": "smtp", "smtp_url": SecretStr(smtp.url)}
+        )
+        async with app.sessions() as s, s.begin():
+            with pytest.raises(Invalid):  # a customer's address is not a staff address
+                await testsend.send(
+                    s,
+                    load_context(REPO / "config"),
+                    c,
+                    rules(),
+                    to="ichiro@example.jp",
+                    actor="mika",
+                    settings=settings,
+                    now=now,
+                )
+        async with app.sessions() as s, s.begin():
+            r = await testsend.send(
+                s,
+                load_context(REPO / "config"),
+                c,
+                rules(),
+                to="mika@dealer.example.jp",
+                actor="mika",
+                settings=settings,
+                now=now,
+            )
+        assert r["ok"] and r["code"] == 250
+        [received] = smtp.received
+        msg = received.parsed()
+        assert str(msg["subject"]) == "【テスト送信】髙橋 一郎様 冬のタイヤ交換フェアのご案内"
+        assert msg["to"].addresses[0].addr_spec == "mika@dealer.example.jp"
+    async with app.sessions() as s:
+        logged = await s.scalar(select(AuditEntry).where(AuditEntry.action == "campaign.test_send"))
+        assert logged is not None and logged.actor == "mika"

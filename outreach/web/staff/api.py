@@ -18,7 +18,17 @@ from fastapi.security import HTTPBearer
 
 from outreach.db.models import Campaign
 from outreach.errors import NotFound, OutreachError
-from outreach.staff import auth, campaigns, customers, preview, roles, users, validation, watch
+from outreach.staff import (
+    auth,
+    campaigns,
+    customers,
+    preview,
+    roles,
+    testsend,
+    users,
+    validation,
+    watch,
+)
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import (
     Conflict,
@@ -257,6 +267,29 @@ def build(st: StaffWeb) -> FastAPI:
                 with_samples=samples,
             )
             return schemas.PreviewOut.model_validate(result.as_dict())
+
+    @router.post(
+        "/campaigns/{campaign_id}/test-send", response_model=schemas.TestSendOut, tags=["campaigns"]
+    )
+    async def test_send(
+        campaign_id: schemas.Id, body: schemas.TestSendIn, request: Request
+    ) -> schemas.TestSendOut:
+        """Send one sample, marked as a test, to a staff member's own registered address."""
+        async with st.tx() as s:
+            p = who(request)
+            p.require("campaign.preview")
+            c = await campaigns.get(s, campaign_id)
+            r = await testsend.send(
+                s,
+                st.gate(),
+                c,
+                st.rules(),
+                to=body.to,
+                actor=p.username,
+                settings=st.app.settings,
+                now=st.now,
+            )
+            return schemas.TestSendOut.model_validate(r)
 
     @router.get(
         "/campaigns/{campaign_id}/results", response_model=schemas.ResultsOut, tags=["campaigns"]

@@ -24,6 +24,7 @@ from outreach.staff import (
     customers,
     preview,
     roles,
+    testsend,
     users,
     watch,
 )
@@ -291,6 +292,22 @@ def build(st: StaffWeb) -> FastAPI:
                     actor=p,
                     now=st.now,
                 )
+            elif action == "test-send":
+                p.require("campaign.preview")
+                c = await campaigns.get(s, campaign_id)
+                sent = await testsend.send(
+                    s,
+                    st.gate(),
+                    c,
+                    st.rules(),
+                    to=str(form.get("to") or ""),
+                    actor=p.username,
+                    settings=st.app.settings,
+                    now=st.now,
+                )
+                root = request.scope.get("root_path", "")
+                flag = "ok" if sent["ok"] else "failed"
+                return RedirectResponse(f"{root}/campaigns/{campaign_id}/preview?sent={flag}", 303)
             elif action in actions:
                 await actions[action](s, campaign_id, actor=p, now=st.now)
             else:
@@ -313,7 +330,14 @@ def build(st: StaffWeb) -> FastAPI:
             [(r["label"][:8], r["count"]) for r in first.reason_rows()] if first else [],
             title="除外理由ごとの件数",
         )
-        return pages.render("preview.html", request, c=c, p=result, chart=chart)
+        return pages.render(
+            "preview.html",
+            request,
+            c=c,
+            p=result,
+            chart=chart,
+            sent=request.query_params.get("sent"),
+        )
 
     @web.get("/customers", dependencies=authed)
     async def customer_search(request: Request, q: str = "") -> Response:

@@ -206,3 +206,14 @@ class UserOut(BaseModel):
     display_name: str
     role: str
     active: bool
+
+
+class TestSendIn(Strict):
+    to: Annotated[str, Field(min_length=3, max_length=254, pattern=r"^[^\x00\s]+@[^\x00\s]+$")]
+
+
+class TestSendOut(BaseModel):
+    ok: bool
+    code: int | None
+    to: str | None
+    subject: str
