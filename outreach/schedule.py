@@ -447,3 +447,26 @@ async def serve_forever(
         with contextlib.suppress(NotImplementedError):
             loop.add_signal_handler(sig, stop.set)
     await run_scheduler(app, stop, retry=retry, ttl=ttl, announce=announce)
+
+
+# --- inside `outreach serve` ----------------------------------------------------------------
+
+_background: dict[int, tuple[asyncio.Event, asyncio.Task[None]]] = {}
+
+
+async def start_in_background(app: bootstrap.App) -> None:
+    """`serve` startup hook: contend for leadership and fire jobs next to the web app."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(run_scheduler(app, stop), name="outreach-scheduler")
+    _background[id(app)] = (stop, task)
+
+
+async def stop_background(app: bootstrap.App) -> None:
+    """`serve` shutdown hook: let running jobs finish, release leadership."""
+    entry = _background.pop(id(app), None)
+    if entry is None:
+        return
+    stop, task = entry
+    stop.set()
+    with contextlib.suppress(Exception):
+        await task

@@ -6,6 +6,7 @@ Exit codes: 0 after a clean stop, 2 usage or configuration error (e.g. no secret
 from __future__ import annotations
 
 import logging
+import os
 
 import click
 from fastapi import FastAPI
@@ -18,16 +19,26 @@ from outreach.optout import keys, policy
 from outreach.web import app as web_app
 
 
+def _scheduler_on() -> bool:
+    # Set by `serve --no-scheduler` for its uvicorn workers (they inherit the environment).
+    return os.environ.get("OUTREACH_SERVE_SCHEDULER", "1") != "0"
+
+
 def startup_hooks(app: bootstrap.App) -> list[web_app.Hook]:
-    """What `serve` starts next to the web app. The scheduler engineer adds its start here."""
-    return []
+    """What `serve` starts next to the web app: the job scheduler (one leader per database)."""
+    from outreach import schedule
+
+    return [schedule.start_in_background] if _scheduler_on() else []
 
 
 def shutdown_hooks(app: bootstrap.App) -> list[web_app.Hook]:
+    from outreach import schedule
+
     async def close(a: bootstrap.App) -> None:
         await a.close()
 
-    return [close]
+    # Run in reverse: the scheduler stops (its running job finishes) before the engine closes.
+    return [close, schedule.stop_background] if _scheduler_on() else [close]
 
 
 def factory() -> FastAPI:
@@ -42,9 +53,17 @@ def factory() -> FastAPI:
 @click.option(
     "--workers", default=1, type=click.IntRange(1, 64), show_default=True, help="Processes."
 )
-def serve(host: str, port: int, workers: int) -> None:
+@click.option(
+    "--scheduler/--no-scheduler",
+    default=True,
+    show_default=True,
+    help="Also run the job scheduler (jobs/*.toml); one leader fires, however many serve.",
+)
+def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
     """Serve the opt-out pages (and the console) over HTTP; put TLS in front of it."""
     import uvicorn
+
+    os.environ["OUTREACH_SERVE_SCHEDULER"] = "1" if scheduler else "0"
 
     settings = settings_mod.load()
     try:  # fail now, in one line, rather than in every worker

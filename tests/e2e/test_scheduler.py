@@ -111,3 +111,46 @@ async def test_two_schedulers_one_leader_takeover_and_no_duplicates(
 
 async def _runs_after(app: bootstrap.App, n: int) -> bool:
     return await _done_runs(app) >= n
+
+
+async def test_two_serve_processes_fire_each_job_once(
+    app: bootstrap.App, pg_url: str, tmp_path: Path
+) -> None:
+    """`outreach serve` runs the scheduler too: two of them on one database, one leader."""
+    import socket
+
+    async with app.sessions() as s, s.begin():
+        await kit.seed_many(s, N, shaken_expiry_on=dt.date(2026, 6, 30))
+    env = cli_env(pg_url, tmp_path / "data", OUTREACH_JOBS_DIR=_jobs(tmp_path))
+    logs = [tmp_path / "s1.log", tmp_path / "s2.log"]
+    procs = []
+    for log in logs:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            port = sock.getsockname()[1]
+        fh = await asyncio.to_thread(log.open, "wb")
+        procs.append(
+            await asyncio.create_subprocess_exec(
+                OUTREACH, "serve", "--port", str(port), env=env, stdout=fh, stderr=fh
+            )
+        )
+        fh.close()
+    try:
+        assert await _wait_for(lambda: _runs_after(app, 3), 60), [_log(p) for p in logs]
+    finally:
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        for p in procs:
+            try:
+                await asyncio.wait_for(p.wait(), 30)
+            except TimeoutError:
+                p.kill()
+                await p.wait()
+    leaders = [p for p in logs if "scheduler: leader" in _log(p)]
+    assert len(leaders) == 1, [_log(p) for p in logs]
+    async with app.sessions() as s:
+        keys = (
+            await s.execute(select(func.count(func.distinct(OutboxMessage.idempotency_key))))
+        ).scalar_one()
+        total = (await s.execute(select(func.count()).select_from(OutboxMessage))).scalar_one()
+    assert (total, keys) == (N, N)
