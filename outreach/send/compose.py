@@ -66,18 +66,19 @@ class TemplateComposer:
         return tmpl
 
     def _campaign(self, m: outbox.Claimed, data: maildata.MessageData) -> templates.MailTemplate:
-        found = self._campaigns.get(m.template)
-        if found is not None:
-            return found
         c = data.campaign
         if c is None:
             raise ConfigError(f"campaign {m.campaign_id} not found")
         approved = c.get("approved_version")
+        # Checked for every message, cached or not: an edit after approval stops the rest.
         if m.template != f"campaign:{m.campaign_id}:v{approved}" or c.get("version") != approved:
             raise ConfigError(
                 f"campaign {m.campaign_id}: its text is no longer the approved version "
                 f"({m.template}); not sent"
             )
+        found = self._campaigns.get(m.template)
+        if found is not None:
+            return found
         meta = templates.Meta(
             purpose=str(c["purpose"]),
             advertising=bool(c["advertising"]),
