@@ -49,7 +49,12 @@ def _present(col: Any) -> ColumnElement[bool]:
     return and_(col.is_not(None), col != "")
 
 
-def _state_query() -> Any:
+def _state_query(after: int | None = None) -> Any:
+    """The state columns of customers; with `after`, only ids above it (keyset pagination).
+
+    The bound is repeated on the email basis join: PostgreSQL merge-joins email_bases in
+    customer order and would otherwise scan it from the start for every chunk.
+    """
     has_postal = case((and_(_present(_c.postal_code), _present(_c.address)), 1), else_=0)
     has_phone = case((_present(_c.phone), 1), else_=0)
     # A basis counts only with its evidence (R17): the standard text shown or a reference.
@@ -75,9 +80,15 @@ def _state_query() -> Any:
         .select_from(Customer.__table__)
         .outerjoin(
             EmailBasis.__table__,
-            and_(_eb.customer_id == _c.id, _eb.email == _c.email, _eb.withdrawn_at.is_(None)),
+            and_(
+                _eb.customer_id == _c.id,
+                _eb.email == _c.email,
+                _eb.withdrawn_at.is_(None),
+                *([_eb.customer_id > after] if after is not None else []),
+            ),
         )
         .outerjoin(Suppression.__table__, _sup.email == _c.email)
+        .where(*([_c.id > after] if after is not None else []))
     )
 
 
@@ -240,10 +251,10 @@ async def iter_states(
     """
     closing = await store_closing_days(session)
     parse = _Parser()
-    base = _state_query().where(*where).order_by(_c.id).limit(chunk)
 
     async def read(after: int) -> tuple[Sequence[Sequence[Any]], dict[int, tuple[Contact, ...]]]:
-        rows = await _fetch(session, base.where(_c.id > after))
+        query = _state_query(after).where(*where).order_by(_c.id).limit(chunk)
+        rows = await _fetch(session, query)
         if not rows:
             return rows, {}
         lo, hi = rows[0][0], rows[-1][0]
