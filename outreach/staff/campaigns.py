@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import Campaign, OutboxMessage
 from outreach.errors import NotFound
-from outreach.staff import audit, roles, validation
+from outreach.staff import audit, recurrence, roles, validation
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import Conflict, Forbidden, Invalid, Problem
 
@@ -95,8 +95,12 @@ def _apply(c: Campaign, s: spec_mod.CampaignSpec, purpose: validation.PurposeVie
     c.rate_per_second = s.rate_per_second
 
 
-def _validated(s: spec_mod.CampaignSpec, rules: validation.Rules) -> validation.PurposeView:
+def _validated(
+    s: spec_mod.CampaignSpec, rules: validation.Rules, now: dt.datetime | None = None
+) -> validation.PurposeView:
     problems = validation.check(s, rules)
+    if now is not None:
+        problems += recurrence.check(s.recurrence, now)
     if problems:
         raise Invalid(problems)
     purpose = rules.purpose(s.purpose)
@@ -113,7 +117,7 @@ async def create(
     now: dt.datetime,
 ) -> Campaign:
     roles.require(actor.role, "campaign.write")
-    purpose = _validated(s, rules)
+    purpose = _validated(s, rules, now)
     c = Campaign(status=DRAFT, version=1, created_by=actor.username, created_at=now, updated_at=now)
     _apply(c, s, purpose)
     session.add(c)
@@ -164,7 +168,7 @@ async def update_spec(
         raise Conflict(
             f"キャンペーンは他の人が更新しました（版 {c.version}）。読み込み直してください"
         )
-    purpose = _validated(s, rules)
+    purpose = _validated(s, rules, now)
     before = snapshot(c)
     _apply(c, s, purpose)
     c.version += 1
@@ -227,7 +231,10 @@ async def schedule(
     c = await get(session, campaign_id, for_update=True)
     if c.status != APPROVED or c.approved_version != c.version:
         raise Conflict("承認済みの最新版だけが配信予約できます")
-    when = at or c.schedule_at or now
+    when = at or c.schedule_at
+    if when is None and c.recurrence:
+        when = recurrence.next_after(c.recurrence, now)
+    when = when or now
     if when.tzinfo is None:
         raise Invalid([Problem("schedule_at", "タイムゾーン付きの日時を指定してください")])
     before = snapshot(c)

@@ -20,7 +20,7 @@ from outreach import bootstrap, outbox
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
 from outreach.gate import batch, decision, rules
 from outreach.gate.context import GateContext, load_context
-from outreach.staff import audience, audit, campaigns, preview, validation
+from outreach.staff import audience, audit, campaigns, preview, recurrence, validation
 from outreach.staff import rules as rules_mod
 
 log = logging.getLogger(__name__)
@@ -55,7 +55,16 @@ async def fire(
         if c.schedule_at is not None and c.schedule_at > now:
             return {"campaign_id": campaign_id, "skipped": "not due"}
         before = campaigns.snapshot(c)
-        c.status = campaigns.RUNNING
+        prefix = f"campaign:{c.id}:v{c.approved_version}"
+        if c.recurrence:
+            # One occurrence per fire: its own outbox keys; the campaign stays scheduled for
+            # the next one until it is paused or cancelled.
+            this = c.schedule_at or now
+            prefix += f":{recurrence.occurrence(this)}"
+            c.schedule_at = recurrence.next_after(c.recurrence, max(this, now))
+            c.status = campaigns.SCHEDULED if c.schedule_at else campaigns.RUNNING
+        else:
+            c.status = campaigns.RUNNING
         c.updated_at = now
         run = Run(kind="campaign", campaign_id=c.id, status="running", started_at=now)
         s.add(run)
@@ -80,7 +89,6 @@ async def fire(
         rate = c.rate_per_second
         category, purpose, advertising = c.category, c.purpose, c.advertising
         tname = template_name(c)
-        prefix = f"campaign:{c.id}:v{c.approved_version}"
 
     totals: Counter[str] = Counter()
     reason_counts: Counter[str] = Counter()

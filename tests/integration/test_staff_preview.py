@@ -157,3 +157,44 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
     async with app.sessions() as s:
         logged = await s.scalar(select(AuditEntry).where(AuditEntry.action == "campaign.test_send"))
         assert logged is not None and logged.actor == "mika"
+
+
+async def test_a_recurring_campaign_fires_once_per_occurrence(app: bootstrap.App) -> None:
+    import datetime as dt
+
+    from staffkit import APPROVER
+
+    from outreach.clock import JST
+    from outreach.db.models import OutboxMessage
+    from outreach.staff import sending
+    from outreach.staff.errors import Invalid
+
+    await seed_customers(app)
+    ctx = load_context(REPO / "config")
+    now = app.clock.now()  # Monday 2026-01-05 09:00 JST
+    async with app.sessions() as s:
+        with pytest.raises(Invalid):
+            await campaigns.create(
+                s, spec(recurrence="99 10 * * *"), rules(), actor=MARKETER, now=now
+            )
+    async with app.sessions() as s, s.begin():
+        c = await campaigns.create(
+            s, spec(recurrence="0 10 * * *"), rules(), actor=MARKETER, now=now
+        )
+        cid = c.id
+        await campaigns.approve(s, cid, 1, rules(), actor=APPROVER, now=now)
+        c = await campaigns.schedule(s, cid, actor=MARKETER, now=now)
+        assert c.schedule_at == dt.datetime(2026, 1, 5, 10, 0, tzinfo=JST)
+    assert await sending.fire_due(app.sessions, ctx, rules(), now=now) == []  # not yet
+    day1 = dt.datetime(2026, 1, 5, 10, 0, 5, tzinfo=JST)
+    [first] = await sending.fire_due(app.sessions, ctx, rules(), now=day1)
+    assert await sending.fire_due(app.sessions, ctx, rules(), now=day1) == []
+    day2 = dt.datetime(2026, 1, 6, 10, 0, 5, tzinfo=JST)
+    [second] = await sending.fire_due(app.sessions, ctx, rules(), now=day2)
+    assert first["queued"] == second["queued"] == 1  # C1, the one allowed in the audience
+    async with app.sessions() as s:
+        c = await campaigns.get(s, cid)
+        assert c.status == "scheduled"
+        assert c.schedule_at == dt.datetime(2026, 1, 7, 10, 0, tzinfo=JST)
+        keys = (await s.scalars(select(OutboxMessage.idempotency_key))).all()
+        assert sorted(k.split(":")[3] for k in keys) == ["20260105T1000", "20260106T1000"]
