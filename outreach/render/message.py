@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import re
 import secrets
 from collections.abc import Sequence
@@ -114,7 +115,7 @@ def build(mail: Mail) -> bytes:
     if mail.date.tzinfo is None or mail.date.utcoffset() is None:
         raise ValueError("naive datetime refused: pass an aware datetime")
     out: list[str] = []
-    out.append(_address_header("From", mail.sender))
+    out.append(_sender_header(mail.sender.name, mail.sender.addr))
     out.append(_address_header("To", mail.to))
     out.append(_unstructured("Subject", mail.subject))
     out.append(f"Date: {format_datetime(mail.date)}\r\n")
@@ -122,7 +123,7 @@ def build(mail: Mail) -> bytes:
         raise ValueError(f"Message-ID must look like <left@right>: {mail.message_id!r}")
     out.append(f"Message-ID: {mail.message_id}\r\n")
     if mail.list_id is not None:
-        out.append(_phrase_header("List-Id", mail.list_id.phrase, mail.list_id.label))
+        out.append(_list_id_header(mail.list_id.phrase, mail.list_id.label))
     if mail.list_unsubscribe:
         uris = [_ascii_value("List-Unsubscribe", u) for u in mail.list_unsubscribe]
         if sum(u.startswith("https://") for u in uris) > 1:
@@ -262,6 +263,17 @@ def _unstructured(name: str, value: str) -> str:
     ):
         return _fold(name, words)
     return _fold(name, _encoded_words(value, EW_LINE - len(name) - 2, EW_MAX))
+
+
+# The sender and the list are the same for every message of a stream: encode them once.
+@functools.lru_cache(maxsize=64)
+def _sender_header(name: str, addr: str) -> str:
+    return _address_header("From", Address(addr, name))
+
+
+@functools.lru_cache(maxsize=64)
+def _list_id_header(phrase: str, label: str) -> str:
+    return _phrase_header("List-Id", phrase, label)
 
 
 def _address_header(name: str, address: Address) -> str:
