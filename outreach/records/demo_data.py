@@ -25,8 +25,10 @@ from __future__ import annotations
 import bisect
 import calendar
 import datetime as dt
+import functools
 import itertools
 import json
+import operator
 import random
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -544,8 +546,13 @@ async def prepare(engine: AsyncEngine) -> Start:
         return Start(ids=await start_ids(conn), store_ids=stores)
 
 
+@functools.lru_cache(maxsize=8192)  # created_at/updated_at repeat one value per batch
 def _sqlite_datetime(v: dt.datetime) -> str:
     return v.astimezone(dt.UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _sqlite_json(v: Any) -> str:
+    return "[]" if v == [] else json.dumps(v)
 
 
 def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
@@ -555,7 +562,7 @@ def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
     if isinstance(t, models.AwareDateTime):
         return _sqlite_datetime
     if isinstance(t, JSON):
-        return json.dumps
+        return _sqlite_json
     if isinstance(t, Boolean):
         return int
     if isinstance(t, Date):
@@ -566,9 +573,15 @@ def _sqlite_converter(column: Any) -> Callable[[Any], Any] | None:
 def _sqlite_rows(model: Any, rows: list[dict[str, Any]]) -> tuple[str, list[tuple[Any, ...]]]:
     table = model.__table__
     cols = list(rows[0])
-    convert = [_sqlite_converter(table.c[c]) for c in cols]
-    plan = list(zip(cols, convert, strict=True))
-    values = [tuple(r[c] if f is None or r[c] is None else f(r[c]) for c, f in plan) for r in rows]
+    get = operator.itemgetter(*cols)
+    convert = [(i, f) for i, c in enumerate(cols) if (f := _sqlite_converter(table.c[c]))]
+    values: list[tuple[Any, ...]] = []
+    for r in rows:
+        cells = list(get(r))
+        for i, f in convert:
+            if cells[i] is not None:
+                cells[i] = f(cells[i])
+        values.append(tuple(cells))
     sql = f"INSERT INTO {table.name} ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})"
     return sql, values
 
