@@ -24,13 +24,11 @@ from typing import Any
 from sqlalchemy import (
     String,
     Table,
-    and_,
     bindparam,
     cast,
     func,
     insert,
     literal,
-    or_,
     select,
     update,
 )
@@ -187,12 +185,12 @@ def _row(draft: Draft, permit: decision.Permit, created: dt.datetime) -> dict[st
     }
 
 
-def _ready(now: dt.datetime, channel: str | None) -> Any:
-    cond = or_(
-        and_(T.c.status == "queued", T.c.not_before <= now),
-        and_(T.c.status == "sending", T.c.lease_until < now),  # a dead worker's message
-    )
-    return cond if channel is None else and_(cond, T.c.channel == channel)
+def _pick(status: str, due: Any, order: Any, channel: str | None, limit: int) -> Any:
+    q = select(T.c.id).where(T.c.status == status, due)
+    if channel is not None:
+        q = q.where(T.c.channel == channel)
+    # FOR UPDATE SKIP LOCKED on PostgreSQL; on SQLite the statement's write lock does the same.
+    return q.order_by(order).limit(limit).with_for_update(skip_locked=True).scalar_subquery()
 
 
 async def claim(
@@ -213,14 +211,6 @@ async def claim(
     carries the same Message-ID. Must be the first statement of its transaction on SQLite
     (it takes the write lock).
     """
-    picked = (
-        select(T.c.id)
-        .where(_ready(now, channel))
-        .order_by(T.c.not_before, T.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)  # PostgreSQL; SQLite's write lock does the same
-        .scalar_subquery()
-    )
     values: dict[str, Any] = {
         "status": "sending",
         "lease_until": now + lease,
@@ -233,12 +223,22 @@ async def claim(
             T.c.message_id,
             literal("<") + cast(T.c.id, String) + literal(f".{nonce}@{message_domain}>"),
         )
-    stmt = update(T).where(T.c.id.in_(picked)).values(values).returning(*_CLAIMED_COLUMNS)
-    claimed = []
-    for row in (await session.execute(stmt)).all():
-        cols: list[Any] = list(row)
-        cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
-        claimed.append(Claimed(*cols))
+    # Two picks, each walking an index in order: messages of dead workers (lease expired),
+    # then due messages (`ix_outbox_ready`: status, channel, not_before).
+    claimed: list[Claimed] = []
+    for status, due, order in (
+        ("sending", T.c.lease_until < now, T.c.lease_until),
+        ("queued", T.c.not_before <= now, T.c.not_before),
+    ):
+        want = limit - len(claimed)
+        if want <= 0:
+            break
+        picked = _pick(status, due, order, channel, want)
+        stmt = update(T).where(T.c.id.in_(picked)).values(values).returning(*_CLAIMED_COLUMNS)
+        for row in (await session.execute(stmt)).all():
+            cols: list[Any] = list(row)
+            cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
+            claimed.append(Claimed(*cols))
     claimed.sort(key=lambda c: (c.not_before, c.id))
     return claimed
 

@@ -291,7 +291,9 @@ class OutboxMessage(Base):
     """
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_ready", "status", "not_before"),)
+    # The worker claims by (status, channel, not_before): post and phone rows stay queued as
+    # the print and call lists' source, and must not lie in the email claim's index path.
+    __table_args__ = (Index("ix_outbox_ready", "status", "channel", "not_before"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)

@@ -242,3 +242,23 @@ async def test_record_writes_results_attempts_and_suppressions_in_one_batch(
     assert [(x.email, x.reason) for x in sup] == [("user3@example.jp", "hard_bounce")]
     async with sessions() as s:
         assert (await outbox.counts(s))["queued"] == 1
+
+
+async def test_email_claim_leaves_post_and_phone_rows_to_the_work_lists(
+    engine: AsyncEngine,
+) -> None:
+    await seed(engine, 3)
+    sessions = engine_mod.sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        await outbox.enqueue(
+            s,
+            [
+                (draft(1, "a", channel="post"), sendkit.permit(1, channel="post")),
+                (draft(2, "b", channel="phone"), sendkit.permit(2, channel="phone")),
+                (draft(3, "c"), sendkit.permit(3)),
+            ],
+            now=NOW,
+        )
+    async with sessions() as s, s.begin():
+        got = await outbox.claim(s, worker="w", limit=10, now=NOW, lease=LEASE)
+    assert [(c.customer_id, c.channel) for c in got] == [(3, "email")]

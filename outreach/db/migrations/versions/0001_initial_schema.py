@@ -322,7 +322,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f("ix_outbox_campaign_id"), ["campaign_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_customer_id"), ["customer_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_outbox_run_id"), ["run_id"], unique=False)
-        batch_op.create_index("ix_outbox_ready", ["status", "not_before"], unique=False)
+        batch_op.create_index("ix_outbox_ready", ["status", "channel", "not_before"], unique=False)
 
     op.create_table(
         "sensitive_records",
