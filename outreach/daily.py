@@ -105,6 +105,7 @@ class Setup:
     rules: rules.Rules
     gate: GateContext
     items: Mapping[tuple[str, str, str], frozenset[str]]  # (kind, stage, channel) → data items
+    requests: dict[tuple[Any, ...], decision.Request] = field(default_factory=dict)
 
 
 def setup(config_dir: Path, templates_dir: Path) -> Setup:
@@ -437,9 +438,10 @@ async def process(
     With `check`, candidates already on the outbox (under any channel) are skipped before
     the gate is asked; without it, the unique key still makes a duplicate impossible."""
     r = cfg.rules
-    keys = [c.key(ch) for c in chunk for ch in r.channels] if check else []
-    queued_keys = await _existing(session, keys)
-    todo = [c for c in chunk if not any(c.key(ch) in queued_keys for ch in r.channels)]
+    todo = list(chunk)
+    if check:
+        queued_keys = await _existing(session, [c.key(ch) for c in chunk for ch in r.channels])
+        todo = [c for c in chunk if not any(c.key(ch) in queued_keys for ch in r.channels)]
     summary.already_queued += len(chunk) - len(todo)
     contacts = await _contacts(session, sorted({c.customer_id for c in todo}))
     options: list[list[str]] = []
@@ -532,14 +534,19 @@ async def process(
 
 
 def _request(cfg: Setup, c: Candidate, channel: str) -> decision.Request:
-    return decision.Request(
-        purpose=cfg.rules.purpose,
-        channel=channel,
-        items=cfg.items[(c.kind, c.stage, channel)],
-        advertising=c.advertising,
-        kind=c.kind,
-        insurer=c.insurer,
-    )
+    """The gate request of a candidate; equal requests are one shared value."""
+    key = (c.kind, c.stage, channel, c.advertising, c.insurer)
+    req = cfg.requests.get(key)
+    if req is None:
+        req = cfg.requests[key] = decision.Request(
+            purpose=cfg.rules.purpose,
+            channel=channel,
+            items=cfg.items[(c.kind, c.stage, channel)],
+            advertising=c.advertising,
+            kind=c.kind,
+            insurer=c.insurer,
+        )
+    return req
 
 
 # --- flags ---------------------------------------------------------------------------------
