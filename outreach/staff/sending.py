@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach import bootstrap, outbox
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
-from outreach.gate import batch, decision, rules
+from outreach.gate import batch, decision, reasons, rules
 from outreach.gate.context import GateContext, load_context
 from outreach.staff import audience, audit, campaigns, preview, recurrence, validation
 from outreach.staff import rules as rules_mod
@@ -26,6 +26,7 @@ from outreach.staff import rules as rules_mod
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "scheduler"
+WINDOW = reasons.OUTSIDE_SEND_WINDOW
 
 
 def template_name(c: Campaign) -> str:
@@ -105,20 +106,35 @@ async def fire(
             ):
                 decisions = [rules.decide(ctx, st, request, now) for st in states]
                 ids = await batch.record(s, decisions, run_id=run_id, campaign_id=campaign_id)
+                # Outside the send window, a customer is decided again for the window's
+                # opening and queued for then (the worker re-checks at send time anyway).
+                later = [
+                    rules.decide(ctx, st, request, d.deferred_until)
+                    for st, d in zip(states, decisions, strict=True)
+                    if d.deferred_until is not None and set(d.reasons) == {WINDOW}
+                ]
+                later_ids = await batch.record(s, later, run_id=run_id, campaign_id=campaign_id)
                 vehicles = (
                     await _vehicles(s, [d.customer_id for d in decisions], conditions)
                     if needs_vehicle
                     else {}
                 )
                 drafts = []
-                for d, decision_id in zip(decisions, ids, strict=True):
-                    totals["audience"] += 1
+                for d, decision_id in [
+                    *zip(decisions, ids, strict=True),
+                    *zip(later, later_ids, strict=True),
+                ]:
+                    if d.decided_at == now:
+                        totals["audience"] += 1
                     if not d.allowed:
+                        if d.decided_at == now and set(d.reasons) == {WINDOW}:
+                            continue  # decided again for the window's opening, below
                         totals["deferred" if d.deferred else "denied"] += 1
                         reason_counts.update(d.reasons)
                         continue
-                    totals["allowed"] += 1
-                    not_before = now + dt.timedelta(seconds=slot / rate)
+                    totals["allowed" if d.decided_at == now else "deferred_queued"] += 1
+                    start = max(now, d.decided_at)
+                    not_before = start + dt.timedelta(seconds=slot / rate)
                     slot += 1
                     drafts.append(
                         (
@@ -146,7 +162,10 @@ async def fire(
     summary: dict[str, Any] = {
         "campaign_id": campaign_id,
         "run_id": run_id,
-        **{k: totals[k] for k in ("audience", "allowed", "denied", "deferred", "queued")},
+        **{
+            k: totals[k]
+            for k in ("audience", "allowed", "deferred_queued", "denied", "deferred", "queued")
+        },
         "reasons": dict(reason_counts.most_common()),
     }
     async with sessions() as s, s.begin():

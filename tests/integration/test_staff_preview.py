@@ -198,3 +198,28 @@ async def test_a_recurring_campaign_fires_once_per_occurrence(app: bootstrap.App
         assert c.schedule_at == dt.datetime(2026, 1, 7, 10, 0, tzinfo=JST)
         keys = (await s.scalars(select(OutboxMessage.idempotency_key))).all()
         assert sorted(k.split(":")[3] for k in keys) == ["20260105T1000", "20260106T1000"]
+
+
+async def test_a_campaign_fired_at_night_is_queued_for_the_morning(app: bootstrap.App) -> None:
+    import datetime as dt
+
+    from staffkit import APPROVER
+
+    from outreach.clock import JST
+    from outreach.db.models import OutboxMessage
+    from outreach.staff import sending
+
+    await seed_customers(app)
+    night = dt.datetime(2026, 1, 5, 22, 30, tzinfo=JST)
+    async with app.sessions() as s, s.begin():
+        c = await campaigns.create(s, spec(audience=[]), rules(), actor=MARKETER, now=night)
+        await campaigns.approve(s, c.id, 1, rules(), actor=APPROVER, now=night)
+        await campaigns.schedule(s, c.id, actor=MARKETER, now=night)
+    [fired] = await sending.fire_due(
+        app.sessions, load_context(REPO / "config"), rules(), now=night
+    )
+    assert (fired["allowed"], fired["deferred_queued"], fired["queued"]) == (0, 3, 3)
+    assert fired["denied"] == 3 and fired["reasons"]["OPTED_OUT"] == 1  # still denied
+    async with app.sessions() as s:
+        times = (await s.scalars(select(OutboxMessage.not_before))).all()
+        assert min(times) == dt.datetime(2026, 1, 6, 8, 0, tzinfo=JST)
