@@ -467,10 +467,14 @@ async def process(
         # and queued for then; both decisions are recorded.
         later = [j for j, d in enumerate(decided) if d.deferred and d.deferred_until]
         again: dict[int, decision.Decision] = {}
+        by_time: dict[dt.datetime, list[int]] = {}
         for j in later:
             until = decided[j].deferred_until
             assert until is not None
-            again[j] = (await batch.decide_for(session, cfg.gate, [asks[j]], until))[0]
+            by_time.setdefault(until, []).append(j)
+        for until, js in by_time.items():  # one batch per opening time
+            redone = await batch.decide_for(session, cfg.gate, [asks[j] for j in js], until)
+            again.update(zip(js, redone, strict=True))
         subject_keys = [todo[i].key(ch) for i, ch in zip(idx, chans, strict=True)]
         all_decisions = decided + [again[j] for j in later]
         if dry_run:
