@@ -61,18 +61,28 @@ def _log(path: Path) -> str:
 
 
 async def test_two_schedulers_one_leader_takeover_and_no_duplicates(
-    app: bootstrap.App, pg_url: str, tmp_path: Path
+    app: bootstrap.App, db_url: str, tmp_path: Path
 ) -> None:
+    """PostgreSQL: advisory lock. SQLite (one scheduler process is the documented setup):
+    the lease row still keeps an accidental second one standing by."""
     async with app.sessions() as s, s.begin():
         await kit.seed_many(s, N, shaken_expiry_on=dt.date(2026, 6, 30))
-    env = cli_env(pg_url, tmp_path / "data", OUTREACH_JOBS_DIR=_jobs(tmp_path))
+    env = cli_env(db_url, tmp_path / "data", OUTREACH_JOBS_DIR=_jobs(tmp_path))
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
     procs = []
     for log in logs:
         fh = await asyncio.to_thread(log.open, "wb")
         procs.append(
             await asyncio.create_subprocess_exec(
-                OUTREACH, "scheduler", "--retry-seconds", "0.3", env=env, stdout=fh, stderr=fh
+                OUTREACH,
+                "scheduler",
+                "--retry-seconds",
+                "0.3",
+                "--lease-seconds",
+                "2",
+                env=env,
+                stdout=fh,
+                stderr=fh,
             )
         )
         fh.close()
