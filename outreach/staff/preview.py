@@ -164,6 +164,18 @@ async def preview(
                 what=f"campaign {c.id} preview sample",
                 now=now,
             )
+    await audit.record(
+        session,
+        actor=actor,
+        action="campaign.preview",
+        entity="campaign",
+        entity_id=c.id,
+        now=now,
+        after={
+            "version": c.version,
+            "counts": {ch.channel: [ch.audience, ch.allowed] for ch in counts},
+        },
+    )
     return Preview(
         campaign_id=c.id,
         version=c.version,
