@@ -28,6 +28,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -105,10 +106,13 @@ class Worker:
 class BatchReport:
     claimed: int = 0
     results: Counter[str] = field(default_factory=Counter)
+    # The crash window as it was: longest time from a relay's 250 to its result's commit.
+    window: float = 0.0
 
     def add(self, other: BatchReport) -> None:
         self.claimed += other.claimed
         self.results.update(other.results)
+        self.window = max(self.window, other.window)
 
 
 @dataclass
@@ -119,6 +123,7 @@ class _Ready:
     address: str
     message_id: str
     composed: Composed | None = None
+    accepted: float | None = None  # time.monotonic() of the relay's 250
 
 
 def request_for(m: outbox.Claimed, data: maildata.MessageData | None) -> Request:
@@ -143,6 +148,7 @@ class Claim:
     marks: dict[int, tuple[Any, ...]]
     results: list[outbox.Result]
     claimed: int
+    window: float = 0.0  # set by send_batch
 
 
 async def run_batch(w: Worker) -> BatchReport:
@@ -153,6 +159,7 @@ async def run_batch(w: Worker) -> BatchReport:
     if claim.ready:
         results = await send_batch(w, claim)
         report.results.update(r.result for r in results)
+        report.window = claim.window
     return report
 
 
@@ -170,6 +177,9 @@ async def send_batch(w: Worker, claim: Claim) -> list[outbox.Result]:
     async with w.sessions() as session, session.begin():
         results += await _send(w, session, built, claim.marks)
         await outbox.record(session, results, worker=w.worker_id)
+    committed = time.monotonic()
+    accepted = [r.accepted for r in built if r.accepted is not None]
+    claim.window = committed - min(accepted) if accepted else 0.0
     return results
 
 
@@ -305,6 +315,8 @@ async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
     if wait > 0:
         await asyncio.sleep(wait)
     sent = await w.transport.send(composed.envelope_from, [r.address], composed.data)
+    if sent.ok:
+        r.accepted = time.monotonic()
     outcome = retry.next_step(sent, m.attempts, w.config.retry)
     at = w.clock.now()
     common: dict[str, Any] = {
@@ -414,7 +426,12 @@ async def drain(
 
 
 def summary(report: BatchReport) -> dict[str, int]:
-    return {"claimed": report.claimed, **dict(sorted(report.results.items()))}
+    """Counts by result, and `crash_window_ms`: the longest 250-to-commit time seen."""
+    return {
+        "claimed": report.claimed,
+        **dict(sorted(report.results.items())),
+        "crash_window_ms": round(report.window * 1000),
+    }
 
 
 __all__ = [

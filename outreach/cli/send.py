@@ -98,6 +98,7 @@ def _human_summary(d: dict[str, Any]) -> None:
         f"処理 {d['claimed']} 件: 送信 {d.get('sent', 0)}、再試行待ち {d.get('temp_fail', 0)}、"
         f"失敗 {d.get('perm_fail', 0) + d.get('hard_bounce', 0)}、"
         f"停止 {d.get('denied', 0) + d.get('suppressed', 0)}、延期 {d.get('deferred', 0)}"
+        f"（250 から記録までの最長 {d.get('crash_window_ms', 0)} ms）"
     )
 
 
