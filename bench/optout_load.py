@@ -282,7 +282,7 @@ def main(args: argparse.Namespace) -> int:
         outreach = str(Path(sys.executable).with_name("outreach"))
         server = subprocess.Popen(
             [outreach, "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(args.workers)],
+             "--workers", str(args.workers), "--no-scheduler"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
