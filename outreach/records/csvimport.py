@@ -276,9 +276,9 @@ async def _add_bases(conn: AsyncConnection, good: Sequence[Row], ids: dict[str, 
     if not bases:
         return 0
     table = models.EmailBasis.__table__
-    stmt = upsert.insert_for(conn, table).values(bases)  # type: ignore[arg-type]
+    stmt = upsert.insert_for(conn, table)  # type: ignore[arg-type]
     stmt = stmt.on_conflict_do_nothing(index_elements=["customer_id", "email"])
-    return len((await conn.execute(stmt.returning(table.c.id))).all())
+    return len((await conn.execute(stmt.returning(table.c.id), bases)).all())
 
 
 def write_report(path: Path, problems: Sequence[Problem]) -> None:

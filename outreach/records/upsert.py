@@ -64,7 +64,10 @@ async def upsert(
         chunk = rows[start : start + step]
         keys = [r[key] for r in chunk]
         existing = dict((await conn.execute(select(kcol, table.c.id).where(kcol.in_(keys)))).all())
-        ins = insert_for(conn, table).values(list(chunk))
+        # One statement compiled once and run as executemany ("insertmanyvalues" batches it
+        # into multi-row INSERTs on both drivers); `.values(rows)` would compile a new
+        # thousand-row statement every time, which cost more than the writing.
+        ins = insert_for(conn, table)
         excluded = ins.excluded
         if compare:
             stmt = ins.on_conflict_do_update(
@@ -74,7 +77,7 @@ async def upsert(
             )
         else:
             stmt = ins.on_conflict_do_nothing(index_elements=[kcol])
-        written = dict((await conn.execute(stmt.returning(kcol, table.c.id))).all())
+        written = dict((await conn.execute(stmt.returning(kcol, table.c.id), list(chunk))).all())
         for k in keys:
             if k not in written:
                 counts.unchanged += 1
