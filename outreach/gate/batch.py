@@ -96,8 +96,8 @@ def or_evidence() -> ColumnElement[bool]:
     return and_(_eb.id.is_not(None), _eb.evidence_text != "")
 
 
-async def _fetch(session: AsyncSession, stmt: Any) -> Sequence[Sequence[Any]]:
-    """Run a Core SELECT and return plain driver rows.
+class _Driver:
+    """The driver connection under the session's transaction, for plain-row reads.
 
     The gate reads a million rows per audit: building SQLAlchemy `Row` objects would cost as
     much as the query itself, so the compiled statement goes to the driver connection of the
@@ -105,14 +105,27 @@ async def _fetch(session: AsyncSession, stmt: Any) -> Sequence[Sequence[Any]]:
     the loader's parameters are integers and strings). Only aiosqlite and asyncpg are ever
     configured (see db.engine).
     """
-    conn = await session.connection()
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params = [compiled.params[name] for name in compiled.positiontup or ()]
-    raw = await conn.get_raw_connection()
-    driver: Any = raw.driver_connection
-    if conn.dialect.name == "sqlite":
-        return list(await driver.execute_fetchall(str(compiled), params))
-    return list(await driver.fetch(str(compiled), *params))
+
+    def __init__(self, dialect: Any, driver: Any) -> None:
+        self.dialect = dialect
+        self.driver = driver
+
+    @classmethod
+    async def of(cls, session: AsyncSession) -> _Driver:
+        conn = await session.connection()
+        raw = await conn.get_raw_connection()
+        return cls(conn.dialect, raw.driver_connection)
+
+    async def fetch(self, stmt: Any) -> Sequence[Sequence[Any]]:
+        compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
+        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        if self.dialect.name == "sqlite":
+            return list(await self.driver.execute_fetchall(str(compiled), params))
+        return list(await self.driver.fetch(str(compiled), *params))
+
+
+async def _fetch(session: AsyncSession, stmt: Any) -> Sequence[Sequence[Any]]:
+    return await (await _Driver.of(session)).fetch(stmt)
 
 
 class _Parser:
@@ -251,21 +264,25 @@ async def iter_states(
     """
     closing = await store_closing_days(session)
     parse = _Parser()
+    driver = await _Driver.of(session)
 
-    async def read(after: int) -> tuple[Sequence[Sequence[Any]], dict[int, tuple[Contact, ...]]]:
+    async def read(
+        after: int | None,
+    ) -> tuple[Sequence[Sequence[Any]], dict[int, tuple[Contact, ...]]]:
         query = _state_query(after).where(*where).order_by(_c.id).limit(chunk)
-        rows = await _fetch(session, query)
+        rows = await driver.fetch(query)
         if not rows:
             return rows, {}
         lo, hi = rows[0][0], rows[-1][0]
         return rows, await _recent(session, ctx, _ob.customer_id.between(lo, hi), now)
 
     pending: asyncio.Task[Any] | None = None
-    rows, recent = await read(0)
+    rows, recent = await read(None)
     while rows:
         more = len(rows) == chunk
         if more and prefetch:
             pending = asyncio.create_task(read(rows[-1][0]))
+            await asyncio.sleep(0)  # let it hand the query to the database before we compute
         try:
             yield _states(rows, closing, recent, parse)
         except BaseException:
