@@ -130,7 +130,12 @@ async def _where(session: Any, filters: Sequence[tuple[str, str]]) -> list[Colum
 
 @click.group("gate")
 def gate_group() -> None:
-    """The consent and purpose gate: explain one decision, audit a population."""
+    """The consent and purpose gate: explain one decision, audit a population.
+
+    Exit codes: 0 when the gate answered (a denial is an answer, not an error); 1 for a
+    template that cannot be read or parsed; 2 for usage, configuration (purposes.toml,
+    gate.toml) or an unknown customer, store or data field.
+    """
 
 
 @gate_group.command("explain")
