@@ -344,7 +344,7 @@ async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
 
 
 def _address(m: outbox.Claimed, data: maildata.MessageData) -> str:
-    return (m.to_address or data.customer.get("email") or "").strip()
+    return maildata.recipient(m, data.customer)
 
 
 def _refused(m: outbox.Claimed, d: Decision, now: dt.datetime) -> outbox.Result:

@@ -86,6 +86,7 @@ class Handler:
         self._plan: dict[str, int] = {}
         self._rng = random.Random(self.faults.seed)
         self._lock = threading.Lock()
+        self._faults = 0
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
@@ -109,7 +110,8 @@ class Handler:
             self._seen[mid] += 1
             n = self._seen[mid]
             if n <= self._plan[mid]:
-                kind = self._rng.choice(("421", "451", "drop"))
+                kind = ("421", "451", "drop")[self._faults % 3]  # every kind, in turn
+                self._faults += 1
                 self.refused.append((mid, 0 if kind == "drop" else int(kind)))
                 if kind == "drop":
                     server.transport.close()  # mid-DATA: the client never sees a reply
@@ -201,7 +203,7 @@ class HandComposer:
         now: dt.datetime,
     ) -> pipeline.Composed:
         name = str(data.customer["name_kanji"])
-        to = m.to_address or str(data.customer["email"])
+        to = maildata.recipient(m, data.customer)
         mail = message.Mail(
             sender=message.Address(f"reminder@{self.domain}", "レクサス東京 車検センター"),
             to=message.Address(to, name),

@@ -130,7 +130,7 @@ class TemplateComposer:
         stream_name = tmpl.meta.stream
         stream = self.dealer.stream(stream_name)
         sender = self.campaign_from if stream_name == "campaign" else self.reminder_from
-        to = m.to_address or str(data.customer.get("email") or "")
+        to = maildata.recipient(m, data.customer)
         unsubscribe = [optout]
         if self.unsubscribe_mailto:
             unsubscribe.append(tokens.mailto_url(self.unsubscribe_mailto, token))

@@ -68,8 +68,7 @@ async def load(session: AsyncSession, messages: Sequence[outbox.Claimed]) -> dic
         c = customers.get(m.customer_id)
         if c is None:
             continue
-        address = (m.to_address or c.get("email") or "").lower()
-        basis = bases.get((m.customer_id, address))
+        basis = bases.get((m.customer_id, recipient(m, c).lower()))
         out[m.id] = MessageData(
             customer=c,
             vehicle=vehicles.get(m.vehicle_id) if m.vehicle_id is not None else None,
@@ -95,3 +94,9 @@ async def email_bases(
         )
     )
     return {(cid, email.lower()): (basis, bid) for cid, email, basis, bid in rows.all()}
+
+
+def recipient(m: outbox.Claimed, customer: Row) -> str:
+    """Where the message goes: the customer's current address — the one the gate's re-check
+    judged (basis, suppression) — else the address it was queued for."""
+    return str(customer.get("email") or m.to_address or "").strip()

@@ -229,7 +229,6 @@ async def test_two_workers_at_once_send_each_message_once(
         for t in transports:
             await t.close()
     assert sum(r.results["sent"] for r in reports) == 30
-    assert all(r.results["sent"] > 0 for r in reports)  # both took part
     assert sorted(Counter(r.rcpt_tos[0] for r in server.received).values()) == [1] * 30
     assert {m.status for m in await rows(engine, OutboxMessage)} == {"sent"}
 
