@@ -6,15 +6,18 @@ import asyncio
 import dataclasses
 import datetime as dt
 import re
+import uuid
 
 import pytest
 import sendkit
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from outreach import outbox
 from outreach.db import engine as engine_mod
-from outreach.db.models import OutboxMessage, SendAttempt, Suppression
+from outreach.db.models import Customer, OutboxMessage, SendAttempt, Suppression
 from outreach.errors import GateRefused
 
 NOW = dt.datetime(2026, 1, 5, 0, 0, tzinfo=dt.UTC)
@@ -262,3 +265,48 @@ async def test_email_claim_leaves_post_and_phone_rows_to_the_work_lists(
     async with sessions() as s, s.begin():
         got = await outbox.claim(s, worker="w", limit=10, now=NOW, lease=LEASE)
     assert [(c.customer_id, c.channel) for c in got] == [(3, "email")]
+
+
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.lists(st.lists(st.integers(min_value=0, max_value=6), max_size=8), max_size=5))
+def test_enqueue_is_idempotent_for_any_sequence_of_runs(db_url: str, runs: list[list[int]]) -> None:
+    """Whatever is re-run, and in whatever order: one row per idempotency key, and each
+    call reports exactly the keys it was first to queue."""
+    namespace = uuid.uuid4().hex[:8]
+
+    async def go() -> None:
+        eng = engine_mod.make_engine(db_url)
+        try:
+            sessions = engine_mod.sessionmaker(eng)
+            async with sessions() as s, s.begin():
+                if not (await s.execute(select(func.count()).select_from(Customer))).scalar():
+                    await sendkit.add_customers(s, 1)
+            seen: set[int] = set()
+            for run in runs:
+                async with sessions() as s, s.begin():
+                    new = await outbox.enqueue(
+                        s,
+                        [(draft(1, f"{namespace}:{k}"), sendkit.permit(1)) for k in run],
+                        now=NOW,
+                    )
+                assert new == len(set(run) - seen)
+                seen |= set(run)
+            async with sessions() as s:
+                keys = (
+                    (
+                        await s.execute(
+                            select(OutboxMessage.idempotency_key).where(
+                                OutboxMessage.idempotency_key.like(f"{namespace}:%")
+                            )
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+            assert sorted(keys) == sorted(f"{namespace}:{k}" for k in seen)
+        finally:
+            await eng.dispose()
+
+    asyncio.run(go())
