@@ -212,6 +212,9 @@ async def test_the_console_pages_render_for_each_role(base: str, app: bootstrap.
             r = await client.get(path)
             assert r.status_code == 200, (path, r.text[:500])
             assert "content-security-policy" in r.headers
+        form = await client.get("/staff/campaigns/new")
+        # fields are offered under the purposes whose items cover them (insurance: (2), (8))
+        assert 'value="policy.insurer" data-purposes="p2 p8"' in form.text
         preview = await client.get(f"/staff/campaigns/{cid}/preview")
         assert preview.status_code == 200
         assert "送信できる人数" in preview.text and "OPTED_OUT" in preview.text

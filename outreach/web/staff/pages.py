@@ -197,6 +197,7 @@ def build(st: StaffWeb) -> FastAPI:
             problems=list(problems),
             purposes=st.rules().purposes(),
             fields=spec_mod.AUDIENCE_FIELDS,
+            field_purposes=field_purposes(),
             ops={
                 "eq": "＝",
                 "in": "いずれか（カンマ区切り）",
@@ -205,6 +206,19 @@ def build(st: StaffWeb) -> FastAPI:
                 "lte": "以前・以下",
             },
         )
+
+    def field_purposes() -> dict[str, list[str]]:
+        """For each audience field, the purposes whose data items cover it (the form offers
+        a field only under those purposes)."""
+        rules = st.rules()
+        out: dict[str, list[str]] = {}
+        for name in spec_mod.AUDIENCE_FIELDS:
+            try:
+                items = rules.items_for_fields([name])
+            except OutreachError:
+                items = frozenset({"?"})
+            out[name] = [p.id for p in rules.purposes() if items <= p.items]
+        return out
 
     @web.get("/campaigns/new", dependencies=authed)
     async def new_campaign(request: Request) -> Response:

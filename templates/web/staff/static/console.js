@@ -43,5 +43,17 @@
     }).then(function (r) { return r.json(); }).then(function (j) { show(j.problems || []); })
       .catch(function () {});
   }
+  // Offer only the audience fields the chosen purpose allows.
+  function offer() {
+    var chosen = form.querySelector("input[name=purpose]:checked");
+    var purpose = chosen ? chosen.value : "";
+    form.querySelectorAll("option[data-purposes]").forEach(function (o) {
+      var ok = o.dataset.purposes.split(" ").indexOf(purpose) >= 0;
+      o.hidden = !ok;
+      o.disabled = !ok && !o.selected;
+    });
+  }
+  offer();
+  form.addEventListener("change", offer);
   form.addEventListener("input", function () { clearTimeout(timer); timer = setTimeout(check, 400); });
 }());
