@@ -60,6 +60,9 @@ def parse_url(url: str) -> Relay:
     )
 
 
+_DROPPED = "connection: "
+
+
 def _reply(code: int, message: str) -> SendResult:
     return SendResult(
         ok=200 <= code < 300,
@@ -102,7 +105,14 @@ class SmtpTransport:
     async def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> SendResult:
         client = await self._idle.get()
         try:
-            return await self._send(client, envelope_from, recipients, data)
+            reused = client.is_connected
+            result = await self._send(client, envelope_from, recipients, data)
+            if reused and result.detail.startswith(_DROPPED):
+                # A kept-open connection the relay had closed while idle: not the message's
+                # fault. Without a reply nothing was accepted, so one try on a fresh
+                # connection cannot double a message.
+                result = await self._send(client, envelope_from, recipients, data)
+            return result
         finally:
             self._idle.put_nowait(client)
 
@@ -127,7 +137,7 @@ class SmtpTransport:
             return _reply(e.code, e.message)
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as e:
             await self._drop(client)
-            return SendResult(ok=False, code=None, detail=f"connection: {e}"[:400])
+            return SendResult(ok=False, code=None, detail=f"{_DROPPED}{e}"[:400])
         if refused:  # only with several recipients; one address per message here
             code, text = next(iter(refused.values()))
             return _reply(code, text)

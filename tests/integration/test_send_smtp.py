@@ -200,3 +200,20 @@ async def test_file_and_capture_transports_write_one_eml_per_message_id(tmp_path
         (tmp_path / "out" / "3.x@mail.example.jp.eml").read_bytes(), policy=email.policy.default
     )
     assert parsed["Subject"] == "髙橋"
+
+
+async def test_a_connection_the_relay_closed_while_idle_is_replaced_transparently() -> None:
+    h = Peers()
+    port = sendkit.free_port()
+    c = Controller(h, hostname="127.0.0.1", port=port, timeout=0.3)  # relay's idle timeout
+    c.start()
+    try:
+        t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 1)
+        r1 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        await asyncio.sleep(0.8)  # the relay hangs up on the idle connection
+        r2 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(2))
+        await t.close()
+    finally:
+        c.stop()
+    assert r1.ok and r2.ok, r2
+    assert len(h.data) == 2 and len(set(h.peers)) == 2
