@@ -333,6 +333,13 @@ async def test_bad_requests(app: bootstrap.App, client: httpx.AsyncClient) -> No
     assert await state(app, sd.a) == ([f"campaign:{sd.campaign_id}"], False, 1)
     big = await client.post(f"/u/{t}", content="x=" + "a" * 10_000)
     assert big.status_code == 413
+
+    async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it streams
+        for _ in range(10):
+            yield b"List-Unsubscribe=One-Click&" * 40
+
+    streamed = await client.post(f"/u/{t}", content=chunks())
+    assert streamed.status_code == 413
     assert (await client.put(f"/u/{t}")).status_code == 405
     assert (await client.get("/nothing-here")).status_code == 404
     assert await state(app, sd.a) == ([f"campaign:{sd.campaign_id}"], False, 1)
