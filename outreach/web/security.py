@@ -103,7 +103,11 @@ Refusal = Callable[[int, float | None], tuple[list[tuple[bytes, bytes]], bytes]]
 
 
 class RateLimit:
-    """429 with a Retry-After once a client address has used its bucket; /healthz is exempt."""
+    """429 with a Retry-After once a client address has used its bucket.
+
+    Only for the public paths under `prefixes` (the opt-out pages): the staff console has its
+    own login limits, and a whole office behind one address must not share this bucket.
+    """
 
     def __init__(
         self,
@@ -112,16 +116,16 @@ class RateLimit:
         buckets: TokenBuckets,
         forwarded_hops: int,
         refusal: Refusal,
-        exempt: tuple[str, ...] = ("/healthz",),
+        prefixes: tuple[str, ...] = ("/u/", "/preferences/"),
     ) -> None:
         self.app = app
         self.buckets = buckets
         self.hops = forwarded_hops
         self.refusal = refusal
-        self.exempt = exempt
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["path"] in self.exempt:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         wait = self.buckets.take(client_address(scope, self.hops))
@@ -135,15 +139,27 @@ class RateLimit:
 
 
 class BodyLimit:
-    """413 for a request body larger than `max_bytes`, by Content-Length or as it streams in."""
+    """413 for a request body larger than `max_bytes`, by Content-Length or as it streams in.
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int, refusal: Refusal) -> None:
+    Only for the paths under `prefixes` (the opt-out pages, whose forms are tiny); the staff
+    console posts campaign templates and sets its own limits.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_bytes: int,
+        refusal: Refusal,
+        prefixes: tuple[str, ...] = ("/u/", "/preferences/"),
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
         self.refusal = refusal
+        self.prefixes = prefixes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
             await self.app(scope, receive, send)
             return
         for k, v in scope["headers"]:
