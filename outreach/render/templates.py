@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -71,6 +72,7 @@ NON_PERSONAL_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType(
     }
 )
 MAX_INCLUDE_DEPTH = 8
+_BLANKS = re.compile(r"[ \t\r\n\v\f]+")
 
 
 class TemplateRefused(ConfigError):
@@ -456,7 +458,9 @@ def render_email(
     """Subject (one line, whitespace collapsed), text part and HTML part if any."""
     if "body.txt" not in tmpl.sources:
         raise NotFound(f"template {tmpl.name} has no email form")
-    subject = " ".join(_render(renderer, tmpl, "subject.txt", context).split())
+    # One line: line breaks and runs of ASCII blanks become one space; a full-width space
+    # (U+3000), which Japanese subjects use on purpose, is kept.
+    subject = _BLANKS.sub(" ", _render(renderer, tmpl, "subject.txt", context)).strip(" ")
     text = _render(renderer, tmpl, "body.txt", context)
     html = _render(renderer, tmpl, "body.html", context) if "body.html" in tmpl.sources else None
     return Rendered(subject, text, html)

@@ -398,3 +398,11 @@ def test_context_for_passes_only_the_fields_the_form_uses(
     assert "registration_number" not in vars(phone["vehicle"])
     with pytest.raises(NotFound):
         templates.context_for(catalog.get("campaign_winter_tires"), "post", roots)
+
+
+def test_subject_is_one_line_and_keeps_full_width_spaces(
+    tmp_path: Path, registry: purposes.Registry, renderer: environment.Renderer
+) -> None:
+    mail = make(tmp_path, "n5", NOTICE, subject_txt="【LEXUS】　車検の\n  ご案内 \n", body_txt="x")
+    t = templates.load_one(mail, "n5", registry)
+    assert templates.render_email(renderer, t, context()).subject == "【LEXUS】　車検の ご案内"
