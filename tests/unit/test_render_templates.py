@@ -406,3 +406,15 @@ def test_subject_is_one_line_and_keeps_full_width_spaces(
     mail = make(tmp_path, "n5", NOTICE, subject_txt="【LEXUS】　車検の\n  ご案内 \n", body_txt="x")
     t = templates.load_one(mail, "n5", registry)
     assert templates.render_email(renderer, t, context()).subject == "【LEXUS】　車検の ご案内"
+
+
+def test_post_and_phone_forms_encode_in_cp932_for_print_vendors(
+    catalog: templates.Catalog, renderer: environment.Renderer
+) -> None:
+    """config/reminders.toml may ask for CP932 print files: the templates' own text (and
+    names like 髙橋, which CP932 has) must encode; 〜 (U+301C) and ― would not."""
+    ctx = context()
+    for t in catalog.templates.values():
+        for channel in ("post", "phone"):
+            if channel in t.channels:
+                templates.render_channel(renderer, t, channel, ctx).encode("cp932")
