@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jinja2
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from outreach.render.analysis import fields_used, includes
@@ -110,6 +110,7 @@ def fragments(draw: st.DrawFn) -> tuple[str, str]:
     return text, f"{root}.{attr}"
 
 
+@settings(deadline=None)  # the machine is shared: time is not the property
 @given(st.lists(fragments(), min_size=1, max_size=8), st.text("あいう 髙﨑\n", max_size=5))
 def test_any_composition_reports_exactly_its_fields(
     parts: list[tuple[str, str]], filler: str
@@ -155,6 +156,7 @@ def renderable(draw: st.DrawFn) -> str:
     )
 
 
+@settings(deadline=None)  # the machine is shared: time is not the property
 @given(st.lists(renderable(), min_size=1, max_size=6))
 def test_static_fields_cover_every_field_read_at_render_time(parts: list[str]) -> None:
     """Soundness: whatever a render actually reads, the analysis reported beforehand."""
