@@ -44,6 +44,13 @@ HEADERS = {
     "content-security-policy": CSP,
     "referrer-policy": "same-origin",
 }
+OPS = {
+    "eq": "＝",
+    "in": "いずれか（カンマ区切り）",
+    "between": "範囲（開始,終了）",
+    "gte": "以降・以上",
+    "lte": "以前・以下",
+}
 PageId = Annotated[int, PathParam(ge=1, le=2**31 - 1)]
 
 
@@ -56,6 +63,9 @@ class Pages:
             undefined=jinja2.StrictUndefined,
         )
         self.env.filters["jst"] = forms.jst
+        self.env.filters["reason"] = watch.reason_label
+        self.env.globals["ops"] = OPS
+        self.env.globals["fields"] = spec_mod.AUDIENCE_FIELDS
         self.env.globals["status_labels"] = campaigns.STATUS_LABELS
         self.env.globals["role_labels"] = roles.ROLE_LABELS
 
@@ -196,15 +206,7 @@ def build(st: StaffWeb) -> FastAPI:
             campaign=campaign,
             problems=list(problems),
             purposes=st.rules().purposes(),
-            fields=spec_mod.AUDIENCE_FIELDS,
             field_purposes=field_purposes(),
-            ops={
-                "eq": "＝",
-                "in": "いずれか（カンマ区切り）",
-                "between": "範囲（開始,終了）",
-                "gte": "以降・以上",
-                "lte": "以前・以下",
-            },
         )
 
     def field_purposes() -> dict[str, list[str]]:
