@@ -50,6 +50,22 @@ async def audit(
     """Decide `request` for every matching customer; with `persist`, record each decision
     and commit per chunk (never per row)."""
     tally = Tally()
+    with batch.gc_paused():
+        await _run(session, ctx, request, now, tally, where, persist, run_id, chunk)
+    return tally
+
+
+async def _run(
+    session: AsyncSession,
+    ctx: GateContext,
+    request: Request,
+    now: dt.datetime,
+    tally: Tally,
+    where: Sequence[ColumnElement[bool]],
+    persist: bool,
+    run_id: int | None,
+    chunk: int,
+) -> None:
     decide = rules.decide_planned
     plan = rules.plan(ctx, request)
     counts = tally.reasons
@@ -68,4 +84,3 @@ async def audit(
         if persist:
             await batch.record(session, decisions, run_id=run_id, returning=False)
             await session.commit()
-    return tally

@@ -8,10 +8,12 @@ as text and parsed once per distinct value (almost every customer has `[]`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
+import gc
 import json
 from collections import defaultdict
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping, Sequence
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -298,6 +300,25 @@ async def iter_states(
             rows, recent = await read(rows[-1][0])
 
 
+@contextlib.contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector over a batch.
+
+    A chunk allocates tens of thousands of states and decisions that live until the chunk is
+    done; the collector keeps promoting and rescanning them, which measured at ~45% of an
+    audit's CPU. Nothing here makes reference cycles (refcounting frees every chunk), so the
+    collector is paused for the duration and restored after; other tasks' cycles wait until
+    then. Re-entrant: only the outermost pause turns it back on.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def _missing(customer_id: int) -> CustomerState:
     # An id with no customer row: decided as an inactive customer, never allowed.
     return CustomerState(customer_id, status="missing")
@@ -310,9 +331,10 @@ async def decide_for(
     now: dt.datetime,
 ) -> list[Decision]:
     """Decide every (customer id, request), loading all their states in a few queries."""
-    states = await load_states(session, ctx, (cid for cid, _ in asks), now)
-    decide = rules.decide
-    return [decide(ctx, states.get(cid) or _missing(cid), req, now) for cid, req in asks]
+    with gc_paused():
+        states = await load_states(session, ctx, (cid for cid, _ in asks), now)
+        decide = rules.decide
+        return [decide(ctx, states.get(cid) or _missing(cid), req, now) for cid, req in asks]
 
 
 def decision_rows(

@@ -36,3 +36,20 @@ def test_from_row_equals_the_constructor() -> None:
     assert dataclasses.replace(state, status="closed").status == "closed"
     with pytest.raises(dataclasses.FrozenInstanceError):
         state.status = "closed"  # type: ignore[misc]
+
+
+def test_gc_paused_restores_the_collector() -> None:
+    import gc
+
+    from outreach.gate import batch
+
+    assert gc.isenabled()
+    with batch.gc_paused():
+        assert not gc.isenabled()
+        with batch.gc_paused():
+            assert not gc.isenabled()
+        assert not gc.isenabled()  # only the outermost pause re-enables
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError), batch.gc_paused():
+        raise RuntimeError
+    assert gc.isenabled()
