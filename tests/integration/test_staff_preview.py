@@ -223,3 +223,22 @@ async def test_a_campaign_fired_at_night_is_queued_for_the_morning(app: bootstra
     async with app.sessions() as s:
         times = (await s.scalars(select(OutboxMessage.not_before))).all()
         assert min(times) == dt.datetime(2026, 1, 6, 8, 0, tzinfo=JST)
+
+
+async def test_a_preview_over_several_channels_counts_each_as_alone(app: bootstrap.App) -> None:
+    await seed_customers(app)
+    ctx = load_context(REPO / "config")
+    now = app.clock.now()
+    found = {}
+    async with app.sessions() as s, s.begin():
+        for channels in (["email"], ["post"], ["email", "post"]):
+            c = await campaigns.create(
+                s, spec(channels=channels, audience=[]), rules(), actor=MARKETER, now=now
+            )
+            p = await preview.preview(s, ctx, c, rules(), now=now, actor="mika", with_samples=False)
+            found[tuple(channels)] = {ch.channel: ch for ch in p.channels}
+    both = found[("email", "post")]
+    assert both["email"] == found[("email",)]["email"]
+    assert both["post"] == found[("post",)]["post"]
+    assert both["post"].allowed > both["email"].allowed  # no email basis needed for post
+    assert "NO_EMAIL_CONSENT" not in both["post"].reasons
