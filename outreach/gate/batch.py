@@ -337,6 +337,19 @@ async def decide_for(
         return [decide(ctx, states.get(cid) or _missing(cid), req, now) for cid, req in asks]
 
 
+async def _copy(session: AsyncSession, t: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: COPY the rows in (asyncpg's binary COPY), in the session's transaction.
+
+    Half the time of a multi-row INSERT for an audit's million decisions. The values are
+    already what the columns hold (aware datetimes for timestamptz, ints, strings, bools).
+    """
+    driver = await _Driver.of(session)
+    columns = list(rows[0])
+    await driver.driver.copy_records_to_table(
+        t.name, records=[tuple(r[c] for c in columns) for r in rows], columns=columns
+    )
+
+
 def decision_rows(
     decisions: Sequence[Decision],
     *,
@@ -393,7 +406,11 @@ async def record(
     )
     t = cast(Table, GateDecision.__table__)
     if not returning:
-        await session.execute(insert(t), rows)
+        conn = await session.connection()
+        if conn.dialect.name == "postgresql":
+            await _copy(session, t, rows)
+        else:
+            await session.execute(insert(t), rows)
         return []
     # RETURNING rows of a multi-row insert come in no guaranteed order (SQLite says so, and
     # SQLAlchemy's ordered mode falls back to one row per statement there): match each id

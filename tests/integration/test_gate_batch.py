@@ -399,3 +399,35 @@ async def test_audit_filters_are_bound_not_spliced(session: AsyncSession, ctx: G
     assert only.total == 1
     everyone = await audit.audit(session, ctx, CAMPAIGN, NOW)
     assert everyone.total == 2
+
+
+async def test_record_without_returning_stores_the_same_rows(
+    session: AsyncSession, ctx: GateContext
+) -> None:
+    a = await add(session)
+    b = await add(session, use_suspended=True)
+    late = dt.datetime(2026, 1, 6, 23, 0, tzinfo=JST)
+    decisions = await batch.decide_for(session, ctx, [(a, CAMPAIGN), (b, CAMPAIGN)], late)
+    assert await batch.record(session, decisions, run_id=9, returning=False) == []
+    await session.commit()
+    rows = (
+        (await session.execute(select(GateDecision).order_by(GateDecision.customer_id)))
+        .scalars()
+        .all()
+    )
+    assert [(r.customer_id, r.allowed, r.reasons) for r in rows] == [
+        (a, False, R.OUTSIDE_SEND_WINDOW),
+        (b, False, f"{R.USE_SUSPENDED} {R.OUTSIDE_SEND_WINDOW}"),
+    ]
+    assert rows[0].deferred_until == dt.datetime(2026, 1, 7, 8, 0, tzinfo=JST)
+    assert rows[1].deferred_until is None
+    assert all(r.decided_at == late and r.run_id == 9 and r.items == "name vehicle" for r in rows)
+    # stored like every other timestamp: the frequency window compares them as such
+    n = (
+        await session.execute(
+            select(func.count())
+            .select_from(GateDecision)
+            .where(GateDecision.decided_at >= late - dt.timedelta(seconds=1))
+        )
+    ).scalar_one()
+    assert n == 2
