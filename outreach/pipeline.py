@@ -288,6 +288,7 @@ async def _send(
         ready = [r for r in ready if r.message.id not in refused]
     blocked = await outbox.suppressed(session, (r.address for r in ready))
     tasks: list[asyncio.Task[outbox.Result]] = []
+    sending: list[_Ready] = []
     for r in ready:
         if r.address.lower() in blocked:
             results.append(
@@ -314,7 +315,28 @@ async def _send(
         )
         wait = w.limiter.take(r.address)
         tasks.append(asyncio.create_task(_deliver(w, r, wait)))
-    results += await asyncio.gather(*tasks)
+        sending.append(r)
+    # Every send finishes and is recorded, even if one of them fails unexpectedly: a lost
+    # result would mean a resend after the lease.
+    done = await asyncio.gather(*tasks, return_exceptions=True)
+    for r, outcome in zip(sending, done, strict=True):
+        if isinstance(outcome, outbox.Result):
+            results.append(outcome)
+            continue
+        if not isinstance(outcome, Exception):
+            raise outcome  # CancelledError, KeyboardInterrupt: not ours to swallow
+        log.error("outbox %s: send failed unexpectedly: %r", r.message.id, outcome)
+        m = r.message
+        results.append(
+            _result(
+                m,
+                now,
+                "queued",
+                retry.Outcome.RETRY.value,
+                detail=f"internal: {outcome!r}",
+                not_before=now + retry.backoff(m.attempts, w.config.retry, w.rng),
+            )
+        )
     return results
 
 

@@ -256,3 +256,34 @@ async def test_carrier_rate_limit_puts_the_excess_back_without_counting_an_attem
     later = [m for m in await rows(engine, OutboxMessage) if m.status == "queued"]
     assert len(later) == 4
     assert all(m.attempts == 0 and m.not_before > clock.now() for m in later)
+
+
+class Flaky:
+    """A transport with a bug for one address; the others go to the real server."""
+
+    def __init__(self, inner: smtp.SmtpTransport, bad: str) -> None:
+        self.inner, self.bad = inner, bad
+
+    async def send(self, envelope_from: str, recipients: Any, data: bytes) -> Any:
+        if recipients[0] == self.bad:
+            raise RuntimeError("transport bug")
+        return await self.inner.send(envelope_from, recipients, data)
+
+    async def close(self) -> None:
+        await self.inner.close()
+
+
+async def test_an_unexpected_transport_error_loses_no_result(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    await setup(engine, 4)
+    with sendkit.SmtpServer() as server:
+        transport = Flaky(smtp.SmtpTransport(smtp.parse_url(server.url), 2), "user2@example.jp")
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock)
+        report = await pipeline.run_batch(w)
+        await transport.close()
+    assert report.results == Counter(sent=3, temp_fail=1)
+    assert len(server.received) == 3
+    by = {m.customer_id: m for m in await rows(engine, OutboxMessage)}
+    assert by[2].status == "queued" and "transport bug" in (by[2].last_error or "")
+    assert {by[c].status for c in (1, 3, 4)} == {"sent"}
