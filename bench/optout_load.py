@@ -291,8 +291,13 @@ def main(args: argparse.Namespace) -> int:
         c, r = args.clients, args.rate
         _run_clients(url, ["/healthz"] * 400, 50, "GET", tmp, 60, 0)
         base = _run_clients(url, ["/healthz"] * n_paced, c, "GET", tmp, 120, r)
+        cpu0 = _group_cpu(server.pid)
         load = _run_clients(url, paced_paths, c, "POST", tmp, 300, r)
+        cpu1 = _group_cpu(server.pid)
         sat = _run_clients(url, sat_paths, c, "POST", tmp, 300, 0)
+        cpu2 = _group_cpu(server.pid)
+        cpu_ms = 1000 * (cpu2 - cpu0) / max(1, load["requests"] + sat["requests"])
+        del cpu1
         events, opted, problems = asyncio.run(_check(db_url))
     finally:
         if server is not None:
@@ -316,6 +321,8 @@ def main(args: argparse.Namespace) -> int:
     figure("optout_load", "one-click saturation throughput", sat["rps"], "req/s", closed_loop=c)
     figure("optout_load", "one-click saturation p50", sat["p50_ms"], "ms")
     figure("optout_load", "one-click saturation p99", sat["p99_ms"], "ms")
+    figure("optout_load", "server CPU per one-click (uvicorn workers)", cpu_ms, "ms")
+    figure("optout_load", "load average during the run", os.getloadavg()[0], "runnable")
     detail = {**load["errors"], **sat["errors"]} or "none"
     figure("optout_load", "one-click errors", errors, "requests", detail=detail)
     figure("optout_load", "opt-outs recorded", opted, "customers", expected=n, events=events)
@@ -324,6 +331,22 @@ def main(args: argparse.Namespace) -> int:
     met = load["rps"] >= 0.97 * args.rate and args.rate >= 500 and load["p99_ms"] < 100
     print(f"all recorded: {'yes' if ok else 'NO'}; target met: {'yes' if met else 'no'}")
     return 0 if ok else 1
+
+
+def _group_cpu(pgid: int) -> float:
+    """CPU seconds (user + system) used so far by the server's processes (its session)."""
+    total = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        if int(fields[2]) == pgid:  # field 5 (pgrp), after state and ppid
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:
