@@ -44,6 +44,8 @@ class KindRule:
     label: str
     stages: tuple[Stage, ...]  # earliest stage first
     fields: tuple[str, ...]
+    # Stage dates per (due date, booking opening, calendar): many subjects share a due date.
+    memo: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def stage(self, name: str) -> Stage:
         for s in self.stages:

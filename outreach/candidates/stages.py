@@ -21,6 +21,12 @@ def dated(
     A booking stage is never dated before `booking_opens` (R31). A stage moved past the due
     date by weekends and holidays is dropped: a reminder after the expiry is no reminder.
     """
+    key = (due, booking_opens, calendar)
+    cached = rule.memo.get(key)
+    if cached is not None:
+        return list(cached)
+    if len(rule.memo) > 20_000:  # a bound: the rules live as long as the process
+        rule.memo.clear()
     out: list[tuple[Stage, dt.date]] = []
     for stage in rule.stages:
         raw = stage.raw_date(due)
@@ -29,6 +35,7 @@ def dated(
         day = calendar.next_business_day(raw)
         if day <= due:
             out.append((stage, day))
+    rule.memo[key] = tuple(out)
     return out
 
 
