@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import sendkit
@@ -123,3 +125,30 @@ def test_worker_config_errors_are_one_line_exit_2(db_url: str, tmp_path: Path) -
     assert "Traceback" not in r.stderr
     r = run(["worker", "--batch", "0"], env)
     assert r.returncode == 2 and "Traceback" not in r.stderr
+
+
+def test_worker_runs_until_sigterm_and_exits_cleanly(db_url: str, tmp_path: Path) -> None:
+    asyncio.run(seed(db_url, 3))
+    env = cli_env(
+        db_url,
+        tmp_path / "data",
+        OUTREACH_TEMPLATES_DIR=sendkit.write_templates(tmp_path / "templates"),
+        OUTREACH_CONFIG_DIR=sendkit.all_day_config(tmp_path / "config"),
+        OUTREACH_TRANSPORT="file",
+    )
+    proc = subprocess.Popen(
+        [OUTREACH, "worker", "--json", "--idle", "0.1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 30
+    folder = tmp_path / "data" / "outbox-files"
+    while len(list(folder.glob("*.eml"))) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert json.loads(out)["sent"] == 3
+    assert len(list(folder.glob("*.eml"))) == 3
