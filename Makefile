@@ -15,11 +15,15 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP)
 	$(BIN)/outreach demo
 
-# Debian's chromium for the Playwright browser tests (never a browser download).
+# Debian's chromium for the Playwright browser tests (never a browser download), and a
+# Japanese font so screenshots show text rather than boxes.
+BROWSER_PKGS := chromium fonts-ipafont-gothic
 browser:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "browser tests need Debian's chromium: sudo apt-get install chromium" >&2; fi; }
+	@missing=$$(for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "browser tests need: sudo apt-get install $$missing" >&2; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check outreach tests bench
