@@ -350,6 +350,32 @@ async def _copy(session: AsyncSession, t: Table, rows: Sequence[dict[str, Any]])
     )
 
 
+async def _executemany(session: AsyncSession, t: Table, rows: Sequence[dict[str, Any]]) -> None:
+    """SQLite: one executemany on the driver, values converted by each column type's own
+    bind processor (so stored exactly as SQLAlchemy stores them), once per distinct value."""
+    driver = await _Driver.of(session)
+    dialect = driver.dialect
+    compiled = insert(t).compile(dialect=dialect, column_keys=list(rows[0]))
+    columns = list(compiled.positiontup or ())
+    convert = []
+    for i, name in enumerate(columns):
+        proc = t.c[name].type.dialect_impl(dialect).bind_processor(dialect)
+        if proc is not None:
+            convert.append((i, proc, dict[Any, Any]()))
+    values = []
+    for r in rows:
+        v = [r[c] for c in columns]
+        for i, proc, seen in convert:
+            x = v[i]
+            if x is not None:
+                y = seen.get(x)
+                if y is None:
+                    y = seen[x] = proc(x)
+                v[i] = y
+        values.append(v)
+    await driver.driver.executemany(str(compiled), values)
+
+
 def decision_rows(
     decisions: Sequence[Decision],
     *,
@@ -410,7 +436,7 @@ async def record(
         if conn.dialect.name == "postgresql":
             await _copy(session, t, rows)
         else:
-            await session.execute(insert(t), rows)
+            await _executemany(session, t, rows)
         return []
     # RETURNING rows of a multi-row insert come in no guaranteed order (SQLite says so, and
     # SQLAlchemy's ordered mode falls back to one row per statement there): match each id

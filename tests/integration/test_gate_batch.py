@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import String, func, select, type_coerce
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from outreach.clock import JST
@@ -431,3 +431,16 @@ async def test_record_without_returning_stores_the_same_rows(
         )
     ).scalar_one()
     assert n == 2
+    # byte for byte as SQLAlchemy's own insert stores them
+    await batch.record(session, decisions, run_id=10)
+    await session.commit()
+    raw = (
+        await session.execute(
+            select(
+                type_coerce(GateDecision.decided_at, String),
+                type_coerce(GateDecision.deferred_until, String),
+                type_coerce(GateDecision.allowed, String),
+            ).order_by(GateDecision.run_id, GateDecision.customer_id)
+        )
+    ).all()
+    assert raw[:2] == raw[2:]
