@@ -36,6 +36,7 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -240,7 +241,8 @@ def main(args: argparse.Namespace) -> int:
     # Customers: one per one-click request, paced phase then saturation phase.
     n_paced = args.requests or int(args.rate * (5 if args.quick else 30))
     n_sat = 2000 if args.quick else 10000
-    n = n_paced + n_sat
+    n_warm = 1000
+    n = n_warm + n_paced + n_sat
     name = f"outreach_bench_optout_{uuid.uuid4().hex[:8]}"
     db_url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
     tmp = Path(tempfile.mkdtemp(prefix="optout-bench-"))
@@ -269,7 +271,9 @@ def main(args: argparse.Namespace) -> int:
             )
             for i in range(n)
         ]
-        paced_paths, sat_paths = paths[:n_paced], paths[n_paced:]
+        warm_paths = paths[:n_warm]
+        paced_paths = paths[n_warm : n_warm + n_paced]
+        sat_paths = paths[n_warm + n_paced :]
         port = _free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
         env.update(
@@ -280,16 +284,24 @@ def main(args: argparse.Namespace) -> int:
             OUTREACH_LOG_LEVEL="WARNING",
         )
         outreach = str(Path(sys.executable).with_name("outreach"))
+        command = [outreach, "serve", "--host", "127.0.0.1", "--port", str(port),
+                   "--workers", str(args.workers), "--no-scheduler"]  # fmt: skip
+        if args.no_pre_ping:  # the experiment: the same app, its engine without pre-ping
+            env.update(PYTHONPATH=str(HERE), OUTREACH_SERVE_SCHEDULER="0")
+            command = [sys.executable, "-m", "uvicorn", "--factory", "optout_load:noping_factory",
+                       "--host", "127.0.0.1", "--port", str(port), "--workers",
+                       str(args.workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
         server = subprocess.Popen(
-            [outreach, "serve", "--host", "127.0.0.1", "--port", str(port),
-             "--workers", str(args.workers), "--no-scheduler"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
+            command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            start_new_session=True,
         )  # fmt: skip
         url = f"http://127.0.0.1:{port}"
         _wait_ready(url, server)
-        # Warm up every worker's pool and template cache, then the baseline, then the load.
+        # Warm up every worker's pool, prepared statements and template cache (one-click on
+        # customers of their own), then the baseline, then the load.
         c, r = args.clients, args.rate
         _run_clients(url, ["/healthz"] * 400, 50, "GET", tmp, 60, 0)
+        _run_clients(url, warm_paths, 50, "POST", tmp, 60, 0)
         base = _run_clients(url, ["/healthz"] * n_paced, c, "GET", tmp, 120, r)
         cpu0 = _group_cpu(server.pid)
         load = _run_clients(url, paced_paths, c, "POST", tmp, 300, r)
@@ -309,7 +321,7 @@ def main(args: argparse.Namespace) -> int:
         _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         shutil.rmtree(tmp, ignore_errors=True)
 
-    tag = {"clients": args.clients, "workers": args.workers}
+    tag = {"clients": args.clients, "workers": args.workers, "pre_ping": not args.no_pre_ping}
     errors = sum(load["errors"].values()) + sum(sat["errors"].values())
     figure("optout_load", "baseline GET /healthz paced rate", base["rps"], "req/s", **tag)
     figure("optout_load", "baseline GET /healthz p50", base["p50_ms"], "ms")
@@ -331,6 +343,27 @@ def main(args: argparse.Namespace) -> int:
     met = load["rps"] >= 0.97 * args.rate and args.rate >= 500 and load["p99_ms"] < 100
     print(f"all recorded: {'yes' if ok else 'NO'}; target met: {'yes' if met else 'no'}")
     return 0 if ok else 1
+
+
+def noping_factory() -> Any:
+    """`--no-pre-ping` only: `outreach serve`'s app with an engine that does not ping the
+    database on every pool checkout (outreach.db.engine sets pool_pre_ping=True), to measure
+    what that round trip costs the one-click endpoint. Not used by the product."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from outreach.cli import web
+    from outreach.db import engine as engine_mod
+
+    original = engine_mod.make_engine
+
+    def make_engine(url: str, *, echo: bool = False) -> Any:
+        u = engine_mod.async_url(url)
+        if u.get_backend_name() != "postgresql":
+            return original(url, echo=echo)
+        return create_async_engine(u, pool_size=10, max_overflow=10, pool_pre_ping=False)
+
+    engine_mod.make_engine = make_engine  # type: ignore[assignment]
+    return web.factory()
 
 
 def _group_cpu(pgid: int) -> float:
@@ -372,6 +405,9 @@ if __name__ == "__main__":
     p.add_argument("--clients", type=int, default=200)
     p.add_argument("--rate", type=float, default=500.0, help="paced one-click requests/s")
     p.add_argument("--workers", type=int, default=2)
+    p.add_argument(
+        "--no-pre-ping", action="store_true", help="experiment: engine without pool_pre_ping"
+    )
     p.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--paths", help=argparse.SUPPRESS)
