@@ -549,6 +549,8 @@ def _request(cfg: Setup, c: Candidate, channel: str) -> decision.Request:
             advertising=c.advertising,
             kind=c.kind,
             insurer=c.insurer,
+            # An insurance reminder uses the policy's data, held in that insurer's partition.
+            data_insurer=c.insurer,
         )
     return req
 
