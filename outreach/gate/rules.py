@@ -98,6 +98,11 @@ def _plan(ctx: GateContext, req: Request) -> Plan:
         scopes.add(f"kind:{req.kind}")
     if req.campaign_id is not None:
         scopes.add(f"campaign:{req.campaign_id}")
+    if req.advertising:
+        # R18: an opt-out of advertising mail stops ALL advertising mail, whatever its purpose,
+        # so an advertising service reminder (one that invites a booking, R14) is covered by
+        # "category:marketing" too. Non-advertising service notices are not.
+        scopes.add("category:marketing")
 
     freq = pol.frequency
     return Plan(

@@ -19,7 +19,6 @@ from email.message import EmailMessage
 
 import dailykit as kit
 import httpx
-import pytest
 import sendkit
 import uvicorn
 from sqlalchemy import select
@@ -214,13 +213,6 @@ async def test_one_click_on_advertising_mail_stops_marketing_not_service_notices
         assert any("任意保険" in s for s in subjects), subjects
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="gate gap (outreach/gate/rules.py, not this area): an opt-out of "
-    "category:marketing does not cover advertising reminders of category service_notice, "
-    "so after a one-click on an advertising shaken reminder the next advertising shaken "
-    "reminder is still allowed; R18 says any opt-out stops all advertising email",
-)
 async def test_one_click_on_advertising_mail_stops_the_next_advertising_reminder(
     app_settings: object, clock: FixedClock
 ) -> None:

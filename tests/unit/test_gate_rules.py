@@ -90,6 +90,11 @@ def test_a_clean_request_is_allowed(ctx: GateContext) -> None:
         ({}, {"opt_outs": frozenset({"all"})}, R.OPTED_OUT),
         ({}, {"opt_outs": frozenset({"purpose:p3"})}, R.OPTED_OUT),
         ({}, {"opt_outs": frozenset({"category:marketing"})}, R.OPTED_OUT),
+        (  # R18: an advertising reminder (it invites a booking) is advertising mail too
+            {"purpose": "p2", "kind": "shaken", "campaign_id": None, "advertising": True},
+            {"opt_outs": frozenset({"category:marketing"})},
+            R.OPTED_OUT,
+        ),
         ({}, {"opt_outs": frozenset({"channel:email"})}, R.OPTED_OUT),
         ({}, {"opt_outs": frozenset({"campaign:7"})}, R.OPTED_OUT),
         (
@@ -128,8 +133,8 @@ def test_each_rule_denies(
         ({"items": frozenset({"name", "address", "vehicle", "maintenance"})}, {}),
         ({"vehicle_status": "owned"}, {}),
         ({}, {"opt_outs": frozenset({"purpose:p4", "channel:post", "campaign:8"})}),
-        (
-            {"purpose": "p2", "kind": "shaken", "campaign_id": None},
+        (  # a non-advertising service notice is not covered by a marketing opt-out
+            {"purpose": "p2", "kind": "shaken", "campaign_id": None, "advertising": False},
             {"opt_outs": frozenset({"category:marketing"})},
         ),
         ({"advertising": False}, {"email_basis": None}),  # non-advertising needs no basis
