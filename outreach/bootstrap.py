@@ -29,7 +29,7 @@ class App:
 
 def build(settings: settings_mod.Settings | None = None, *, clock: Clock | None = None) -> App:
     s = settings or settings_mod.load()
-    eng = engine_mod.make_engine(s.resolved_database_url)
+    eng = engine_mod.make_engine(s.resolved_database_url, pre_ping=s.db_pre_ping)
     return App(
         settings=s, engine=eng, sessions=engine_mod.sessionmaker(eng), clock=clock or SystemClock()
     )

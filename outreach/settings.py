@@ -44,6 +44,9 @@ class Settings(BaseSettings):
         REPO_ROOT / "templates", description="Jinja2 mail and web templates."
     )
     jobs_dir: Path = Field(REPO_ROOT / "jobs", description="Scheduled job declarations.")
+    db_pre_ping: bool = Field(
+        False, description="Ping each pooled PostgreSQL connection before use (a round trip)."
+    )
     base_url: str = Field("http://127.0.0.1:8000", description="Public address used in mail links.")
     secret_key: SecretStr | None = Field(
         None,
