@@ -36,7 +36,7 @@ unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
 test: $(STAMP) browser lint typecheck
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=20
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
