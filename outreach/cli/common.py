@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -17,6 +18,18 @@ from outreach.errors import DatabaseUnavailable, OutreachError
 T = TypeVar("T")
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print machine-readable JSON.")
+
+
+def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
+    """Click callback for a date option: ISO, YYYY/MM/DD or 和暦 (R7.3.31, 令和7年3月31日)."""
+    if value is None:
+        return None
+    from outreach.records import wareki
+
+    try:
+        return wareki.parse(value)
+    except ValueError as e:
+        raise click.BadParameter(str(e)) from None
 
 
 def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:

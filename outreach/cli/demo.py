@@ -19,26 +19,19 @@ from outreach.cli import common
 from outreach.cli.db import initialise
 from outreach.clock import JST, FixedClock
 from outreach.db.models import Customer
-from outreach.records import demo_data, wareki
+from outreach.records import demo_data
 from outreach.send import capture, service
 
 # The daily job's hour: the demo plays the day as the scheduler would, inside the email window.
 RUN_AT = dt.time(9, 0)
 
 
-def _day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return wareki.parse(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
-
 @click.command("demo")
 @click.option("--customers", type=click.IntRange(min=1), default=2000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--date", "day", callback=_day, help="The day to run (default: today in Japan).")
+@click.option(
+    "--date", "day", callback=common.parse_day, help="The day to run (default: today in Japan)."
+)
 @common.json_option
 def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
     """Set up the embedded database, load demo data, run the day, send into the local capture."""

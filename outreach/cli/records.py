@@ -33,22 +33,13 @@ def _progress(label: str, length: int) -> Iterator[Callable[[int], None] | None]
 # --- demo-data -------------------------------------------------------------------------------
 
 
-def _parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -> dt.date | None:
-    if value is None:
-        return None
-    try:
-        return wareki.parse(value)
-    except ValueError as e:
-        raise click.BadParameter(str(e)) from None
-
-
 @click.command("demo-data")
 @click.option("--customers", "count", type=click.IntRange(min=1), default=1000, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True, help="Same seed, same data.")
 @click.option(
     "--today",
     "today_",
-    callback=_parse_day,
+    callback=common.parse_day,
     help="Date the data is made around (due dates follow it); default: today in Japan.",
 )
 @click.option(
