@@ -246,10 +246,18 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
         try:
             r.composed = w.composer.compose(r.message, r.message_id, r.data, now)
         except Exception as e:  # a template or data fault stops this message, not the batch
-            log.warning("outbox %s: cannot build: %s", r.message.id, e)
-            failed.append(
-                _result(r.message, now, "failed", "perm_fail", detail=f"build: {e}"[:400])
-            )
+            # Usually a template that ops can fix (missing, broken): keep the message and try
+            # again on the retry schedule rather than failing it for good at once.
+            m = r.message
+            log.error("outbox %s: cannot build (attempt %s): %s", m.id, m.attempts, e)
+            detail = f"build: {e}"[:400]
+            if m.attempts < w.config.retry.max_attempts:
+                later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
+                failed.append(
+                    _result(m, now, "queued", "temp_fail", detail=detail, not_before=later)
+                )
+            else:
+                failed.append(_result(m, now, "failed", "perm_fail", detail=detail))
         else:
             built.append(r)
     return built, failed

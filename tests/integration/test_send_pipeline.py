@@ -287,3 +287,39 @@ async def test_an_unexpected_transport_error_loses_no_result(
     by = {m.customer_id: m for m in await rows(engine, OutboxMessage)}
     assert by[2].status == "queued" and "transport bug" in (by[2].last_error or "")
     assert {by[c].status for c in (1, 3, 4)} == {"sent"}
+
+
+class _BrokenUntilFixed(sendkit.HandComposer):
+    """A template that cannot be built until ops fix it."""
+
+    fixed = False
+
+    def compose(self, m: Any, message_id: str, data: Any, now: dt.datetime) -> pipeline.Composed:
+        if not self.fixed:
+            raise FileNotFoundError("templates/mail/reminder_shaken_2/subject.txt")
+        return super().compose(m, message_id, data, now)
+
+
+async def test_a_message_whose_template_cannot_be_built_is_kept_and_sent_once_fixed(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    (cid,) = await setup(engine, 1)
+    composer = _BrokenUntilFixed()
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 1)
+        w = dataclasses.replace(
+            sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock),
+            composer=composer,
+        )
+        report = await pipeline.run_batch(w)
+        assert report.results == Counter(temp_fail=1)
+        (msg,) = await rows(engine, OutboxMessage)
+        assert msg.status == "queued" and msg.not_before > clock.now()
+        (attempt,) = await rows(engine, SendAttempt)
+        assert attempt.result == "temp_fail" and "build:" in (attempt.detail or "")
+        composer.fixed = True
+        await drain(w, clock, engine)
+        await transport.close()
+    assert len(server.received) == 1
+    (msg,) = await rows(engine, OutboxMessage)
+    assert msg.status == "sent" and msg.customer_id == cid
