@@ -75,7 +75,10 @@ def _human(r: dict[str, Any]) -> None:
         f"見送り {run.get('denied', 0):,} 件 / 保留 {run.get('deferred', 0):,} 件 / "
         f"新規キュー {run.get('queued', 0):,} 件"
     )
-    for code, n in sorted((run.get("denied_by_reason") or {}).items(), key=lambda kv: -kv[1]):
+    reasons = run.get("denied_by_reason") or {}
+    if reasons:
+        click.echo("  見送り・保留の理由 (チャネルごとの判断の延べ数):")
+    for code, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
         click.echo(f"    {code:<22} {n:,}")
     sent = r["delivery"]
     click.echo("送信結果: " + ", ".join(f"{k} {v:,}" for k, v in sorted(sent.items())))
