@@ -180,7 +180,11 @@ async def test_opted_out_by_scope(session: AsyncSession, ctx: GateContext) -> No
     campaign = await add(session, opt_outs=["campaign:7"])
     everything = await add(session, opt_outs=["all"])
     assert await decide(session, ctx, marketing, CAMPAIGN) == (R.OPTED_OUT,)
-    assert await decide(session, ctx, marketing, SHAKEN) == ()  # a service notice still goes
+    # R18: an advertising reminder (it invites a booking) is advertising mail and stops too;
+    # a service notice that is not advertising still goes.
+    assert await decide(session, ctx, marketing, SHAKEN) == (R.OPTED_OUT,)
+    notice = dataclasses.replace(SHAKEN, advertising=False)
+    assert await decide(session, ctx, marketing, notice) == ()
     assert await decide(session, ctx, campaign, CAMPAIGN) == (R.OPTED_OUT,)
     assert await decide(session, ctx, campaign, dataclasses.replace(CAMPAIGN, campaign_id=8)) == ()
     assert await decide(session, ctx, everything, SHAKEN) == (R.OPTED_OUT,)
