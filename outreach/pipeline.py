@@ -41,6 +41,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach import outbox
 from outreach.clock import Clock
 from outreach.db.models import Customer
+from outreach.errors import GateRefused
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
 from outreach.send import maildata, retry
@@ -246,12 +247,13 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
         try:
             r.composed = w.composer.compose(r.message, r.message_id, r.data, now)
         except Exception as e:  # a template or data fault stops this message, not the batch
-            # Usually a template that ops can fix (missing, broken): keep the message and try
-            # again on the retry schedule rather than failing it for good at once.
+            # A refusal (items beyond the permit, campaign text no longer the approved
+            # version) is final. Anything else is usually a template ops can fix (missing,
+            # broken): keep the message on the retry schedule rather than failing it at once.
             m = r.message
             log.error("outbox %s: cannot build (attempt %s): %s", m.id, m.attempts, e)
             detail = f"build: {e}"[:400]
-            if m.attempts < w.config.retry.max_attempts:
+            if not isinstance(e, GateRefused) and m.attempts < w.config.retry.max_attempts:
                 later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
                 failed.append(
                     _result(m, now, "queued", "temp_fail", detail=detail, not_before=later)

@@ -68,11 +68,11 @@ class TemplateComposer:
     def _campaign(self, m: outbox.Claimed, data: maildata.MessageData) -> templates.MailTemplate:
         c = data.campaign
         if c is None:
-            raise ConfigError(f"campaign {m.campaign_id} not found")
+            raise GateRefused(f"campaign {m.campaign_id} not found; not sent")
         approved = c.get("approved_version")
         # Checked for every message, cached or not: an edit after approval stops the rest.
         if m.template != f"campaign:{m.campaign_id}:v{approved}" or c.get("version") != approved:
-            raise ConfigError(
+            raise GateRefused(
                 f"campaign {m.campaign_id}: its text is no longer the approved version "
                 f"({m.template}); not sent"
             )
