@@ -1,0 +1,23 @@
+"""A shared way for bench scripts to print figures the runner can collect.
+
+Each figure is printed as a readable line and as a `BENCH {json}` line.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+from typing import Any
+
+
+def figure(bench: str, metric: str, value: float, unit: str, **extra: Any) -> None:
+    row = {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit, **extra}
+    note = " ".join(f"{k}={v}" for k, v in extra.items())
+    print(f"{bench:<14} {metric:<40} {value:>14,.1f} {unit:<10} {note}")
+    print("BENCH " + json.dumps(row, ensure_ascii=False), file=sys.stderr)
+
+
+def peak_rss_mb(children: bool = False) -> float:
+    who = resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF
+    return resource.getrusage(who).ru_maxrss / 1024
