@@ -36,7 +36,6 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -286,11 +285,8 @@ def main(args: argparse.Namespace) -> int:
         outreach = str(Path(sys.executable).with_name("outreach"))
         command = [outreach, "serve", "--host", "127.0.0.1", "--port", str(port),
                    "--workers", str(args.workers), "--no-scheduler"]  # fmt: skip
-        if args.no_pre_ping:  # the experiment: the same app, its engine without pre-ping
-            env.update(PYTHONPATH=str(HERE), OUTREACH_SERVE_SCHEDULER="0")
-            command = [sys.executable, "-m", "uvicorn", "--factory", "optout_load:noping_factory",
-                       "--host", "127.0.0.1", "--port", str(port), "--workers",
-                       str(args.workers), "--no-access-log", "--log-level", "warning"]  # fmt: skip
+        if args.pre_ping:  # OUTREACH_DB_PRE_PING: a round trip per pool checkout
+            env.update(OUTREACH_DB_PRE_PING="1")
         server = subprocess.Popen(
             command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
             start_new_session=True,
@@ -321,7 +317,7 @@ def main(args: argparse.Namespace) -> int:
         _pg_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         shutil.rmtree(tmp, ignore_errors=True)
 
-    tag = {"clients": args.clients, "workers": args.workers, "pre_ping": not args.no_pre_ping}
+    tag = {"clients": args.clients, "workers": args.workers, "pre_ping": args.pre_ping}
     errors = sum(load["errors"].values()) + sum(sat["errors"].values())
     figure("optout_load", "baseline GET /healthz paced rate", base["rps"], "req/s", **tag)
     figure("optout_load", "baseline GET /healthz p50", base["p50_ms"], "ms")
@@ -343,27 +339,6 @@ def main(args: argparse.Namespace) -> int:
     met = load["rps"] >= 0.97 * args.rate and args.rate >= 500 and load["p99_ms"] < 100
     print(f"all recorded: {'yes' if ok else 'NO'}; target met: {'yes' if met else 'no'}")
     return 0 if ok else 1
-
-
-def noping_factory() -> Any:
-    """`--no-pre-ping` only: `outreach serve`'s app with an engine that does not ping the
-    database on every pool checkout (outreach.db.engine sets pool_pre_ping=True), to measure
-    what that round trip costs the one-click endpoint. Not used by the product."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    from outreach.cli import web
-    from outreach.db import engine as engine_mod
-
-    original = engine_mod.make_engine
-
-    def make_engine(url: str, *, echo: bool = False) -> Any:
-        u = engine_mod.async_url(url)
-        if u.get_backend_name() != "postgresql":
-            return original(url, echo=echo)
-        return create_async_engine(u, pool_size=10, max_overflow=10, pool_pre_ping=False)
-
-    engine_mod.make_engine = make_engine  # type: ignore[assignment]
-    return web.factory()
 
 
 def _group_cpu(pgid: int) -> float:
@@ -405,9 +380,7 @@ if __name__ == "__main__":
     p.add_argument("--clients", type=int, default=200)
     p.add_argument("--rate", type=float, default=500.0, help="paced one-click requests/s")
     p.add_argument("--workers", type=int, default=2)
-    p.add_argument(
-        "--no-pre-ping", action="store_true", help="experiment: engine without pool_pre_ping"
-    )
+    p.add_argument("--pre-ping", action="store_true", help="serve with OUTREACH_DB_PRE_PING=1")
     p.add_argument("--client", action="store_true", help=argparse.SUPPRESS)
     p.add_argument("--url", help=argparse.SUPPRESS)
     p.add_argument("--paths", help=argparse.SUPPRESS)

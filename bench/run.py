@@ -7,7 +7,8 @@
 Each script is run as its own process (so peak RSS is its own) and prints its own table,
 always with the physical limit it is compared against (raw SMTP to the same server, raw
 inserts or selects on the same database) measured in the same run. Figures a script also
-emits through bench/report.py (`BENCH {json}` lines on stderr) are gathered into one table at the end.
+emits through bench/report.py (`BENCH {json}` lines on stderr) are gathered into one table
+at the end.
 """
 
 from __future__ import annotations
