@@ -128,7 +128,7 @@ def test_bad_sending_config_is_one_clear_error(tmp_path: Path, text: str, messag
 
 def test_shipped_sending_config_loads() -> None:
     cfg = config.load(REPO / "config" / "sending.toml")
-    assert cfg.retry.max_attempts == 8 and cfg.batch == 100
+    assert cfg.retry.max_attempts == 8 and cfg.batch == 250
     assert cfg.lease == dt.timedelta(seconds=300)
     assert {"docomo", "au", "softbank"} <= set(cfg.groups)
 
