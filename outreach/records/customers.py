@@ -40,50 +40,32 @@ async def show(
 ) -> dict[str, Any]:
     c = await find(session, ident)
     vehicles = (
-        (
-            await session.execute(
-                select(models.Vehicle)
-                .where(models.Vehicle.user_id == c.id)
-                .order_by(models.Vehicle.id)
-            )
+        await session.scalars(
+            select(models.Vehicle).where(models.Vehicle.user_id == c.id).order_by(models.Vehicle.id)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     policies = (
-        (
-            await session.execute(
-                select(models.InsurancePolicy)
-                .where(models.InsurancePolicy.customer_id == c.id)
-                .order_by(models.InsurancePolicy.expires_on)
-            )
+        await session.scalars(
+            select(models.InsurancePolicy)
+            .where(models.InsurancePolicy.customer_id == c.id)
+            .order_by(models.InsurancePolicy.expires_on)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     bases = (
-        (
-            await session.execute(
-                select(models.EmailBasis)
-                .where(models.EmailBasis.customer_id == c.id)
-                .order_by(models.EmailBasis.id)
-            )
+        await session.scalars(
+            select(models.EmailBasis)
+            .where(models.EmailBasis.customer_id == c.id)
+            .order_by(models.EmailBasis.id)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     events = (
-        (
-            await session.execute(
-                select(models.ConsentEvent)
-                .where(models.ConsentEvent.customer_id == c.id)
-                .order_by(models.ConsentEvent.seq.desc())
-                .limit(LAST_EVENTS)
-            )
+        await session.scalars(
+            select(models.ConsentEvent)
+            .where(models.ConsentEvent.customer_id == c.id)
+            .order_by(models.ConsentEvent.seq.desc())
+            .limit(LAST_EVENTS)
         )
-        .scalars()
-        .all()
-    )
+    ).all()
     sensitive = await session.scalar(
         select(func.count())
         .select_from(models.SensitiveRecord)
