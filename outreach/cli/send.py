@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap, outbox, pipeline
+from outreach import bootstrap, heartbeat, outbox, pipeline
 from outreach.cli import common
 from outreach.send import service
 
@@ -83,10 +83,9 @@ def worker(
                 parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
                 click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
 
-        try:
-            report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
-        finally:
-            await w.transport.close()
+        report = await heartbeat.run(
+            app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
+        )
         return pipeline.summary(report)
 
     result = common.run_app(_go)
