@@ -7,7 +7,8 @@
    channel (preference order among the channels the customer is reachable on; the next one
    when the gate denies the first), ask the gate in batches, record every decision, and
    queue each allowed one under its idempotency key (a duplicate is skipped, never an error).
-4. Flag 自賠責 cover gaps (R32), write the print batches and call lists, store the summary.
+4. Flag 自賠責 cover gaps (R32), prepare the day's print batch (outreach.letters) and the
+   call lists of the calling days (outreach.worklists), store the summary.
 
 A run killed half-way leaves committed chunks behind; the next run for the date has the
 same window (the killed run never completed), skips what is queued and finishes the rest.
@@ -34,6 +35,7 @@ from outreach.db.models import Customer, Flag, InsurancePolicy, OutboxMessage, R
 from outreach.errors import ConfigError
 from outreach.gate import decision
 from outreach.gate.context import GateContext, load_context
+from outreach.letters import batches
 
 log = logging.getLogger(__name__)
 
@@ -207,15 +209,21 @@ async def run(
             async with app.sessions() as session, session.begin():
                 summary.flags = await flag_gaps(session, gaps, now)
         async with app.sessions() as session, session.begin():
-            for channel in ("post", "phone"):
-                # Rewritten whole from the outbox whenever this run or an earlier (perhaps
-                # killed) run of the date queued entries for the channel.
-                if dry_run or not (earlier or channel in summary.channels):
-                    continue
-                fields = {k: cfg.rules.fields_for(k, channel) for k in cfg.rules.kinds}
-                enc = cfg.rules.post_encoding if channel == "post" else "utf-8"
-                paths = await worklists.write(
-                    session, s.data_dir, day, channel, fields, encoding=enc
+            # Rewritten whole from the outbox whenever this run or an earlier (perhaps
+            # killed) run of the date queued entries for the channel.
+            if not dry_run and (earlier or "post" in summary.channels):
+                paths = await batches.prepare(
+                    session,
+                    s.data_dir,
+                    day,
+                    encoding=cfg.rules.post_encoding,
+                    dealer=_dealer_name(s.config_dir),
+                )
+                summary.files += [str(p) for p in paths]
+            if not dry_run and (earlier or "phone" in summary.channels):
+                days = await worklists.call_days(session, day)
+                paths = await worklists.write_calls(
+                    session, s.data_dir, days, hours=_phone_hours(cfg.gate)
                 )
                 summary.files += [str(p) for p in paths]
             await _finish(session, run_id, "done", app.clock.now(), summary)
@@ -224,6 +232,17 @@ async def run(
             await _finish(session, run_id, "failed", app.clock.now(), summary)
         raise
     return summary
+
+
+def _dealer_name(config_dir: Path) -> str:
+    from outreach.render import dealer
+
+    return dealer.load(config_dir / "dealer.toml").sender_name
+
+
+def _phone_hours(ctx: GateContext) -> str:
+    w = ctx.policy.windows.get("phone")
+    return f"{w.start:%H:%M}〜{w.end:%H:%M}" if w and w.end else "終日"
 
 
 async def _earlier_runs(session: AsyncSession, day: dt.date) -> bool:

@@ -21,6 +21,8 @@ _LABELS = {
     "suppressed": "送信停止",
     "paused": "一時停止",
     "cancelled": "取消",
+    "printed": "印刷済み",
+    "called": "架電済み",
 }
 
 
