@@ -77,7 +77,8 @@ def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]
     """`outreach serve` as its own process, once it answers /healthz."""
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            # --no-worker: the test pauses a campaign before `outreach worker --once` sends it.
+            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-worker"],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
