@@ -218,6 +218,7 @@ async def run(
                     day,
                     encoding=cfg.rules.post_encoding,
                     dealer=_dealer_name(s.config_dir),
+                    fields={k: cfg.rules.fields_for(k, "post") for k in cfg.rules.kinds},
                 )
                 summary.files += [str(p) for p in paths]
             if not dry_run and (earlier or "phone" in summary.channels):
@@ -472,8 +473,9 @@ async def process(
     options: list[list[str]] = []
     for c in todo:
         contact = contacts.get(c.customer_id)
-        reach = [ch for ch in r.channels if contact is not None and contact.reachable(ch)]
-        options.append(reach or [r.channels[0]])  # unreachable: the gate records why
+        order = r.kinds[c.kind].stage(c.stage).channels or r.channels
+        reach = [ch for ch in order if contact is not None and contact.reachable(ch)]
+        options.append(reach or [order[0]])  # unreachable: the gate records why
     # (candidate, channel, outcome): decided, re-decided for a later opening, recorded.
     chosen: list[tuple[Candidate, str, enqueue.Outcome]] = []
     pending = list(range(len(todo)))

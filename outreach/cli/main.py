@@ -35,6 +35,9 @@ COMMANDS: dict[str, str] = {
     "campaign": "outreach.cli.campaigns",
     "user": "outreach.cli.users",
     "templates": "outreach.cli.templates",
+    "calls": "outreach.cli.day",
+    "letters": "outreach.cli.day",
+    "conversion": "outreach.cli.day",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 

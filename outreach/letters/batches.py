@@ -8,9 +8,11 @@ hold a duplicate and never miss a letter.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -85,7 +87,11 @@ async def assign(session: AsyncSession, day: dt.date) -> str | None:
     return name if exists else None
 
 
-async def letters_of(session: AsyncSession, name: str) -> list[columns.Letter]:
+async def letters_of(
+    session: AsyncSession, name: str, fields: Mapping[str, Sequence[str]] | None = None
+) -> list[columns.Letter]:
+    """The letters of a batch; with `fields` (kind → the fields its notice shows, from
+    config/reminders.toml) a kind's letter carries no vehicle or insurer it does not show."""
     q = (
         select(
             OB.id,
@@ -113,7 +119,18 @@ async def letters_of(session: AsyncSession, name: str) -> list[columns.Letter]:
     out = []
     for r in (await session.execute(q)).all():
         cells: list[Any] = list(r)
-        out.append(columns.Letter(*cells))
+        letter = columns.Letter(*cells)
+        shown = (fields or {}).get(letter.kind)
+        if shown is not None:  # only the items the kind's notice uses go to the vendor
+            letter = dataclasses.replace(
+                letter,
+                car_name=letter.car_name if "vehicle.car_name" in shown else None,
+                registration_number=(
+                    letter.registration_number if "vehicle.registration_number" in shown else None
+                ),
+                insurer=letter.insurer if "policy.insurer" in shown else None,
+            )
+        out.append(letter)
     return out
 
 
@@ -137,12 +154,15 @@ async def prepare(
     *,
     encoding: str = "utf-8",
     dealer: str = "",
+    fields: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Path]:
     """Assign the day's letters to its batch and (re)write the batch's CSV and PDF."""
     name = await assign(session, day)
     if name is None:
         return []
-    return await write(session, data_dir, name, day, encoding=encoding, dealer=dealer)
+    return await write(
+        session, data_dir, name, day, encoding=encoding, dealer=dealer, fields=fields
+    )
 
 
 async def write(
@@ -153,8 +173,9 @@ async def write(
     *,
     encoding: str = "utf-8",
     dealer: str = "",
+    fields: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Path]:
-    letters = await letters_of(session, name)
+    letters = await letters_of(session, name, fields)
     p = paths(data_dir, name)
     p["csv"].parent.mkdir(parents=True, exist_ok=True)
     _atomic_write(p["csv"], columns.to_csv(letters), encoding)
