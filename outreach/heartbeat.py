@@ -116,7 +116,14 @@ async def start_in_background(app: bootstrap.App) -> None:
     """`serve` startup hook: the outbox worker next to the web app and the scheduler."""
     stop = asyncio.Event()
     task = asyncio.create_task(run(app, stop, in_process=True), name="outreach-worker")
+    task.add_done_callback(_report)
     _background[id(app)] = (stop, task)
+
+
+def _report(task: asyncio.Task[pipeline.BatchReport]) -> None:
+    """A worker that dies says so in the log (the console shows no live worker then)."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("outbox worker stopped: %r", task.exception())
 
 
 async def stop_background(app: bootstrap.App) -> None:

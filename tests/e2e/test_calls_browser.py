@@ -25,6 +25,8 @@ pytestmark = pytest.mark.browser
 
 OUTREACH = str(Path(sys.executable).with_name("outreach"))
 DAY = dt.date(2026, 4, 30)  # Thursday: shaken stage 2 for expiry 6/30
+# The booked visit: after the call, which `serve` records at the real time.
+VISIT = dt.datetime.now(JST).date() + dt.timedelta(days=20)
 
 
 async def _seed(app: bootstrap.App, clock: FixedClock) -> dict[str, int]:
@@ -41,9 +43,12 @@ async def _seed(app: bootstrap.App, clock: FixedClock) -> dict[str, int]:
             c = await kit.customer(s, n, email=False, post=False, store_id=store)
             await kit.vehicle(s, n, c, shaken_expiry_on=dt.date(2026, 6, 30))
             ids[key] = c
+        letter = await kit.customer(s, 5, email=False, phone=False, store_id=store)
+        await kit.vehicle(s, 5, letter, shaken_expiry_on=dt.date(2026, 6, 30))
+        ids["letter"] = letter
     clock.at = dt.datetime.combine(DAY, dt.time(8, 0), tzinfo=JST)
     summary = await daily.run(app, DAY)
-    assert summary.queued == 4
+    assert summary.queued == 5
     async with app.sessions() as s, s.begin():
         # A later stage of the booked customer's cycle already queued (e.g. a letter): the
         # booking must cancel it.
@@ -123,10 +128,38 @@ async def test_call_list_outcomes_write_back(
                     await page.wait_for_selector("p.notice")
                     assert f"管理番号 {oid}" in await page.inner_text("p.notice")
 
-                await record(ids["booked"], "booked", "2026-05-20")
+                await record(ids["booked"], "booked", VISIT.isoformat())
                 await record(ids["wrong"], "wrong_number")
                 await record(ids["optout"], "opt_out")
                 assert await page.inner_text("#call-count") == "1"  # the one left to call
+
+                # The print batch of the day: confirm it as sent to print.
+                await page.get_by_role("link", name="印刷").click()
+                await page.wait_for_selector("#batch-2026-04-30")
+                assert "未手配 1 通" in await page.inner_text("#batch-2026-04-30")
+                await page.get_by_role("button", name="印刷に回した").click()
+                await page.wait_for_selector("p.notice")
+                assert "印刷手配済み" in await page.inner_text("#batch-2026-04-30")
+                await page.screenshot(path=str(ARTIFACTS / "letters-1280.png"), full_page=True)
+                pdf = await page.request.get(f"{base}/staff/letters/2026-04-30/pdf")
+                assert pdf.ok and (await pdf.body()).startswith(b"%PDF")
+                # The conversion report counts the booking taken on the phone.
+                await page.get_by_role("link", name="入庫率").click()
+                await page.wait_for_selector("svg.chart")
+                report = await page.inner_text("main")
+                assert "車検 第2段階 電話" in report and "車検 第2段階 郵便" in report
+                assert "ご案内 3 件のうち入庫 1 件" in report  # 2 calls worked, 1 letter
+                await page.screenshot(path=str(ARTIFACTS / "conversion-1280.png"), full_page=True)
+                # The sending state: the worker inside `serve` beats.
+                await page.get_by_role("link", name="送信状況").click()
+                for _ in range(60):  # its first beat comes once `serve` has started it
+                    if "稼働中" in await page.inner_text("main"):
+                        break
+                    await page.wait_for_timeout(1000)
+                    await page.reload()
+                log = (tmp_path / "serve.log").read_text(errors="replace")
+                assert "（serve 内）" in await page.inner_text("main"), log
+                await page.screenshot(path=str(ARTIFACTS / "sending-1280.png"), full_page=True)
 
                 mobile = await browser.new_page(
                     viewport={"width": 390, "height": 844}, locale="ja-JP"
@@ -164,7 +197,7 @@ async def test_call_list_outcomes_write_back(
         ).all()
     # booked: the call is done, the vehicle booked, the later stage of the cycle cancelled
     assert rows[(ids["booked"], "phone", "2")].status == "called"
-    assert booked_on == dt.date(2026, 5, 20)
+    assert booked_on == VISIT
     assert rows[(ids["booked"], "post", "3")].status == "cancelled"
     # wrong number: the phone is unreachable, the call cancelled
     assert cust[ids["wrong"]].phone_unreachable_at is not None
@@ -173,3 +206,7 @@ async def test_call_list_outcomes_write_back(
     assert events == [(ids["optout"], "opt_out", "channel:phone", "phone")]
     assert "channel:phone" in cust[ids["optout"]].opt_outs
     assert rows[(ids["left"], "phone", "2")].status == "queued"
+    # the letter: printed, with who and when
+    printed = rows[(ids["letter"], "post", "2")]
+    assert (printed.status, printed.printed_by) == ("printed", "aoi")
+    assert printed.printed_at is not None
