@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench browser clean
+.PHONY: demo test lint typecheck unit bench browser fonts clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,17 +12,26 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	$(BIN)/outreach demo
 
 # Debian's chromium for the Playwright browser tests (never a browser download), and a
 # Japanese font so screenshots show text rather than boxes.
-BROWSER_PKGS := chromium fonts-ipafont-gothic
+BROWSER_PKGS := chromium fonts-ipafont-gothic fonts-ipafont-mincho poppler-utils
 browser:
 	@missing=$$(for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "browser tests need: sudo apt-get install $$missing" >&2; fi; \
+	fi
+
+# The IPA fonts the printable letters (PDF) are set in; poppler-utils' pdftoppm to look at them.
+FONT_PKGS := fonts-ipafont-gothic fonts-ipafont-mincho poppler-utils
+fonts:
+	@missing=$$(for p in $(FONT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "printable letters use: sudo apt-get install $$missing" >&2; fi; \
 	fi
 
 lint: $(STAMP)
