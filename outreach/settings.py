@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         REPO_ROOT / "templates", description="Jinja2 mail and web templates."
     )
     jobs_dir: Path = Field(REPO_ROOT / "jobs", description="Scheduled job declarations.")
+    dealer_file: Path | None = Field(
+        None,
+        description="The sender as mails name it (R19); default config_dir/dealer.toml. "
+        "`outreach demo` uses config_dir/dealer.demo.toml, a clearly marked demo sender.",
+    )
     db_pre_ping: bool = Field(
         False, description="Ping each pooled PostgreSQL connection before use (a round trip)."
     )
