@@ -12,6 +12,7 @@ from outreach.gate.context import load_context
 from outreach.send import compose, gatecheck, transports
 from outreach.send import config as send_config
 from outreach.send.protocol import Transport
+from outreach.send.smtp import SmtpTransport
 
 
 def worker_id() -> str:
@@ -38,7 +39,15 @@ def build_worker(
         gate=gatecheck.BatchGate(load_context(s.config_dir)),
         clock=app.clock,
         config=cfg,
-        limiter=cfg.limiter(s.smtp_rate_per_second, s.smtp_rate_per_hour),
+        # The relay's and the carriers' limits are the relay's business: a capture or file
+        # transport writes locally and is not held to them.
+        budgets=(
+            cfg.budgets(s.smtp_rate_per_second, s.smtp_rate_per_hour)
+            if (
+                s.transport == "smtp" if transport is None else isinstance(transport, SmtpTransport)
+            )
+            else None
+        ),
         worker_id=worker_id(),
         mail_domain=compose.message_domain(s.mail_domain),
         batch=batch or cfg.batch,
