@@ -47,7 +47,7 @@ from outreach.render import maildata, templates
 from outreach.send import retry
 from outreach.send.config import SendingConfig
 from outreach.send.protocol import SendResult, Transport
-from outreach.send.ratelimit import Limiter
+from outreach.send.ratelimit import Budgets
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class Worker:
     gate: Gate
     clock: Clock
     config: SendingConfig
-    limiter: Limiter
+    budgets: Budgets | None  # relay and carrier limits, shared through the database
     worker_id: str
     mail_domain: str  # of the Message-IDs
     batch: int = 100
@@ -207,6 +207,7 @@ async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
         now=now,
         lease=w.config.lease,
         message_domain=w.mail_domain,
+        budgets=w.budgets,
     )
     if not claimed:
         return Claim([], {}, [], 0)
@@ -315,26 +316,11 @@ async def _send(
                 _result(r.message, now, "suppressed", "suppressed", detail="address suppressed")
             )
             continue
-        wait = w.limiter.delay(r.address)
-        if wait > w.config.max_wait:
-            results.append(
-                _result(
-                    r.message,
-                    now,
-                    "queued",
-                    "deferred",
-                    detail="rate limit",
-                    not_before=now + dt.timedelta(seconds=wait),
-                    counts=False,
-                )
-            )
-            continue
         # Checked before any task starts, so a refused permit stops the batch before a send.
         decision.require(
             r.permit, r.message.customer_id, r.message.purpose, r.message.channel, r.message.items
         )
-        wait = w.limiter.take(r.address)
-        tasks.append(asyncio.create_task(_deliver(w, r, wait)))
+        tasks.append(asyncio.create_task(_deliver(w, r)))
         sending.append(r)
     # Every send finishes and is recorded, even if one of them fails unexpectedly: a lost
     # result would mean a resend after the lease.
@@ -360,12 +346,13 @@ async def _send(
     return results
 
 
-async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
+async def _deliver(w: Worker, r: _Ready) -> outbox.Result:
     m, composed = r.message, r.composed
     assert composed is not None
     # The one door on the sending side: a permit for exactly this customer, purpose,
     # channel and item set, or GateRefused.
     decision.require(r.permit, m.customer_id, m.purpose, m.channel, m.items)
+    wait = m.slot - time.time()  # the send time the budgets allotted at the claim
     if wait > 0:
         await asyncio.sleep(wait)
     sent = await w.transport.send(r.permit, composed.envelope_from, [r.address], composed.data)

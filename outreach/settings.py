@@ -75,6 +75,12 @@ class Settings(BaseSettings):
     dkim_private_key: SecretStr | None = Field(
         None, description="PEM private key for DKIM (env only)."
     )
+    dkim_ed25519_selector: str | None = Field(
+        None, description="Selector of a second, Ed25519 DKIM signature (RFC 8463)."
+    )
+    dkim_ed25519_private_key: SecretStr | None = Field(
+        None, description="PEM Ed25519 private key for the second signature (env only)."
+    )
     mail_domain: str = Field(
         "mail.example-lexus-dealer.jp", description="Domain of Message-ID and List-Id."
     )

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -446,3 +447,13 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[dt.datetime] = mapped_column(TS)
+
+
+class SendBudget(Base):
+    """A sending budget shared by every worker: one GCRA bucket (relay or carrier group, per
+    second or per hour). `tat` is the theoretical arrival time of the next send, in seconds
+    since the epoch; claims lock the row and move it forward (outreach/send/ratelimit.py)."""
+
+    __tablename__ = "send_budgets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)
