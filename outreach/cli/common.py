@@ -32,6 +32,18 @@ def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         raise click.BadParameter(str(e)) from None
 
 
+def plain_text(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: refuse control characters in a free-text option (the import's check)."""
+    from outreach.records import validate
+
+    if value is not None:
+        try:
+            validate.refuse_controls(value, allow="\t")
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
+
+
 def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:
     """Build the App, run `fn` on it, close it; expected failures become one line."""
 
