@@ -21,9 +21,12 @@ and attempts beyond the cap are answered "busy" at once. Failed logins are also 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import hashlib
+import os
 import secrets
+import threading
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,7 +61,12 @@ class LoginPolicy:
 
 class PasswordChecks:
     """argon2 off the event loop: `threads` checks at once in a private pool, at most
-    `waiting` more queued; beyond that `run` returns None (busy) without queueing."""
+    `waiting` more queued; beyond that `run` returns None (busy) without queueing.
+
+    The pool's threads run at a lower CPU priority (`nice`, per thread on Linux), so that a
+    flood of logins only gets the CPU the opt-out pages and the console leave free."""
+
+    NICE = 10
 
     def __init__(self, threads: int = 2, waiting: int = 8) -> None:
         self.threads = threads
@@ -70,7 +78,9 @@ class PasswordChecks:
         if self._inflight >= self.capacity:
             return None
         if self._pool is None:
-            self._pool = ThreadPoolExecutor(self.threads, thread_name_prefix="password-check")
+            self._pool = ThreadPoolExecutor(
+                self.threads, thread_name_prefix="password-check", initializer=_lower_priority
+            )
         self._inflight += 1  # one event loop thread: no race between the check and the add
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
@@ -81,6 +91,11 @@ class PasswordChecks:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PasswordChecks.NICE)
 
 
 @dataclass(frozen=True, slots=True)

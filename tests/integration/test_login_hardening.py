@@ -4,6 +4,7 @@ check runs off the event loop with a cap, and an attacker cannot lock the owner 
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 from sqlalchemy import func, select
@@ -119,8 +120,11 @@ async def test_the_password_check_runs_off_the_event_loop(app: bootstrap.App) ->
     seen: list[int] = []
     original = users.verify_password
 
+    niceness: list[int] = []
+
     def verify(password_hash: str, password: str) -> bool:
         seen.append(threading.get_ident())
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
         return original(password_hash, password)
 
     checks = auth.PasswordChecks()
@@ -139,6 +143,8 @@ async def test_the_password_check_runs_off_the_event_loop(app: bootstrap.App) ->
     finally:
         tick.cancel()
     assert seen and loop_thread not in seen
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert len(niceness) == 1 and niceness[0] >= min(auth.PasswordChecks.NICE, base + 1)
     assert ticks_during_check > 0  # the loop kept running other work while argon2 ran
 
 
