@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         description="Retired token keys still accepted for verification after a rotation: "
         "comma-separated `kid=key` pairs (env only); tokens are only issued with secret_key.",
     )
+    login_hash_threads: int = Field(
+        2, ge=1, le=16, description="Password checks (argon2) run at once, in their own threads."
+    )
+    login_hash_waiting: int = Field(
+        8, ge=0, le=1000, description="Logins that may wait for a check; more are told 'busy'."
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
 
     @classmethod

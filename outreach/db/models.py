@@ -425,6 +425,17 @@ class StaffSession(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(TS)
 
 
+class LoginThrottle(Base):
+    """Failed-login counters, one row per key (an account at an address, an address, an
+    account), counted in one atomic upsert per attempt. The key is a SHA-256 digest, so the
+    table holds no usernames or addresses."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime] = mapped_column(TS, index=True)
+
+
 class AuditEntry(Base):
     """Who did what, when, before/after (staff actions, corrections, reads of personal data)."""
 
