@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import outbox
+from outreach import logs, metrics, outbox
 from outreach.clock import Clock
 from outreach.db.models import Customer
 from outreach.errors import GateRefused
@@ -251,7 +251,15 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
             # version) is final. Anything else is usually a template ops can fix (missing,
             # broken): keep the message on the retry schedule rather than failing it at once.
             m = r.message
-            log.error("outbox %s: cannot build (attempt %s): %s", m.id, m.attempts, e)
+            log.error(
+                "outbox.build_failed",
+                extra=logs.ids(
+                    "outbox.build_failed",
+                    outbox_id=m.id,
+                    attempt=m.attempts,
+                    error=type(e).__name__,
+                ),
+            )
             detail = f"build: {e}"[:400]
             if not isinstance(e, GateRefused) and m.attempts < w.config.retry.max_attempts:
                 later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
@@ -335,7 +343,12 @@ async def _send(
             continue
         if not isinstance(outcome, Exception):
             raise outcome  # CancelledError, KeyboardInterrupt: not ours to swallow
-        log.error("outbox %s: send failed unexpectedly: %r", r.message.id, outcome)
+        log.error(
+            "outbox.send_crashed",
+            extra=logs.ids(
+                "outbox.send_crashed", outbox_id=r.message.id, error=type(outcome).__name__
+            ),
+        )
         m = r.message
         results.append(
             _result(
@@ -358,7 +371,9 @@ async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
     decision.require(r.permit, m.customer_id, m.purpose, m.channel, m.items)
     if wait > 0:
         await asyncio.sleep(wait)
+    handed = time.monotonic()
     sent = await w.transport.send(composed.envelope_from, [r.address], composed.data)
+    metrics.relay_reply(sent.code, time.monotonic() - handed, advertising=m.advertising)
     if sent.ok:
         r.accepted = time.monotonic()
     outcome = retry.next_step(sent, m.attempts, w.config.retry)
@@ -453,7 +468,10 @@ async def drain(
                 raise
             # A long-running worker outlives a database restart: the batch in hand rolled
             # back (its messages come back after their lease); wait and carry on.
-            log.warning("worker %s: batch failed, retrying: %s", w.worker_id, e)
+            log.warning(
+                "worker.batch_failed",
+                extra=logs.ids("worker.batch_failed", worker=w.worker_id, error=type(e).__name__),
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(idle, 5.0))
             continue

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap, outbox, pipeline
+from outreach import bootstrap, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.send import service
 
@@ -51,6 +51,12 @@ _LABELS = {
     show_default=True,
     help="Seconds between polls when the outbox is empty.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics.",
+)
 @common.json_option
 def worker(
     once: bool,
@@ -58,6 +64,7 @@ def worker(
     concurrency: int | None,
     lease: float | None,
     idle: float,
+    metrics_port: int | None,
     as_json: bool,
 ) -> None:
     """Drain the outbox: claim, re-check with the gate, build, send, record.
@@ -65,6 +72,12 @@ def worker(
     Runs until SIGTERM or Ctrl-C (finishing the batch in hand), or with --once until no
     message is ready. Several workers, on several machines, may share one PostgreSQL.
     """
+
+    if metrics_port is not None:
+        try:
+            metrics.serve(metrics_port)
+        except OSError as e:
+            raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
 
     async def _go(app: bootstrap.App) -> dict[str, int]:
         w = service.build_worker(
