@@ -37,6 +37,8 @@ COMMANDS: dict[str, str] = {
     "campaign": "outreach.cli.campaigns",
     "user": "outreach.cli.users",
     "templates": "outreach.cli.templates",
+    "backup": "outreach.cli.ops",
+    "restore": "outreach.cli.ops",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
