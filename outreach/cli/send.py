@@ -73,12 +73,6 @@ def worker(
     message is ready. Several workers, on several machines, may share one PostgreSQL.
     """
 
-    if metrics_port is not None:
-        try:
-            metrics.serve(metrics_port)
-        except OSError as e:
-            raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
-
     async def _go(app: bootstrap.App) -> dict[str, int]:
         w = service.build_worker(
             app,
@@ -90,6 +84,12 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if metrics_port is not None:  # after the handlers: once it answers, SIGTERM is clean
+            try:
+                metrics.serve(metrics_port)
+            except OSError as e:
+                await w.transport.close()
+                raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
 
         def progress(r: pipeline.BatchReport) -> None:
             if not as_json:
