@@ -5,7 +5,7 @@ name such as `outbox.build_failed` — plus the identifiers given with `extra=id
 run id, campaign id, outbox id, worker id, counts and durations. Never a name, an address,
 a phone number or a token: the call sites pass identifiers only, and as a second line of
 defence the formatter masks anything in the free text that looks like an email address, a
-Japanese phone number or an opt-out token path (`/o/…`, `/u/…`).
+Japanese phone number or an opt-out token path (`/u/…`, `/preferences/…`).
 
 `setup()` is called once by the CLI entry point and by the uvicorn factory; nothing happens
 at import.
@@ -42,7 +42,7 @@ FIELDS = (
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE = re.compile(r"(?<![\d-])0\d{1,4}-?\d{1,4}-?\d{3,4}(?![\d-])")
-_TOKEN_PATH = re.compile(r"/(o|u|optout|unsubscribe)/[A-Za-z0-9_\-.=]{16,}")
+_TOKEN_PATH = re.compile(r"/(u|preferences)/[A-Za-z0-9_\-.=~]{16,}")
 
 
 def mask(text: str) -> str:
