@@ -33,6 +33,7 @@ from prometheus_client import (
     Gauge,
     Histogram,
     ProcessCollector,
+    disable_created_metrics,
     generate_latest,
 )
 from prometheus_client import Counter as PromCounter
@@ -54,6 +55,7 @@ class Process:
     """The series one process observes itself, in their own registry."""
 
     def __init__(self) -> None:
+        disable_created_metrics()  # type: ignore[no-untyped-call]  # no `_created` twins
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
         ProcessCollector(registry=r)  # process_resident_memory_bytes, CPU seconds, open fds
