@@ -27,7 +27,7 @@ from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach import bootstrap, clock, outbox, worklists
+from outreach import bootstrap, clock, logs, outbox, worklists
 from outreach.candidates import inspection, insurance, ranges, rules, shaken
 from outreach.candidates.facts import Candidate, PolicyFacts, VehicleFacts, Window
 from outreach.db.models import Customer, Flag, InsurancePolicy, OutboxMessage, Run, Vehicle
@@ -607,10 +607,12 @@ async def scheduled(date: str | None = None) -> dict[str, Any]:
     app = bootstrap.build()
     try:
         summary = await run(app, dt.date.fromisoformat(date) if date else None)
-        log.info("daily run %s done: %s queued", summary.date, summary.queued)
+        log.info(
+            "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
+        )
         return summary.as_dict()
     except ConfigError:
-        log.exception("daily run refused its configuration")
+        log.exception("daily.config_refused", extra=logs.ids("daily.config_refused"))
         raise
     finally:
         await app.close()

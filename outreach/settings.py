@@ -103,6 +103,17 @@ class Settings(BaseSettings):
         8, ge=0, le=1000, description="Logins that may wait for a check; more are told 'busy'."
     )
     log_level: str = Field("INFO", description="Python logging level name.")
+    log_format: Literal["json", "logfmt"] = Field(
+        "json", description="Log records on stderr: JSON lines or logfmt (outreach.logs)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /metrics (env only); without one, /metrics answers "
+        "only direct loopback requests (no proxy headers).",
+    )
+    worker_silent_minutes: int = Field(
+        10, ge=1, description="Health: email due this long with no worker attempt is an alarm."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -5,13 +5,12 @@ Exit codes: 0 after a clean stop, 2 usage or configuration error (e.g. no secret
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
 from fastapi import FastAPI
 
-from outreach import bootstrap
+from outreach import bootstrap, logs
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.errors import OutreachError
@@ -44,6 +43,7 @@ def shutdown_hooks(app: bootstrap.App) -> list[web_app.Hook]:
 def factory() -> FastAPI:
     """The uvicorn factory (`outreach.cli.web:factory`): one App per worker process."""
     app = bootstrap.build()
+    logs.setup(app.settings.log_level, app.settings.log_format)  # each uvicorn worker process
     return web_app.create_app(app, on_startup=startup_hooks(app), on_shutdown=shutdown_hooks(app))
 
 
@@ -71,9 +71,6 @@ def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
         policy.load(settings.config_dir / "optout.toml")
     except OutreachError as e:
         raise common.Failure(str(e), e.exit_code) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
     uvicorn.run(
         "outreach.cli.web:factory",
         factory=True,
@@ -82,6 +79,7 @@ def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
         workers=workers,
         access_log=False,  # uvicorn's access log would print the tokens in the paths
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep outreach.logs' JSON handler (set up by the CLI entry point)
         server_header=False,
         proxy_headers=False,
     )
