@@ -85,6 +85,12 @@ class Settings(BaseSettings):
         description="Retired token keys still accepted for verification after a rotation: "
         "comma-separated `kid=key` pairs (env only); tokens are only issued with secret_key.",
     )
+    feedback_maildir: Path | None = Field(
+        None, description="Maildir the bounce, complaint and DMARC report address delivers to."
+    )
+    feedback_imap_url: SecretStr | None = Field(
+        None, description="imaps://user:pass@host/MAILBOX of the report mailbox (env only)."
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
 
     @classmethod

@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "campaign": "outreach.cli.campaigns",
     "user": "outreach.cli.users",
     "templates": "outreach.cli.templates",
+    "feedback": "outreach.cli.feedback",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
