@@ -34,7 +34,12 @@ from outreach.errors import InputRejected, NotFound, OutreachError
 from outreach.gate import consent
 from outreach.signup.form import CHANNELS, Form
 
-METHODS = {"web_form": "signup_form", "showroom_tablet": "signup_store"}  # → ledger source
+# method → the consent ledger's source
+METHODS = {
+    "web_form": "signup_form",
+    "showroom_tablet": "signup_store",
+    "address_change": "signup_reconfirm",  # asked again after the address changed (R16)
+}
 _ADDRESS = re.compile(r"^[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+$")
 
 
@@ -314,7 +319,9 @@ async def _basis(
     b = await session.scalar(
         select(EmailBasis).where(EmailBasis.customer_id == customer_id, EmailBasis.email == email)
     )
-    method = f"double_opt_in_{'showroom' if row.method == 'showroom_tablet' else 'web'}"
+    method = "double_opt_in_" + {"showroom_tablet": "showroom", "address_change": "reconfirm"}.get(
+        row.method, "web"
+    )
     if b is None:
         session.add(
             EmailBasis(
