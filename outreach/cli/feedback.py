@@ -77,13 +77,19 @@ def ingest_cmd(maildir: Path | None, imap: bool, as_json: bool) -> None:
 
 @feedback_group.command("rates")
 @click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True)
+@click.option(
+    "--date",
+    "last_day",
+    callback=common.parse_day,
+    help="The last day shown (default: today, JST).",
+)
 @common.json_option
-def rates_cmd(days: int, as_json: bool) -> None:
+def rates_cmd(days: int, last_day: dt.date | None, as_json: bool) -> None:
     """Complaint rate per JST day and stream, with the level it reaches."""
 
     async def _go(app: bootstrap.App) -> list[rates.Rate]:
         cfg = config.load(app.settings.config_dir / "feedback.toml")
-        last = clock.today(app.clock)
+        last = last_day or clock.today(app.clock)
         async with app.sessions() as s:
             return await rates.load(s, last - dt.timedelta(days=days - 1), last, cfg)
 
@@ -100,12 +106,18 @@ def rates_cmd(days: int, as_json: bool) -> None:
 
 @feedback_group.command("dmarc")
 @click.option("--days", type=click.IntRange(1, 366), default=14, show_default=True)
+@click.option(
+    "--date",
+    "last_day",
+    callback=common.parse_day,
+    help="The last day shown (default: today, JST).",
+)
 @common.json_option
-def dmarc_cmd(days: int, as_json: bool) -> None:
+def dmarc_cmd(days: int, last_day: dt.date | None, as_json: bool) -> None:
     """DMARC aggregate reports summarised per day and source: aligned SPF / DKIM."""
 
     async def _go(app: bootstrap.App) -> list[summary.DaySource]:
-        last = clock.today(app.clock)
+        last = last_day or clock.today(app.clock)
         async with app.sessions() as s:
             return await summary.dmarc(s, last - dt.timedelta(days=days - 1), last)
 

@@ -192,3 +192,47 @@ async def test_complaint_rate_alerts_and_pauses_campaigns(
     loose = config.FeedbackConfig(min_sent=100, alert_rate=0.005, pause_rate=0.05)
     res = await ingest.ingest(app, source.maildir(maildir(tmp_path / "b", complaint(1))), loose)
     assert [a.level for a in res.alerts] == ["alert"] and res.paused == []
+
+
+def test_cli_errors_are_one_line(db_url: str, tmp_path: Path) -> None:
+    env = cli_env(db_url, tmp_path / "data")
+    for args, code, text in [
+        (["feedback", "ingest"], 2, "no report mailbox"),
+        (["feedback", "ingest", "--maildir", str(tmp_path / "nope")], 2, "not a Maildir"),
+        (["feedback", "ingest", "--maildir", str(tmp_path), "--imap"], 2, "exclude each other"),
+    ]:
+        r = subprocess.run([OUTREACH, *args], env=env, capture_output=True, text=True, timeout=60)
+        assert r.returncode == code, (args, r.stderr)
+        assert r.stderr.count("\n") == 1 and text in r.stderr and "Traceback" not in r.stderr
+
+
+def test_the_jobs_resolve() -> None:
+    from outreach import schedule
+
+    assert schedule.resolve("outreach.feedback.service:scheduled")
+    assert schedule.resolve("outreach.signup.reconfirm:scheduled")
+
+
+async def test_rates_and_dmarc_commands(app: bootstrap.App, db_url: str, tmp_path: Path) -> None:
+    box = maildir(tmp_path / "d", fixture("dmarc_google.eml"))
+    await ingest.ingest(app, source.maildir(box), config.FeedbackConfig())
+    env = cli_env(db_url, tmp_path / "data")
+    r = subprocess.run(
+        [OUTREACH, "feedback", "dmarc", "--date", "2026-12-01", "--days", "1", "--json"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    rows = json.loads(r.stdout)
+    assert {x["source_ip"]: x["failed"] for x in rows} == {
+        "192.0.2.25": 0,
+        "198.51.100.77": 0,
+        "203.0.113.9": 37,
+    }
+    r = subprocess.run(
+        [OUTREACH, "feedback", "rates", "--date", "2026-12-01"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 0 and "送信も苦情もありません" in r.stdout
