@@ -42,6 +42,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses as _addresses
 from outreach.clock import SystemClock
 from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
@@ -441,7 +442,7 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
             for r in results
         ],
     )
-    bounced = {r.suppress.lower(): r for r in results if r.suppress}
+    bounced = {_addresses.normalise(r.suppress): r for r in results if r.suppress}
     if bounced:
         dialect = session.get_bind().dialect.name
         ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -463,12 +464,15 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
 
 
 async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses (lower-cased) are on the suppression list."""
-    wanted = sorted({a.lower() for a in addresses if a})
+    """Which of these addresses (lower-cased) are on the suppression list, matched in the
+    normalised form (`outreach.addresses`: domain case, trailing dots)."""
+    given = [a for a in addresses if a]
+    wanted = sorted({_addresses.normalise(a) for a in given})
     if not wanted:
         return set()
     rows = await session.execute(select(Suppression.email).where(Suppression.email.in_(wanted)))
-    return {e.lower() for e in rows.scalars()}
+    found = set(rows.scalars())
+    return {a.lower() for a in given if _addresses.normalise(a) in found}
 
 
 async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None) -> dict[str, int]:

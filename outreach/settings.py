@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     login_hash_waiting: int = Field(
         8, ge=0, le=1000, description="Logins that may wait for a check; more are told 'busy'."
     )
+    feedback_maildir: Path | None = Field(
+        None, description="Maildir the bounce, complaint and DMARC report address delivers to."
+    )
+    feedback_imap_url: SecretStr | None = Field(
+        None, description="imaps://user:pass@host/MAILBOX of the report mailbox (env only)."
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
     log_format: Literal["json", "logfmt"] = Field(
         "json", description="Log records on stderr: JSON lines or logfmt (outreach.logs)."

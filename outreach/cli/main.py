@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "templates": "outreach.cli.templates",
     "backup": "outreach.cli.ops",
     "restore": "outreach.cli.ops",
+    "feedback": "outreach.cli.feedback",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
