@@ -40,6 +40,9 @@ COMMANDS: dict[str, str] = {
     "backup": "outreach.cli.ops",
     "restore": "outreach.cli.ops",
     "feedback": "outreach.cli.feedback",
+    "calls": "outreach.cli.day",
+    "letters": "outreach.cli.day",
+    "conversion": "outreach.cli.day",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
