@@ -475,6 +475,8 @@ class SendBudget(Base):
     __tablename__ = "send_budgets"
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     tat: Mapped[float] = mapped_column(Double)
+
+
 class SignupRequest(Base):
     """A sign-up for the dealer's mail waiting for its confirmation link (double opt-in).
 
@@ -551,6 +553,8 @@ class DmarcRow(Base):
     dkim: Mapped[str] = mapped_column(String(8))  # DMARC-aligned DKIM: pass|fail
     spf: Mapped[str] = mapped_column(String(8))  # DMARC-aligned SPF: pass|fail
     header_from: Mapped[str] = mapped_column(String(254))
+
+
 class CallAttempt(Base):
     """One phone call made from the call list, with its outcome (written with its effects)."""
 
