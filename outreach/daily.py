@@ -28,7 +28,7 @@ from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach import bootstrap, clock, enqueue, outbox, worklists
+from outreach import bootstrap, clock, enqueue, logs, outbox, worklists
 from outreach.candidates import inspection, insurance, ranges, rules, shaken
 from outreach.candidates.facts import Candidate, PolicyFacts, VehicleFacts, Window
 from outreach.db.models import Customer, Flag, InsurancePolicy, OutboxMessage, Run, Vehicle
@@ -217,7 +217,7 @@ async def run(
                     s.data_dir,
                     day,
                     encoding=cfg.rules.post_encoding,
-                    dealer=_dealer_name(s.config_dir),
+                    dealer=_dealer_name(s),
                     fields={k: cfg.rules.fields_for(k, "post") for k in cfg.rules.kinds},
                 )
                 summary.files += [str(p) for p in paths]
@@ -235,10 +235,11 @@ async def run(
     return summary
 
 
-def _dealer_name(config_dir: Path) -> str:
+def _dealer_name(settings: Any) -> str:
+    """The sender named on the letters: the dealer file in use (the demo's in the demo)."""
     from outreach.render import dealer
 
-    return dealer.load(config_dir / "dealer.toml").sender_name
+    return dealer.load(dealer.path(settings)).sender_name
 
 
 def _phone_hours(ctx: GateContext) -> str:
@@ -614,10 +615,12 @@ async def scheduled(date: str | None = None) -> dict[str, Any]:
     app = bootstrap.build()
     try:
         summary = await run(app, dt.date.fromisoformat(date) if date else None)
-        log.info("daily run %s done: %s queued", summary.date, summary.queued)
+        log.info(
+            "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
+        )
         return summary.as_dict()
     except ConfigError:
-        log.exception("daily run refused its configuration")
+        log.exception("daily.config_refused", extra=logs.ids("daily.config_refused"))
         raise
     finally:
         await app.close()

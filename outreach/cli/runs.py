@@ -145,11 +145,7 @@ def scheduler(retry_seconds: float, lease_seconds: float) -> None:
     leader lock fires jobs; the others stand by and take over when it dies. On SQLite run
     the scheduler in one process only.
     """
-    import logging
-
     from outreach import schedule
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def _go(app: bootstrap.App) -> None:
         await schedule.serve_forever(

@@ -6,13 +6,12 @@ Exit codes: 0 after a clean stop, 2 usage or configuration error (e.g. no secret
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
 from fastapi import FastAPI
 
-from outreach import bootstrap
+from outreach import bootstrap, logs
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.errors import OutreachError
@@ -55,6 +54,7 @@ def shutdown_hooks(app: bootstrap.App) -> list[web_app.Hook]:
 def factory() -> FastAPI:
     """The uvicorn factory (`outreach.cli.web:factory`): one App per worker process."""
     app = bootstrap.build()
+    logs.setup(app.settings.log_level, app.settings.log_format)  # each uvicorn worker process
     return web_app.create_app(app, on_startup=startup_hooks(app), on_shutdown=shutdown_hooks(app))
 
 
@@ -92,9 +92,6 @@ def serve(host: str, port: int, workers: int, scheduler: bool, send_worker: bool
         policy.load(settings.config_dir / "optout.toml")
     except OutreachError as e:
         raise common.Failure(str(e), e.exit_code) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
     uvicorn.run(
         "outreach.cli.web:factory",
         factory=True,
@@ -103,6 +100,7 @@ def serve(host: str, port: int, workers: int, scheduler: bool, send_worker: bool
         workers=workers,
         access_log=False,  # uvicorn's access log would print the tokens in the paths
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep outreach.logs' JSON handler (set up by the CLI entry point)
         server_header=False,
         proxy_headers=False,
     )

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import bootstrap, enqueue, outbox
+from outreach import bootstrap, enqueue, logs, outbox
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
 from outreach.gate import batch
 from outreach.gate.context import GateContext, load_context
@@ -249,7 +249,15 @@ async def scheduled() -> list[dict[str, Any]]:
     try:
         fired = await run_due(app)
         for summary in fired:
-            log.info("campaign fired: %s", summary)
+            log.info(
+                "campaign.fired",
+                extra=logs.ids(
+                    "campaign.fired",
+                    campaign_id=summary.get("campaign_id"),
+                    run_id=summary.get("run_id"),
+                    count=summary.get("queued"),
+                ),
+            )
         return fired
     finally:
         await app.close()

@@ -1,7 +1,7 @@
 """the dealer's day: print batches, call attempts, service events, worker heartbeats
 
 Revision ID: i16_dayflow
-Revises: 0001
+Revises: i14_feedback
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i16_dayflow"
-down_revision = "0001"
+down_revision = "i14_feedback"
 branch_labels = None
 depends_on = None
 
