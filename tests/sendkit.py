@@ -253,7 +253,7 @@ def make_worker(
         gate=gatecheck.BatchGate(load_context(REPO / "config")),
         clock=clock,
         config=cfg,
-        limiter=cfg.limiter(100_000, 100_000_000),
+        budgets=cfg.budgets(100_000, 100_000_000),
         worker_id=name,
         mail_domain=HandComposer.domain,
         batch=batch,

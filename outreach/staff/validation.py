@@ -6,15 +6,24 @@ A campaign is advertising (R14). It may be filed as not advertising only under a
 service-notice purpose (a recall, a store closure notice) and only when its text holds no
 promotional wording (`wording.promotional`); an approver then certifies it (`campaigns.approve`).
 The legally required sender display (R19) is not the text's business: the composer adds it.
+
+Also what staff may type into a customer's record (the Art. 34 correction form and API):
+each field through the very validator the DMS import uses (`records.validate`), so a phone
+is a phone and no control character gets in, whichever way the value arrives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from outreach.errors import OutreachError
+from outreach.records import fields as record_fields
+from outreach.records import rows as record_rows
+from outreach.records import validate
+from outreach.records.mappings import Mapping
 from outreach.staff import spec as spec_mod
 from outreach.staff import wording
 from outreach.staff.errors import Problem
@@ -43,9 +52,45 @@ class Rules(Protocol):
     def includes(self, source: str) -> tuple[str | None, ...]: ...
 
 
+_NO_LABELS = Mapping(kind="customers", path=Path(), columns={})  # correctable fields: no choices
+
+# Where a campaign's text may hold layout: a template body may hold tabs and line breaks,
+# a subject (a mail header) and a name none.
+TEMPLATE_LAYOUT = "\t\n\r"
+FREE_TEXT_LAYOUT = "\t\n\r"  # a reason typed into a textarea
+
+
+def controls(where: str, value: str, *, allow: str = "") -> list[Problem]:
+    """The control-character problem of one text input, if any (the import's check)."""
+    try:
+        validate.refuse_controls(value, allow=allow)
+    except ValueError as e:
+        return [Problem(where, str(e))]
+    return []
+
+
+def correction_value(field: str, value: str) -> tuple[object, list[Problem]]:
+    """A corrected customer field, typed by the import's validator for that field: the value
+    (None for an empty one) and the problems (empty when it may be stored)."""
+    f = record_fields.by_name("customers").get(field)
+    if f is None:
+        return None, [Problem("field", "訂正できない項目です")]
+    if not value.strip():
+        if f.required:
+            return None, [Problem("value", "この項目は空にできません")]
+        return None, controls("value", value)
+    try:
+        return record_rows.parse_cell(f, value, _NO_LABELS), []
+    except ValueError as e:
+        return None, [Problem("value", str(e))]
+
+
 def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
     """Every reason the campaign cannot be saved; empty when it can."""
-    problems: list[Problem] = []
+    problems: list[Problem] = controls("name", spec.name)
+    problems += controls("subject_template", spec.subject_template)
+    for name in ("text_template", "html_template"):
+        problems += controls(name, getattr(spec, name) or "", allow=TEMPLATE_LAYOUT)
     purpose = rules.purpose(spec.purpose)
     if purpose is None:
         return [Problem("purpose", f"利用目的 {spec.purpose} はプライバシーポリシーにありません")]
