@@ -446,3 +446,14 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[dt.datetime] = mapped_column(TS)
+
+
+class FormSubmission(Base):
+    """A console form's one-time token, spent by its first submission (Back and submit again
+    is refused and shown the first result); `result_url` is where that submission led."""
+
+    __tablename__ = "form_submissions"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    result_url: Mapped[str | None] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(TS, index=True)

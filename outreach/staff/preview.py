@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,10 +20,11 @@ from typing import Any
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import labels
 from outreach.db.models import Campaign, Customer, InsurancePolicy, Store, Vehicle
-from outreach.gate import audit as gate_audit
 from outreach.gate import batch, reasons
 from outreach.gate import rules as gate_rules
+from outreach.gate import window as window_mod
 from outreach.gate.context import GateContext
 from outreach.gate.decision import Request
 from outreach.render import dealer as dealer_mod
@@ -36,22 +38,41 @@ _HIDDEN = {"opt_outs", "use_suspended", "consents", "ledger_seq", "ledger_head"}
 
 @dataclass(frozen=True)
 class ChannelCounts:
+    """One channel's counts at the send time. `primary` counts each person once, under the
+    first reason that stops them (the window reason only for the deferred), so allowed +
+    the primary rows + deferred = audience; `reasons` counts every reason each person has."""
+
     channel: str
     audience: int
     allowed: int
     denied: int
     deferred: int
     reasons: dict[str, int]
+    primary: dict[str, int] = field(default_factory=dict)
 
     def reason_rows(self) -> list[dict[str, Any]]:
-        out = []
-        for code, n in self.reasons.items():
-            try:
-                ja = reasons.get(code).ja
-            except Exception:
-                ja = code
-            out.append({"code": code, "label": ja, "count": n})
+        """The table staff read: one row per outcome, adding up to the audience."""
+        out = [{"code": "ALLOWED", "label": "送信できる", "count": self.allowed}]
+        for code, n in sorted(self.primary.items(), key=lambda kv: (-kv[1], kv[0])):
+            if code == reasons.OUTSIDE_SEND_WINDOW:
+                continue
+            out.append({"code": code, "label": labels.label("reason", code), "count": n})
+        if self.deferred:
+            out.append(
+                {
+                    "code": reasons.OUTSIDE_SEND_WINDOW,
+                    "label": "延期（送信時間帯外、次の時間帯に送信）",
+                    "count": self.deferred,
+                }
+            )
         return out
+
+    def all_reason_rows(self) -> list[dict[str, Any]]:
+        """Every reason with how many people it concerns (a person may have several)."""
+        return [
+            {"code": code, "label": labels.label("reason", code), "count": n}
+            for code, n in self.reasons.items()
+        ]
 
 
 @dataclass(frozen=True)
@@ -72,11 +93,15 @@ class Preview:
     samples: list[Sample]
     sample_errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    at: dt.datetime | None = None  # the send time the gate decided for
+    samples_allowed: bool = True  # False: nobody is allowed; samples are of the audience
 
     def as_dict(self) -> dict[str, Any]:
         return {
             "campaign_id": self.campaign_id,
             "version": self.version,
+            "at": self.at.isoformat() if self.at else None,
+            "samples_allowed": self.samples_allowed,
             "items": self.items,
             "channels": [
                 {
@@ -85,7 +110,8 @@ class Preview:
                     "allowed": c.allowed,
                     "denied": c.denied,
                     "deferred": c.deferred,
-                    "reasons": c.reason_rows(),
+                    "rows": c.reason_rows(),
+                    "reasons": c.all_reason_rows(),
                 }
                 for c in self.channels
             ],
@@ -133,20 +159,18 @@ async def preview(
     actor: str,
     sample_kit: Kit | None = None,
     with_samples: bool = True,
+    at: dt.datetime | None = None,
 ) -> Preview:
+    """Counts as the gate will decide at the send time `at` (default: the campaign's
+    schedule if it lies ahead, else the next time the first channel's window is open), so the
+    figures do not depend on the hour staff look at them."""
     started = time.perf_counter()
     s = campaigns.spec_of(c)
     items = validation.used_items(s, rules)
     where = audience.where(s.audience, needs_vehicle=audience.needs_vehicle(items))
+    when = send_time(ctx, c, now, at)
     counts = []
-    if len(c.channels) == 1:
-        tallies = [
-            await gate_audit.audit(
-                session, ctx, request_for(c, c.channels[0], items), now, where=where
-            )
-        ]
-    else:  # one pass over the customers' states, decided for every channel
-        tallies = await _tally_channels(session, ctx, c, items, now, where)
+    tallies = await _tally_channels(session, ctx, c, items, when, where)
     for channel, tally in zip(c.channels, tallies, strict=True):
         counts.append(
             ChannelCounts(
@@ -156,12 +180,16 @@ async def preview(
                 denied=tally.total - tally.allowed - tally.deferred,
                 deferred=tally.deferred,
                 reasons=dict(tally.reasons.most_common()),
+                primary=dict(tally.primary.most_common()),
             )
         )
     samples: list[Sample] = []
     errors: list[str] = []
+    samples_allowed = True
     if with_samples and sample_kit is not None and c.channels:
-        samples, errors = await _samples(session, ctx, c, s.audience, items, now, sample_kit)
+        samples, errors, samples_allowed = await _samples(
+            session, ctx, c, s.audience, items, when, sample_kit
+        )
         for sample in samples:
             await audit.read(
                 session,
@@ -190,7 +218,31 @@ async def preview(
         samples=samples,
         sample_errors=errors,
         seconds=time.perf_counter() - started,
+        at=when,
+        samples_allowed=samples_allowed,
     )
+
+
+def send_time(
+    ctx: GateContext, c: Campaign, now: dt.datetime, at: dt.datetime | None = None
+) -> dt.datetime:
+    """The time the preview decides for: `at` if given, else the campaign's schedule when it
+    lies ahead, else the next opening of the first channel's send window (now when open)."""
+    if at is not None:
+        return at
+    base = c.schedule_at if c.schedule_at is not None and c.schedule_at > now else now
+    w = ctx.policy.windows.get(c.channels[0]) if c.channels else None
+    nxt = window_mod.next_allowed(w, frozenset(), base)
+    return nxt if nxt is not None else base
+
+
+@dataclass
+class _Tally:
+    total: int = 0
+    allowed: int = 0
+    deferred: int = 0
+    reasons: Counter[str] = field(default_factory=Counter)
+    primary: Counter[str] = field(default_factory=Counter)
 
 
 async def _tally_channels(
@@ -200,10 +252,11 @@ async def _tally_channels(
     items: frozenset[str],
     now: dt.datetime,
     where: list[Any],
-) -> list[gate_audit.Tally]:
-    """`gate audit` for several channels over one load of the states (the same batch path)."""
+) -> list[_Tally]:
+    """The gate's batch path (as `gate audit` and the real send) for every channel over one
+    load of the states; each person counted once under their first reason, too."""
     requests = [request_for(c, ch, items) for ch in c.channels]
-    tallies = [gate_audit.Tally() for _ in requests]
+    tallies = [_Tally() for _ in requests]
     async for states in batch.iter_states(session, ctx, now, where=where):
         for req, tally in zip(requests, tallies, strict=True):
             for st in states:
@@ -214,6 +267,9 @@ async def _tally_channels(
                     continue
                 if d.deferred_until is not None:
                     tally.deferred += 1
+                    tally.primary[reasons.OUTSIDE_SEND_WINDOW] += 1
+                else:
+                    tally.primary[d.reasons[0]] += 1
                 tally.reasons.update(d.reasons)
     return tallies
 
@@ -230,12 +286,15 @@ async def _samples(
     items: frozenset[str],
     now: dt.datetime,
     k: Kit,
-) -> tuple[list[Sample], list[str]]:
+) -> tuple[list[Sample], list[str], bool]:
     q = select(Customer).where(*audience.where(conditions)).order_by(Customer.id).limit(SAMPLE_POOL)
     pool = list((await session.scalars(q)).all())
     req = request_for(c, c.channels[0], items)
     decisions = await batch.decide_for(session, ctx, [(p.id, req) for p in pool], now)
     chosen = [p for p, d in zip(pool, decisions, strict=True) if d.allowed][:SAMPLES]
+    allowed = bool(chosen)
+    if not chosen:  # nobody may be sent to: still show what the message looks like
+        chosen = pool[:SAMPLES]
     out: list[Sample] = []
     errors: list[str] = []
     for cust in chosen:
@@ -255,7 +314,7 @@ async def _samples(
             )
         except Exception as e:  # a template fault is shown to staff, not raised
             errors.append(f"顧客 {cust.id}: {e}")
-    return out, errors
+    return out, errors, allowed
 
 
 async def message_data(

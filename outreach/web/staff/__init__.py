@@ -9,7 +9,9 @@ from fastapi import FastAPI
 
 from outreach import bootstrap
 from outreach.web.staff import api, pages
-from outreach.web.staff.state import StaffWeb
+from outreach.web.staff.state import COOKIE, StaffWeb
+
+__all__ = ["API_PREFIX", "CONSOLE_PREFIX", "COOKIE", "mount", "standalone"]
 
 API_PREFIX = "/api/v1"
 CONSOLE_PREFIX = "/staff"
