@@ -83,6 +83,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "tokio_marine": "東京海上日動火災保険",
         "aioi_nissay_dowa": "あいおいニッセイ同和損害保険",
         "mitsui_sumitomo": "三井住友海上火災保険",
+        "other": "その他の保険会社",
     },
     "channel": {"email": "電子メール", "post": "郵便", "phone": "電話", "visit": "訪問"},
     "category": {
@@ -101,6 +102,14 @@ GROUPS: dict[str, dict[str, str]] = {
         "transaction": "取引関係",
         "published": "公表されたアドレス",
     },
+    "evidence_method": {
+        "web_form": "ウェブの申込フォーム",
+        "paper_form": "紙の申込書",
+        "business_card": "名刺の交換",
+        "order_form": "注文書",
+        "store": "店頭",
+        "phone": "電話",
+    },
     "provision_basis": {
         "consent": "ご本人の同意",
         "joint_use": "共同利用",
@@ -114,6 +123,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "opt_out": "配信停止",
         "cessation": "利用停止の請求",
         "resubscribe": "受信の再開",
+        "reinstate": "利用の再開",
     },
     "source": {
         "link": "メール内のリンク",
@@ -211,6 +221,13 @@ GROUPS: dict[str, dict[str, str]] = {
         "call_recording": "通話の録音",
         "insurance_policy": "保険契約に関する情報",
         "sensitive": "要配慮個人情報",
+    },
+    "op": {
+        "eq": "＝",
+        "in": "のいずれか",
+        "between": "の範囲",
+        "gte": "以降・以上",
+        "lte": "以前・以下",
     },
     "bool": {"True": "はい", "False": "いいえ", "true": "はい", "false": "いいえ"},
     "answer": {"yes": "はい", "no": "いいえ"},

@@ -90,7 +90,7 @@ async def test_unauthenticated_console_pages_are_refused(base: str, app: bootstr
             "/staff/customers?q=x",
             "/staff/customers/1",
             "/staff/customers/1/disclosures/1",
-            "/staff/customers/1/disclosures/1.pdf",
+            "/staff/customers/1/disclosures/1/a4.pdf",
             "/staff/campaigns/1/schedule",
             "/staff/users",
         ):

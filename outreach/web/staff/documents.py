@@ -24,10 +24,12 @@ def render_disclosure(
     *,
     purposes: Sequence[Any],
     names: Mapping[str, str],
+    dealer: Any = None,
     pdf: bool = False,
 ) -> str:
     return env.get_template("documents/disclosure.html").render(
         doc=doc,
+        dealer=dealer,
         purposes=[p for p in purposes if p.channels or p.items],
         person=lambda u: names.get(u, u) if u else "—",
         pdf=pdf,
@@ -37,10 +39,16 @@ def render_disclosure(
 
 
 def render_notice(
-    env: jinja2.Environment, doc: Mapping[str, Any], *, names: Mapping[str, str], pdf: bool = False
+    env: jinja2.Environment,
+    doc: Mapping[str, Any],
+    *,
+    names: Mapping[str, str],
+    dealer: Any = None,
+    pdf: bool = False,
 ) -> str:
     return env.get_template("documents/notice.html").render(
         doc=doc,
+        dealer=dealer,
         person=lambda u: names.get(u, u) if u else "—",
         pdf=pdf,
         root="/staff",

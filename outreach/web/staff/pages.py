@@ -606,7 +606,12 @@ def build(st: StaffWeb) -> FastAPI:
                 s, customer_id, request_id, actor=p.username, now=st.now
             )
         return documents.render_disclosure(
-            pages.env, doc, purposes=st.rules().purposes(), names=request.state.names, pdf=pdf
+            pages.env,
+            doc,
+            purposes=st.rules().purposes(),
+            names=request.state.names,
+            dealer=st.kit().dealer,
+            pdf=pdf,
         )
 
     @web.get("/customers/{customer_id}/disclosures/{request_id}", dependencies=authed)
@@ -616,7 +621,7 @@ def build(st: StaffWeb) -> FastAPI:
         html = await disclosure_html(request, customer_id, request_id)
         return HTMLResponse(html, headers=HEADERS)
 
-    @web.get("/customers/{customer_id}/disclosures/{request_id}.pdf", dependencies=authed)
+    @web.get("/customers/{customer_id}/disclosures/{request_id}/a4.pdf", dependencies=authed)
     async def disclosure_pdf(customer_id: PageId, request_id: PageId, request: Request) -> Response:
         html = await disclosure_html(request, customer_id, request_id, pdf=True)
         pdf = await documents.pdf(html, css)
@@ -638,7 +643,9 @@ def build(st: StaffWeb) -> FastAPI:
             doc = await customers.correction_notice(
                 s, customer_id, request_id, actor=p.username, now=st.now
             )
-        return documents.render_notice(pages.env, doc, names=request.state.names, pdf=pdf)
+        return documents.render_notice(
+            pages.env, doc, names=request.state.names, dealer=st.kit().dealer, pdf=pdf
+        )
 
     @web.get("/customers/{customer_id}/corrections/{request_id}", dependencies=authed)
     async def notice_page(customer_id: PageId, request_id: PageId, request: Request) -> Response:
