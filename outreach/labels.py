@@ -110,6 +110,13 @@ GROUPS: dict[str, dict[str, str]] = {
         "store": "店頭",
         "phone": "電話",
     },
+    "ledger_problem": {
+        "seq_gap": "記録の番号が飛んでいます",
+        "prev_hash_mismatch": "前の記録とのつながり（ハッシュ）が合いません",
+        "hash_mismatch": "記録が書き換えられています（ハッシュが合いません）",
+        "unknown_action": "不明な操作の記録があります",
+        "record_out_of_step": "顧客記録の配信設定が台帳と合いません",
+    },
     "provision_basis": {
         "consent": "ご本人の同意",
         "joint_use": "共同利用",
@@ -157,6 +164,13 @@ GROUPS: dict[str, dict[str, str]] = {
     },
     "delivery": {"paper": "書面（印刷）", "pdf": "電子データ（PDF）", "electronic": "電子データ"},
     "suppression_reason": {"hard_bounce": "不達", "complaint": "苦情", "manual": "手動"},
+    "actor": {
+        "customer": "お客様ご本人",
+        "scheduler": "自動実行",
+        "system": "システム",
+        "import": "データ取り込み",
+        "demo": "デモデータ",
+    },
     "role": {"marketer": "マーケティング担当", "approver": "承認者", "admin": "管理者"},
     "audit_action": {
         "campaign.create": "キャンペーンを作成",
@@ -379,3 +393,14 @@ def field_name(path: str) -> str:
     if head == "body":
         return field_name(rest) if rest else "入力"
     return FIELD_NAMES.get(head, "入力")
+
+
+def person(username: str | None, names: Mapping[str, str]) -> str:
+    """Who did something: a staff member's display name, or the system actor in words."""
+    if not username:
+        return "—"
+    if username in names:
+        return names[username]
+    if username.startswith("cli:"):
+        return f"管理コマンド（{username[4:]}）"
+    return GROUPS["actor"].get(username, username)

@@ -256,10 +256,20 @@ def run_due(as_json: bool) -> None:
 @campaign_group.command("preview")
 @click.argument("campaign_id", type=int)
 @click.option("--samples/--no-samples", default=False, help="Also render three samples.")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Send time in JST (2026-01-31T10:00); default: the next time the window is open.",
+)
 @as_option
 @common.json_option
-def preview_cmd(campaign_id: int, samples: bool, as_user: str, as_json: bool) -> None:
-    """Audience size, allowed count and count per gate reason (the gate's batch path)."""
+def preview_cmd(
+    campaign_id: int, samples: bool, at: str | None, as_user: str, as_json: bool
+) -> None:
+    """Audience size, allowed count and count per gate reason at the send time (the gate's
+    batch path; the console's preview shows the same numbers)."""
+    when = _at(at)
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
         rules = rules_mod.load(app.settings.config_dir)
@@ -279,6 +289,7 @@ def preview_cmd(campaign_id: int, samples: bool, as_user: str, as_json: bool) ->
                 actor=actor.username,
                 sample_kit=kit,
                 with_samples=samples,
+                at=when,
             )
             return p.as_dict()
 
@@ -298,6 +309,16 @@ def preview_cmd(campaign_id: int, samples: bool, as_user: str, as_json: bool) ->
         click.echo(f"({d['seconds']} 秒)")
 
     common.emit(_run(_go), as_json, human)
+
+
+def _at(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日時ではありません: {value!r}", param_hint="--at") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=JST)
 
 
 def register(cli: click.Group) -> None:

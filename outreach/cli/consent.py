@@ -43,7 +43,7 @@ def verify_cmd(as_json: bool) -> None:
             return
         for p in problems:
             at = f"（{p.seq} 件目の記録）" if p.seq is not None else ""
-            click.echo(f"顧客 {p.customer_id}{at}: {p.detail}")
+            click.echo(f"顧客 {p.customer_id}{at}: {labels.label('ledger_problem', p.code)}")
         click.echo(f"同意台帳: {len(problems)} 件の不整合")
 
     common.emit(data, as_json, human)

@@ -51,7 +51,9 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
             "database": url,
             "date": the_day.isoformat(),
             "run_at": app.clock.now().isoformat(),
-            "demo_data": loaded.as_dict() if loaded else {"skipped": f"{existing} customers exist"},
+            "demo_data": loaded.as_dict()
+            if loaded
+            else {"skipped": f"{existing} customers exist", "customers": existing},
             "run": run.as_dict(),
             "delivery": sent,
             "capture_dir": str(capture.capture_dir(app.settings.data_dir).resolve()),
@@ -66,9 +68,13 @@ def _human(r: dict[str, Any]) -> None:
     click.echo(f"データベース: {r['database']}")
     dd = r["demo_data"]
     if "skipped" in dd:
-        click.echo(f"デモデータ: 既存のデータを使います ({dd['skipped']})")
+        click.echo(
+            f"デモデータ: 既存の顧客 {dd['customers']:,} 人のデータを使います（追加しません）"
+        )
     else:
-        click.echo(f"デモデータ: 顧客 {dd['rows']['customers']:,} 件を作成 (seed={dd['seed']})")
+        click.echo(
+            f"デモデータ: 顧客 {dd['rows']['customers']:,} 人を作成（乱数の種 {dd['seed']}）"
+        )
     click.echo(f"{labels.when(r['date'])}の日次リマインド（実行時刻 {labels.when(r['run_at'])}）:")
     click.echo(
         f"  候補 {run.get('candidates', 0):,} 件 / 許可 {run.get('allowed', 0):,} 件 / "

@@ -61,14 +61,14 @@ def _run(env: dict[str, str], *args: str, stdin: str | None = None) -> str:
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, str], str]:
     data = tmp_path_factory.mktemp("cli") / "data"
     env = _env(data)
-    first = _run(env, "demo", "--customers", "300", "--date", "2026-01-06")
+    first = _run(env, "demo", "--customers", "1000", "--date", "2026-01-06")
     return env, first
 
 
 def test_every_human_output_is_japanese(demo: tuple[dict[str, str], str], tmp_path: Path) -> None:
     env, first = demo
     outputs: dict[str, str] = {"demo": first}
-    outputs["demo (again)"] = _run(env, "demo", "--customers", "300", "--date", "2026-01-06")
+    outputs["demo (again)"] = _run(env, "demo", "--customers", "1000", "--date", "2026-01-06")
     for name, role in (("mika", "marketer"), ("aoi", "approver")):
         outputs[f"user add {name}"] = _run(
             {**env, "OUTREACH_NEW_PASSWORD": PASSWORD},

@@ -50,6 +50,12 @@ AXE_RUN = """async () => {
   return r.violations.map(v => ({id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.slice(0, 3).map(n => n.target.join(" "))}));
 }"""
+# Buttons whose label wraps onto a second line (受信す/る): short labels must stay whole.
+BROKEN_BUTTONS = """() => [...document.querySelectorAll("button")].filter(b => {
+  const r = document.createRange(); r.selectNodeContents(b);
+  const tops = new Set([...r.getClientRects()].map(x => Math.round(x.top)));
+  return b.offsetParent !== null && b.innerText.trim().length <= 12 && tops.size > 1;
+}).map(b => b.innerText.trim())"""
 VISIBLE_TEXT = """() => {
   const c = document.body.cloneNode(true);
   c.querySelectorAll("pre.template, code, script, style, svg title").forEach(e => e.remove());
@@ -206,6 +212,9 @@ async def _check(page: Any, name: str, width: int, *, phone_fit: bool) -> list[s
     text = await page.evaluate(VISIBLE_TEXT)
     for code in labelscan.findings(text):
         problems.append(f"{name}@{width}: shows code or ISO time {code!r}")
+    if phone_fit:
+        for label in await page.evaluate(BROKEN_BUTTONS):
+            problems.append(f"{name}@{width}: button breaks mid-word: {label!r}")
     if phone_fit and width < 400:
         scroll = await page.evaluate("() => document.documentElement.scrollWidth")
         if scroll > width + 1:

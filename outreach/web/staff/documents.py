@@ -31,7 +31,7 @@ def render_disclosure(
         doc=doc,
         dealer=dealer,
         purposes=[p for p in purposes if p.channels or p.items],
-        person=lambda u: names.get(u, u) if u else "—",
+        person=lambda u: labels.person(u, names),
         pdf=pdf,
         root="/staff",
         items=_items,
@@ -49,7 +49,7 @@ def render_notice(
     return env.get_template("documents/notice.html").render(
         doc=doc,
         dealer=dealer,
-        person=lambda u: names.get(u, u) if u else "—",
+        person=lambda u: labels.person(u, names),
         pdf=pdf,
         root="/staff",
     )

@@ -92,7 +92,7 @@ class Pages:
         names: dict[str, str] = getattr(request.state, "names", {})
         html = self.env.get_template(name).render(
             me=p,
-            person=lambda u: names.get(u, u) if u else "—",
+            person=lambda u: labels.person(u, names),
             csrf_token=p.csrf_token if p else "",
             form_token=once.issue(p.csrf_token) if p else "",
             again=request.query_params.get("again") == "1",
