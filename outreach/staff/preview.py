@@ -256,21 +256,26 @@ async def _tally_channels(
     """The gate's batch path (as `gate audit` and the real send) for every channel over one
     load of the states; each person counted once under their first reason, too."""
     requests = [request_for(c, ch, items) for ch in c.channels]
+    plans = [gate_rules.plan(ctx, req) for req in requests]
     tallies = [_Tally() for _ in requests]
-    async for states in batch.iter_states(session, ctx, now, where=where):
-        for req, tally in zip(requests, tallies, strict=True):
-            for st in states:
-                d = gate_rules.decide(ctx, st, req, now)
-                tally.total += 1
-                if d.allowed:
-                    tally.allowed += 1
-                    continue
-                if d.deferred_until is not None:
-                    tally.deferred += 1
-                    tally.primary[reasons.OUTSIDE_SEND_WINDOW] += 1
-                else:
-                    tally.primary[d.reasons[0]] += 1
-                tally.reasons.update(d.reasons)
+    decide = gate_rules.decide_planned
+    window = reasons.OUTSIDE_SEND_WINDOW
+    with batch.gc_paused():
+        async for states in batch.iter_states(session, ctx, now, where=where, prefetch=True):
+            for req, plan, tally in zip(requests, plans, tallies, strict=True):
+                primary, every = tally.primary, tally.reasons
+                for st in states:
+                    d = decide(ctx, plan, st, req, now)
+                    tally.total += 1
+                    if d.allowed:
+                        tally.allowed += 1
+                        continue
+                    if d.deferred_until is not None:
+                        tally.deferred += 1
+                        primary[window] += 1
+                    else:
+                        primary[d.reasons[0]] += 1
+                    every.update(d.reasons)
     return tallies
 
 
