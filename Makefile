@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench browser clean
+.PHONY: demo test lint typecheck unit bench browser postfix clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -20,6 +20,7 @@ demo: $(STAMP)
 # Mincho), Pango for WeasyPrint, poppler-utils (pdftoppm) to look at the PDF pages, npm for
 # axe-core (injected into every page by the accessibility walk).
 BROWSER_PKGS := chromium fonts-ipafont-gothic fonts-ipafont-mincho libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+BROWSER_PKGS += opendkim-tools  # OpenDKIM, the second DKIM verifier in the tests
 AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
 browser:
 	@missing=$$(for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -29,6 +30,17 @@ browser:
 	  else echo "browser tests need: sudo apt-get install $$missing" >&2; fi; \
 	fi
 	@test -f $(AXE) || (cd tests/e2e/axe && npm install --no-save --no-audit --no-fund --no-package-lock axe-core@4.11.0 >/dev/null)
+
+# Debian's postfix for the bounce tests (tests/postfixkit.py runs private instances with
+# `postfix -c DIR` on a loopback port). Installed unconfigured ("No configuration"): the
+# system-wide instance is neither configured nor started.
+postfix:
+	@if ! dpkg -s postfix >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	  else echo "bounce tests need: sudo apt-get install postfix" >&2; fi; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check outreach tests bench
@@ -40,7 +52,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) browser postfix lint typecheck
 	$(BIN)/pytest -q --durations=20
 
 bench: $(STAMP)

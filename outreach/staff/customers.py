@@ -31,8 +31,7 @@ from outreach.db.models import (
 )
 from outreach.errors import NotFound
 from outreach.gate import consent
-from outreach.records import validate
-from outreach.staff import audit
+from outreach.staff import audit, validation
 from outreach.staff.errors import Invalid, Problem
 
 _INTERNAL = {"opt_outs", "use_suspended", "consents", "ledger_seq", "ledger_head"}
@@ -314,29 +313,22 @@ async def correct(
     """Art. 34: correct one field (or record a refusal), with the before/after audit row,
     the request row, and a task to notify the customer of the outcome (R8)."""
     problems = []
+    new: Any = None
     if field not in CORRECTABLE:
         problems.append(Problem("field", "訂正できない項目です"))
+    else:  # the import's validator for the field: no control characters, a phone is a phone
+        new, bad = validation.correction_value(field, value)
+        problems += bad
     if outcome not in ("corrected", "refused"):
         problems.append(Problem("outcome", "「訂正する」か「訂正しない」を選んでください"))
     if not reason.strip() or len(reason) > 400:
         problems.append(Problem("reason", "調査結果・理由を400文字以内で入力してください"))
-    elif _has_control(reason):
-        problems.append(
-            Problem("reason", "調査結果・理由に使えない文字（制御文字）が含まれています")
-        )
+    problems += validation.controls("reason", reason, allow=validation.FREE_TEXT_LAYOUT)
     if identity and identity not in IDENTITY_CHECKS:
         problems.append(Problem("identity", "本人確認の方法を選んでください"))
-    new: Any = None
-    if field in CORRECTABLE and value.strip():
-        try:
-            new = corrected_value(field, value)
-        except ValueError as e:
-            problems.append(Problem("value", f"{CORRECTABLE[field]}: {e}"))
     if problems:
         raise Invalid(problems)
     c = await get(session, customer_id)
-    if field == "name_kanji" and new is None:
-        raise Invalid([Problem("value", "氏名は空にできません")])
     old = getattr(c, field)
     if outcome == "corrected":
         setattr(c, field, new)
@@ -374,30 +366,8 @@ async def correct(
     return {"request_id": req.id, "before": before, "after": after, "outcome": outcome}
 
 
-# The import's cell validators (records.validate), so a correction meets the same rules as
-# the DMS data it corrects; the column widths are the table's.
-_VALIDATORS: dict[str, Any] = {
-    "name_kanji": lambda v: validate.text(v, max_len=200),
-    "name_kana": lambda v: validate.kana(v, max_len=200),
-    "postal_code": validate.postal_code,
-    "prefecture": lambda v: validate.text(v, max_len=16),
-    "city": lambda v: validate.text(v, max_len=100),
-    "address": lambda v: validate.text(v, max_len=400),
-    "phone": validate.phone,
-    "email": validate.email,
-    "birth_date": validate.date,
-}
-
-
-def corrected_value(field: str, value: str) -> Any:
-    """The typed, validated value of a correction; ValueError (Japanese) when it is not one."""
-    if _has_control(value):
-        raise ValueError("使えない文字（制御文字）が含まれています")
-    return _VALIDATORS[field](value)
-
-
 def _has_control(text: str) -> bool:
-    return any(unicodedata.category(ch) == "Cc" for ch in text)
+    return bool(validation.controls("-", text))
 
 
 async def _notice_task(session: AsyncSession, req: DataRequest, now: dt.datetime) -> None:

@@ -242,7 +242,7 @@ async def test_preview_at_five_in_the_morning_counts_for_the_next_open_window(
     [f] = forced.channels
     assert f.deferred == eleven.allowed and f.allowed == 0
     assert sum(r["count"] for r in f.reason_rows()) == f.audience
-    assert forced.samples and not forced.samples_allowed  # still shown, marked as such
+    assert not forced.samples  # samples only of people the gate allows at that time
 
 
 # -- 4. scheduling asks first ------------------------------------------------------------
@@ -414,7 +414,7 @@ def test_validation_messages_are_japanese_and_name_no_server_path() -> None:
         ),
         rules(),
     )
-    assert any("2 行目" in p.message for p in problems), problems
+    assert any("3 行目（またはその直前）" in p.message for p in problems), problems
     for p in problems:
         assert p.message.isascii() is False
 

@@ -31,7 +31,7 @@ from outreach.staff import (
 )
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import CsrfRejected, Forbidden, Invalid, NotAuthenticated, Problem
-from outreach.web.staff import charts, documents, forms, once
+from outreach.web.staff import calls, charts, conversion, documents, forms, letters, once, sending
 from outreach.web.staff.state import COOKIE, StaffWeb, remote
 
 CSP = (
@@ -102,6 +102,15 @@ class Pages:
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
+# Why a login was refused → (status, message). "busy": too many password checks in flight.
+LOGIN_REFUSALS: dict[str, tuple[int, str]] = {
+    "rate_limited": (429, "ログインの失敗が続いたため、しばらくしてからお試しください"),
+    "busy": (503, "ただいま混み合っています。少し待ってからお試しください"),
+    "unavailable": (503, "ただいま混み合っています。少し待ってからお試しください"),
+    "": (401, "ユーザー名またはパスワードが違います"),
+}
+
+
 def build(st: StaffWeb) -> FastAPI:
     pages = Pages(st)
     web = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -119,10 +128,11 @@ def build(st: StaffWeb) -> FastAPI:
             p = await st.principal(s, request, form_token=token)
             request.state.principal = p
             request.state.names = await st.staff_names(s)
-        if request.method not in csrf.SAFE_METHODS and request.url.path.rstrip("/") != (
-            f"{request.scope.get('root_path', '')}/logout"
-        ):
-            request.state.nonce = once.nonce_of(once_token, p.csrf_token)
+        # A form that carries a one-time token must carry a good one; the forms that spend
+        # it (`claim`) refuse a request without one.
+        request.state.nonce = (
+            once.nonce_of(once_token, p.csrf_token) if once_token is not None else None
+        )
 
     async def on_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OutreachError)
@@ -160,7 +170,10 @@ def build(st: StaffWeb) -> FastAPI:
 
     async def claim(s: Any, request: Request, url: str = "") -> Any:
         """Spend the request's form token in this transaction, leading to `url`."""
-        row = await once.spend(s, request.state.nonce, actor=who(request).username, now=st.now)
+        nonce = getattr(request.state, "nonce", None)
+        if nonce is None:
+            raise CsrfRejected("フォームの有効期限が切れています。画面を開き直してください")
+        row = await once.spend(s, nonce, actor=who(request).username, now=st.now)
         row.result_url = url[:300] or None
         return row
 
@@ -191,16 +204,13 @@ def build(st: StaffWeb) -> FastAPI:
             raise CsrfRejected("別のサイトからの送信は受け付けません")
         form = await request.form()
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
-        async with st.tx() as s:
-            result = await auth.login(s, username, password, now=st.now, remote=remote(request))
+        result = await st.login(username, password, remote(request))
         if not result.ok or result.token is None:
-            message = (
-                "ログインの失敗が続いたため、しばらくしてからお試しください"
-                if result.reason == "rate_limited"
-                else "ユーザー名またはパスワードが違います"
-            )
-            status = 429 if result.reason == "rate_limited" else 401
-            return pages.render("login.html", request, status, error=message)
+            status, message = LOGIN_REFUSALS.get(result.reason or "", LOGIN_REFUSALS[""])
+            refused = pages.render("login.html", request, status, error=message)
+            if status in (429, 503):
+                refused.headers["retry-after"] = "60" if status == 429 else "5"
+            return refused
         root = request.scope.get("root_path", "")
         response = RedirectResponse(f"{root}/", 303)
         response.set_cookie(
@@ -736,6 +746,8 @@ def build(st: StaffWeb) -> FastAPI:
             )
         return RedirectResponse(url, 303)
 
+    for extra in (calls, letters, sending, conversion):  # the dealer's day (own modules)
+        extra.add(web, pages, authed)
     return web
 
 

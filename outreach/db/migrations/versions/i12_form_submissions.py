@@ -1,7 +1,7 @@
 """one-time console form tokens
 
 Revision ID: i12_form_submissions
-Revises: 0001
+Revises: i16_dayflow
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i12_form_submissions"
-down_revision = "0001"
+down_revision = "i16_dayflow"
 branch_labels = None
 depends_on = None
 
