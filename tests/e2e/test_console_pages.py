@@ -171,6 +171,13 @@ def _staff_pages(d: dict[str, Any]) -> dict[str, str]:
         "correction-notice": f"/staff/customers/{c1}/corrections/{d['correction']}/notice",
         "users": "/staff/users",
         "error": "/staff/campaigns/999999",
+        # the dealer's day, feedback and the showroom form (their own routers)
+        "calls": "/staff/calls",
+        "letters": "/staff/letters",
+        "sending": "/staff/sending",
+        "conversion": "/staff/conversion",
+        "feedback": "/staff/feedback/",
+        "showroom": "/staff/showroom/signup",
     }
 
 
@@ -187,6 +194,12 @@ BY_ROLE = {
         "correction",
         "correction-notice",
         "error",
+        "calls",
+        "letters",
+        "sending",
+        "conversion",
+        "feedback",
+        "showroom",
     ],
     MARKETER.username: ["campaign-new", "campaign-edit", "preview"],
     ADMIN.username: ["users"],
@@ -199,6 +212,8 @@ def _customer_pages(d: dict[str, Any]) -> dict[str, str]:
         "optout": f"/u/{d['token']}",
         "preferences": f"/preferences/{d['token']}",
         "optout-bad-link": "/u/not-a-token",
+        "signup": "/signup",
+        "signup-bad-link": "/signup/confirm/not-a-token",
     }
 
 
