@@ -39,6 +39,10 @@ COMMANDS: dict[str, str] = {
     "templates": "outreach.cli.templates",
     "backup": "outreach.cli.ops",
     "restore": "outreach.cli.ops",
+    "feedback": "outreach.cli.feedback",
+    "calls": "outreach.cli.day",
+    "letters": "outreach.cli.day",
+    "conversion": "outreach.cli.day",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap, metrics, outbox, pipeline
+from outreach import bootstrap, heartbeat, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.send import service
 
@@ -21,6 +21,8 @@ _LABELS = {
     "suppressed": "送信停止",
     "paused": "一時停止",
     "cancelled": "取消",
+    "printed": "印刷済み",
+    "called": "架電済み",
 }
 
 
@@ -96,10 +98,9 @@ def worker(
                 parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
                 click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
 
-        try:
-            report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
-        finally:
-            await w.transport.close()
+        report = await heartbeat.run(
+            app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
+        )
         return pipeline.summary(report)
 
     result = common.run_app(_go)
