@@ -227,6 +227,26 @@ async def login(
     if beyond > 0:
         await sleep(min(policy.slowdown_max, beyond * policy.slowdown_step))
 
+    try:
+        return await _check_and_record(
+            sessions, checks, username, password, now=now, remote=remote,
+            keys=(pair_key, address_key, account_key),
+        )  # fmt: skip
+    except SQLAlchemyError:  # counted already; the outcome could not be written
+        return Login(ok=False, reason="unavailable")
+
+
+async def _check_and_record(
+    sessions: async_sessionmaker[AsyncSession],
+    checks: PasswordChecks,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    remote: str | None,
+    keys: tuple[str, str, str],
+) -> Login:
+    pair_key, address_key, account_key = keys
     async with sessions() as s:
         user = await users.by_username(s, username)
         stored = (user.password_hash, user.active) if user is not None else None

@@ -632,7 +632,7 @@ def test_the_disk_full_while_writing_captures(
     problems = consent_verify(env)
     assert problems == 0
     record(Row("disk full while writing captures", 1, during.waiting, t.messages, t.sent,
-               during.waiting, t.lost, t.duplicates, round(recovery, 1), problems))  # fmt: skip
+               t.waiting, t.lost, t.duplicates, round(recovery, 1), problems))  # fmt: skip
 
 
 def test_the_disk_full_while_writing_print_batches(
