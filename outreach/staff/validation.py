@@ -1,6 +1,11 @@
 """Whether a campaign definition may be saved: purpose, channels, audience fields and template
-data items against the purpose registry, and the legal footer of advertising mail (R1, R3,
-R14, R19). Pure: it takes the registry's facts through `Rules` and returns every problem.
+data items against the purpose registry, and its classification (R1, R3, R14). Pure: it
+takes the registry's facts through `Rules` and returns every problem.
+
+A campaign is advertising (R14). It may be filed as not advertising only under a
+service-notice purpose (a recall, a store closure notice) and only when its text holds no
+promotional wording (`wording.promotional`); an approver then certifies it (`campaigns.approve`).
+The legally required sender display (R19) is not the text's business: the composer adds it.
 
 Also what staff may type into a customer's record (the Art. 34 correction form and API):
 each field through the very validator the DMS import uses (`records.validate`), so a phone
@@ -20,19 +25,9 @@ from outreach.records import rows as record_rows
 from outreach.records import validate
 from outreach.records.mappings import Mapping
 from outreach.staff import spec as spec_mod
+from outreach.staff import wording
 from outreach.staff.errors import Problem
 
-# What an advertising mail must show (特定電子メール法 Art. 4, R19): the sender, the postal
-# address, a contact point, and the opt-out link. Referenced as template fields.
-# Including the shared footer template (`_base/footer.*`, written once from config/dealer.toml)
-# satisfies all of them.
-FOOTER_FIELDS: dict[str, str] = {
-    "dealer.sender_name": "送信者の氏名・名称",
-    "dealer.postal_address": "送信者の住所",
-    "dealer.contact_phone": "苦情・問合せ先",
-    "message.optout_url": "配信停止の連絡先（URL）",
-}
-FOOTER_TEMPLATE_PREFIX = "_base/footer"
 NON_PERSONAL_PREFIXES = ("dealer.", "store.", "campaign.", "message.")
 
 
@@ -127,21 +122,42 @@ def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
             problems.append(Problem(name, f"テンプレートの構文エラー: {e}"))
             continue
         problems.extend(_items(name, sorted(used), purpose, rules))
-        if spec.advertising and name != "subject_template" and not _has_footer(source, rules):
-            problems.extend(
-                Problem(name, f"広告メールに必要な表示がありません: {label}（{{{{ {field} }}}}）")
-                for field, label in FOOTER_FIELDS.items()
-                if field not in used
-            )
+    if not spec.advertising:
+        problems.extend(non_advertising_problems(spec, purpose))
     return problems
 
 
-def _has_footer(source: str, rules: Rules) -> bool:
-    try:
-        names = rules.includes(source)
-    except Exception:  # a syntax error is reported by the field analysis already
-        return False
-    return any(n is not None and n.startswith(FOOTER_TEMPLATE_PREFIX) for n in names)
+SERVICE_NOTICE = "service_notice"
+
+
+def non_advertising_problems(spec: spec_mod.CampaignSpec, purpose: PurposeView) -> list[Problem]:
+    """Why this campaign cannot be sent as not advertising (R14); empty when it can be
+    certified so."""
+    if purpose.category != SERVICE_NOTICE:
+        return [
+            Problem(
+                "advertising",
+                "キャンペーンは広告メール（特定電子メール）です。広告でない連絡として送れるのは、"
+                "サービスのお知らせの利用目的（リコール・店舗休業のお知らせなど）だけです (R14)",
+            )
+        ]
+    out = []
+    texts = {
+        "name": spec.name,
+        "subject_template": spec.subject_template,
+        "text_template": spec.text_template,
+        "html_template": spec.html_template,
+    }
+    for field, text in texts.items():
+        for word, label in wording.promotional([text]):
+            out.append(
+                Problem(
+                    field,
+                    f"宣伝の文言「{word}」（{label}）があるため、広告でない連絡にはできません。"
+                    "広告メールとして送るか、文言を改めてください (R14)",
+                )
+            )
+    return out
 
 
 def _items(where: str, fields: Iterable[str], purpose: PurposeView, rules: Rules) -> list[Problem]:

@@ -1,7 +1,7 @@
 """login throttle counters
 
 Revision ID: i11_login_throttle
-Revises: 0001
+Revises: i18_send_budgets
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i11_login_throttle"
-down_revision = "0001"
+down_revision = "i18_send_budgets"
 branch_labels = None
 depends_on = None
 
