@@ -505,6 +505,14 @@ async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str
     return {e.lower() for e in rows.scalars()}
 
 
+async def ready(session: AsyncSession, *, now: dt.datetime, channel: str = "email") -> int:
+    """How many messages are ready to claim now (due, or left by a dead worker)."""
+    due = (T.c.status == "queued") & (T.c.not_before <= now)
+    dead = (T.c.status == "sending") & (T.c.lease_until < now)
+    stmt = select(func.count()).where(T.c.channel == channel, due | dead)
+    return int((await session.execute(stmt)).scalar_one())
+
+
 async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None) -> dict[str, int]:
     """Messages per status (every status listed, zero included)."""
     stmt = select(T.c.status, func.count()).group_by(T.c.status)

@@ -11,6 +11,7 @@ import click
 
 from outreach import bootstrap, outbox, pipeline
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.send import service
 
 _LABELS = {
@@ -78,13 +79,17 @@ def worker(
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
 
-        def progress(r: pipeline.BatchReport) -> None:
-            if not as_json:
-                parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
-                click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
-
+        ready = None
+        if once:
+            async with app.sessions() as session:
+                ready = await outbox.ready(session, now=app.clock.now())
         try:
-            report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
+            with Meter("送信", ready, json_lines=as_json) as meter:
+
+                def progress(r: pipeline.BatchReport) -> None:
+                    meter.advance(r.claimed)
+
+                report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
         finally:
             await w.transport.close()
         return pipeline.summary(report)
