@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench browser clean
+.PHONY: demo test lint typecheck unit bench browser postfix clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -26,6 +26,17 @@ browser:
 	  else echo "browser tests need: sudo apt-get install $$missing" >&2; fi; \
 	fi
 
+# Debian's postfix for the bounce tests (tests/postfixkit.py runs private instances with
+# `postfix -c DIR` on a loopback port). Installed unconfigured ("No configuration"): the
+# system-wide instance is neither configured nor started.
+postfix:
+	@if ! dpkg -s postfix >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	  else echo "bounce tests need: sudo apt-get install postfix" >&2; fi; \
+	fi
+
 lint: $(STAMP)
 	$(BIN)/ruff check outreach tests bench
 	$(BIN)/ruff format --check outreach tests bench
@@ -36,7 +47,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) browser postfix lint typecheck
 	$(BIN)/pytest -q --durations=20
 
 bench: $(STAMP)

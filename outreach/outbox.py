@@ -14,7 +14,9 @@
   as a few executemany statements in the caller's transaction.
 
 Status: queued → sending → sent | failed | suppressed (and back to queued for a retry or a
-deferral); staff move a campaign's queued messages to paused or cancelled.
+deferral); staff move a campaign's queued messages to paused or cancelled. Post and phone
+entries are never claimed: a letter becomes printed when its batch is confirmed
+(`mark_printed`), a call called when its outcome is recorded (outreach.calls).
 """
 
 from __future__ import annotations
@@ -43,12 +45,23 @@ from sqlalchemy import (
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses as _addresses
 from outreach.clock import SystemClock
 from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
 from outreach.send import ratelimit
 
-STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "paused", "cancelled")
+STATUSES = (
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "suppressed",
+    "paused",
+    "cancelled",
+    "printed",  # a letter whose print batch staff confirmed as sent to print (letters)
+    "called",  # a call worked from the call list (calls)
+)
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
 B: Table = SendBudget.__table__  # type: ignore[assignment]
@@ -475,7 +488,7 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
             for r in results
         ],
     )
-    bounced = {r.suppress.lower(): r for r in results if r.suppress}
+    bounced = {_addresses.normalise(r.suppress): r for r in results if r.suppress}
     if bounced:
         dialect = session.get_bind().dialect.name
         ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -497,12 +510,15 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
 
 
 async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses (lower-cased) are on the suppression list."""
-    wanted = sorted({a.lower() for a in addresses if a})
+    """Which of these addresses (lower-cased) are on the suppression list, matched in the
+    normalised form (`outreach.addresses`: domain case, trailing dots)."""
+    given = [a for a in addresses if a]
+    wanted = sorted({_addresses.normalise(a) for a in given})
     if not wanted:
         return set()
     rows = await session.execute(select(Suppression.email).where(Suppression.email.in_(wanted)))
-    return {e.lower() for e in rows.scalars()}
+    found = set(rows.scalars())
+    return {a.lower() for a in given if _addresses.normalise(a) in found}
 
 
 async def ready(session: AsyncSession, *, now: dt.datetime, channel: str = "email") -> int:
@@ -520,3 +536,14 @@ async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None
         stmt = stmt.where(T.c.status.in_(list(statuses)))
     found = {s: int(n) for s, n in (await session.execute(stmt)).all()}
     return {s: found.get(s, 0) for s in (statuses or STATUSES)} | found
+
+
+async def mark_printed(session: AsyncSession, batch: str, *, actor: str, now: dt.datetime) -> int:
+    """queued → printed for the letters of one print batch, with who and when."""
+    stmt = (
+        update(T)
+        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == "queued")
+        .values(status="printed", printed_at=now, printed_by=actor, sent_at=now)
+        .returning(T.c.id)
+    )
+    return len((await session.execute(stmt)).all())

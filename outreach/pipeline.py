@@ -45,13 +45,13 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import outbox
+from outreach import logs, metrics, outbox
 from outreach.clock import Clock
 from outreach.db.models import Customer
-from outreach.errors import GateRefused
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
-from outreach.send import maildata, retry
+from outreach.render import maildata, templates
+from outreach.send import retry
 from outreach.send.config import SendingConfig
 from outreach.send.protocol import SendResult, Transport
 from outreach.send.ratelimit import Budgets, Pacer
@@ -71,10 +71,12 @@ class Composed:
 
 
 class Composer(Protocol):
-    """Renders a message's template over its data and builds the MIME bytes (pure, no I/O)."""
+    """Renders a message's template over the data its permit grants and builds the MIME
+    bytes (pure, no I/O)."""
 
     def compose(
         self,
+        permit: Permit,
         message: outbox.Claimed,
         message_id: str,
         data: maildata.MessageData,
@@ -113,10 +115,12 @@ class Worker:
     # fills most of it), so an opt-out waiting for the lock gets its turn, not starved.
     sqlite_gap: float = 0.05
     pacer: Pacer | None = None  # set from `budgets`
+    wire: asyncio.Semaphore = field(init=False)
 
     def __post_init__(self) -> None:
         if self.budgets is not None and self.pacer is None:
             self.pacer = Pacer(self.budgets)
+        self.wire = asyncio.Semaphore(int(getattr(self.transport, "size", 64)))
 
 
 @dataclass
@@ -295,21 +299,32 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
     failed: list[outbox.Result] = []
     for r in ready:
         try:
-            r.composed = w.composer.compose(r.message, r.message_id, r.data, now)
+            r.composed = w.composer.compose(r.permit, r.message, r.message_id, r.data, now)
         except Exception as e:  # a template or data fault stops this message, not the batch
-            # A refusal (items beyond the permit, campaign text no longer the approved
-            # version) is final. Anything else is usually a template ops can fix (missing,
-            # broken): keep the message on the retry schedule rather than failing it at once.
+            # A refusal (outside the permit, a refused template text, the sender display
+            # hidden, a header the MIME writer refuses) is final and shown as such. Anything
+            # else is usually a template ops can fix (missing, unreadable): keep the message
+            # on the retry schedule rather than failing it at once.
             m = r.message
-            log.error("outbox %s: cannot build (attempt %s): %s", m.id, m.attempts, e)
-            detail = f"build: {e}"[:400]
-            if not isinstance(e, GateRefused) and m.attempts < w.config.retry.max_attempts:
+            final = templates.permanent(e)
+            log.error(
+                "outbox.build_failed",
+                extra=logs.ids(
+                    "outbox.build_failed",
+                    outbox_id=m.id,
+                    attempt=m.attempts,
+                    status="failed" if final else "queued",
+                    error=type(e).__name__,
+                ),
+            )
+            detail = f"build refused: {e}" if final else f"build: {e}"
+            if not final and m.attempts < w.config.retry.max_attempts:
                 later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
                 failed.append(
-                    _result(m, now, "queued", "temp_fail", detail=detail, not_before=later)
+                    _result(m, now, "queued", "temp_fail", detail=detail[:400], not_before=later)
                 )
             else:
-                failed.append(_result(m, now, "failed", "perm_fail", detail=detail))
+                failed.append(_result(m, now, "failed", "perm_fail", detail=detail[:400]))
         else:
             built.append(r)
     return built, failed
@@ -370,7 +385,12 @@ async def _send(
             continue
         if not isinstance(outcome, Exception):
             raise outcome  # CancelledError, KeyboardInterrupt: not ours to swallow
-        log.error("outbox %s: send failed unexpectedly: %r", r.message.id, outcome)
+        log.error(
+            "outbox.send_crashed",
+            extra=logs.ids(
+                "outbox.send_crashed", outbox_id=r.message.id, error=type(outcome).__name__
+            ),
+        )
         m = r.message
         results.append(
             _result(
@@ -394,12 +414,16 @@ async def _deliver(w: Worker, r: _Ready) -> outbox.Result:
     wait = m.slot - time.time()  # the send time the budgets allotted at the claim
     if wait > 0:
         await asyncio.sleep(wait)
-    if w.pacer is not None:
-        # This worker's own share of the per-second limits, taken right before the send.
-        pause = w.pacer.take(r.address)
-        if pause > 0:
-            await asyncio.sleep(pause)
-    sent = await w.transport.send(composed.envelope_from, [r.address], composed.data)
+    async with w.wire:  # as many sends in hand as the transport has connections
+        if w.pacer is not None:
+            # This worker's own share of the per-second limits, taken right before the send
+            # (with a connection free, so the pause is not spent again waiting for one).
+            pause = w.pacer.take(r.address)
+            if pause > 0:
+                await asyncio.sleep(pause)
+        handed = time.monotonic()
+        sent = await w.transport.send(r.permit, composed.envelope_from, [r.address], composed.data)
+    metrics.relay_reply(sent.code, time.monotonic() - handed, advertising=m.advertising)
     if sent.ok:
         r.accepted = time.monotonic()
     outcome = retry.next_step(sent, m.attempts, w.config.retry)
@@ -537,7 +561,10 @@ async def drain(
                 raise
             # A long-running worker outlives a database restart: the batch in hand rolled
             # back (its messages come back after their lease); wait and carry on.
-            log.warning("worker %s: batch failed, retrying: %s", w.worker_id, e)
+            log.warning(
+                "worker.batch_failed",
+                extra=logs.ids("worker.batch_failed", worker=w.worker_id, error=type(e).__name__),
+            )
             current = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(idle, 5.0))

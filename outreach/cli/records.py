@@ -102,7 +102,8 @@ def _print_demo(d: dict[str, Any]) -> None:
     "--errors",
     "report",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Error report CSV (default: FILE.errors.csv next to FILE, written only if needed).",
+    help="Error report CSV (default: DATA_DIR/import-errors/FILE.<time>.errors.csv, mode 600; "
+    "written only if needed).",
 )
 @common.json_option
 def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_json: bool) -> None:
@@ -117,26 +118,30 @@ def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_jso
     except OSError:
         size = 0
 
-    async def _go(app: bootstrap.App) -> csvimport.Result:
+    async def _go(app: bootstrap.App) -> tuple[csvimport.Result, Path]:
+        now = app.clock.now()
         with _progress(f"import {kind}", size, as_json, unit="バイト") as bar:
-            return await csvimport.run(
+            result = await csvimport.run(
                 app.engine,
                 app.settings.config_dir,
                 kind,
                 file,
-                now=app.clock.now(),
+                now=now,
                 encoding=encoding,
                 progress=bar,
             )
+        return result, csvimport.default_report(app.settings.data_dir, file, now)
 
-    result = common.run_app(_go)
+    result, default_report = common.run_app(_go)
     report_path: Path | None = None
     if result.problems:
-        report_path = report or file.with_name(file.name + ".errors.csv")
         try:
-            csvimport.write_report(report_path, result.problems)
+            report_path = csvimport.write_report(
+                report or default_report, result.problems, exclusive=report is None
+            )
         except OSError as e:
-            click.echo(f"warning: cannot write the error report {report_path}: {e}", err=True)
+            target = report or default_report
+            click.echo(f"warning: cannot write the error report {target}: {e.strerror}", err=True)
             report_path = None
     data = result.as_dict() | {"error_report": str(report_path) if report_path else None}
     if as_json:
@@ -153,6 +158,8 @@ def _print_import(r: csvimport.Result, report_path: Path | None) -> None:
     )
     if r.email_bases_added:
         line += f"・配信根拠 {r.email_bases_added:,} 件を追加"
+    if r.reminders_cancelled:
+        line += f"・予定のご案内 {r.reminders_cancelled:,} 件を取消"
     click.echo(line + f" ({r.encoding})", err=True)
     if r.ignored_columns:
         click.echo(f"対応付けのない列を無視しました: {', '.join(r.ignored_columns)}", err=True)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap, outbox, pipeline
+from outreach import bootstrap, heartbeat, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.cli.progress import Meter
 from outreach.send import service
@@ -22,6 +22,8 @@ _LABELS = {
     "suppressed": "送信停止",
     "paused": "一時停止",
     "cancelled": "取消",
+    "printed": "印刷済み",
+    "called": "架電済み",
 }
 
 
@@ -52,6 +54,12 @@ _LABELS = {
     show_default=True,
     help="Seconds between polls when the outbox is empty.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics.",
+)
 @common.json_option
 def worker(
     once: bool,
@@ -59,6 +67,7 @@ def worker(
     concurrency: int | None,
     lease: float | None,
     idle: float,
+    metrics_port: int | None,
     as_json: bool,
 ) -> None:
     """Drain the outbox: claim, re-check with the gate, build, send, record.
@@ -78,20 +87,25 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if metrics_port is not None:  # after the handlers: once it answers, SIGTERM is clean
+            try:
+                metrics.serve(metrics_port)
+            except OSError as e:
+                await w.transport.close()
+                raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
 
         ready = None
         if once:
             async with app.sessions() as session:
                 ready = await outbox.ready(session, now=app.clock.now())
-        try:
-            with Meter("送信", ready, json_lines=as_json) as meter:
+        with Meter("送信", ready, json_lines=as_json) as meter:
 
-                def progress(r: pipeline.BatchReport) -> None:
-                    meter.advance(r.claimed)
+            def progress(r: pipeline.BatchReport) -> None:
+                meter.advance(r.claimed)
 
-                report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
-        finally:
-            await w.transport.close()
+            report = await heartbeat.run(
+                app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
+            )
         return pipeline.summary(report)
 
     result = common.run_app(_go)

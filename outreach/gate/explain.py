@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses
 from outreach.clock import JST
 from outreach.db.models import ConsentEvent, Customer, EmailBasis, Store, Suppression
 from outreach.errors import InputRejected, NotFound
@@ -103,7 +104,9 @@ async def explain(
     suppressed = None
     if c.email:
         suppressed = (
-            await session.execute(select(Suppression.reason).where(Suppression.email == c.email))
+            await session.execute(
+                select(Suppression.reason).where(Suppression.email == addresses.normalise(c.email))
+            )
         ).scalar()
     events = (
         (

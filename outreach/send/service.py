@@ -9,8 +9,10 @@ import socket
 
 from outreach import bootstrap, pipeline
 from outreach.gate.context import load_context
-from outreach.send import compose, gatecheck, transports
+from outreach.render import compose, golive
+from outreach.render import dealer as dealer_mod
 from outreach.send import config as send_config
+from outreach.send import gatecheck, transports
 from outreach.send.protocol import Transport
 from outreach.send.smtp import SmtpTransport
 
@@ -29,6 +31,9 @@ def build_worker(
 ) -> pipeline.Worker:
     """A worker wired to the configured transport, templates and gate."""
     s = app.settings
+    golive.require_live(
+        dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started"
+    )
     cfg = send_config.load(s.config_dir / "sending.toml")
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from outreach import bootstrap
-from outreach.web import optout, security, staff
+from outreach.web import feedback, health, optout, security, signup, staff
 
 Hook = Callable[[bootstrap.App], Awaitable[None]]
 
@@ -54,6 +54,11 @@ def create_app(
 
     deps = optout.build_deps(app)
     web.router.routes.extend(optout.routes(deps))
+    sign = signup.build(app)
+    web.router.routes.extend(signup.routes(sign))  # /signup, /signup/confirm/{token}
+    # Mounted before /staff, which would otherwise take every /staff/… path.
+    web.mount(signup.SHOWROOM_PREFIX, signup.showroom(sign))
+    web.mount(feedback.PREFIX, feedback.build(app))
     staff.mount(web, app)  # /staff console and /api/v1 (outreach.web.staff)
 
     async def healthz(request: Request) -> Response:
@@ -65,6 +70,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     web.add_route("/healthz", healthz, methods=["GET"])
+    web.router.routes.extend(health.routes(app))  # /livez, /readyz, /metrics
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return deps.error(404)

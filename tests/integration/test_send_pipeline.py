@@ -271,10 +271,10 @@ class Flaky:
     def __init__(self, inner: smtp.SmtpTransport, bad: str) -> None:
         self.inner, self.bad = inner, bad
 
-    async def send(self, envelope_from: str, recipients: Any, data: bytes) -> Any:
+    async def send(self, permit: Any, envelope_from: str, recipients: Any, data: bytes) -> Any:
         if recipients[0] == self.bad:
             raise RuntimeError("transport bug")
-        return await self.inner.send(envelope_from, recipients, data)
+        return await self.inner.send(permit, envelope_from, recipients, data)
 
     async def close(self) -> None:
         await self.inner.close()
@@ -301,10 +301,12 @@ class _BrokenUntilFixed(sendkit.HandComposer):
 
     fixed = False
 
-    def compose(self, m: Any, message_id: str, data: Any, now: dt.datetime) -> pipeline.Composed:
+    def compose(
+        self, permit: Any, m: Any, message_id: str, data: Any, now: dt.datetime
+    ) -> pipeline.Composed:
         if not self.fixed:
             raise FileNotFoundError("templates/mail/reminder_shaken_2/subject.txt")
-        return super().compose(m, message_id, data, now)
+        return super().compose(permit, m, message_id, data, now)
 
 
 async def test_a_message_whose_template_cannot_be_built_is_kept_and_sent_once_fixed(
