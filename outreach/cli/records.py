@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -14,6 +13,7 @@ import click
 
 from outreach import bootstrap, labels
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.clock import JST, today
 from outreach.records import csvimport, customers, demo_data, fields, wareki
 
@@ -21,13 +21,15 @@ REPORT_LINES = 20
 
 
 @contextmanager
-def _progress(label: str, length: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on a terminal; nothing when stderr is a pipe or a file."""
-    if not sys.stderr.isatty() or length <= 0:
+def _progress(
+    label: str, length: int, as_json: bool, unit: str = "件"
+) -> Iterator[Callable[[int], None] | None]:
+    """Count, rate and time left on a terminal; JSON lines on stderr with --json, else quiet."""
+    if length <= 0:
         yield None
         return
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
+    with Meter(label, length, json_lines=as_json, unit=unit) as meter:
+        yield meter.advance
 
 
 # --- demo-data -------------------------------------------------------------------------------
@@ -58,7 +60,7 @@ def demo_data_cmd(
     async def _go(app: bootstrap.App) -> demo_data.Summary:
         day = today_ or today(app.clock)
         notice, new_purpose = demo_data.notice_of(app.settings.config_dir)
-        with _progress("demo-data", count) as bar:
+        with _progress("demo-data", count, as_json) as bar:
             return await demo_data.load(
                 app.engine,
                 customers=count,
@@ -118,7 +120,7 @@ def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_jso
 
     async def _go(app: bootstrap.App) -> tuple[csvimport.Result, Path]:
         now = app.clock.now()
-        with _progress(f"import {kind}", size) as bar:
+        with _progress(f"import {kind}", size, as_json, unit="バイト") as bar:
             result = await csvimport.run(
                 app.engine,
                 app.settings.config_dir,

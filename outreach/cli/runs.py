@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 import click
@@ -11,6 +10,7 @@ from sqlalchemy import select
 
 from outreach import bootstrap, labels
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.db.models import Run
 
 
@@ -42,22 +42,10 @@ def run_daily(day: dt.datetime | None, dry_run: bool, as_json: bool) -> None:
                 "先の日付は --dry-run でのみ確認できます",
                 2,
             )
-        bar: Any = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = click.progressbar(
-                    length=max(total, 1), label="リマインド処理", file=sys.stderr, show_pos=True
-                )
-                bar.__enter__()
-            bar.update(done - bar.pos)
-            if done >= total:
-                bar.__exit__(None, None, None)
-
-        summary = await daily.run(
-            app, day.date() if day else None, dry_run=dry_run, progress=progress
-        )
+        with Meter("リマインド処理", None, json_lines=as_json) as meter:
+            summary = await daily.run(
+                app, day.date() if day else None, dry_run=dry_run, progress=meter.update
+            )
         return summary.as_dict()
 
     result = common.run_app(_go)

@@ -11,6 +11,7 @@ import click
 
 from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.send import service
 
 
@@ -81,14 +82,18 @@ def worker(
                 await w.transport.close()
                 raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
 
-        def progress(r: pipeline.BatchReport) -> None:
-            if not as_json:
-                parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
-                click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
+        ready = None
+        if once:
+            async with app.sessions() as session:
+                ready = await outbox.ready(session, now=app.clock.now())
+        with Meter("送信", ready, json_lines=as_json) as meter:
 
-        report = await heartbeat.run(
-            app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
-        )
+            def progress(r: pipeline.BatchReport) -> None:
+                meter.advance(r.claimed)
+
+            report = await heartbeat.run(
+                app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
+            )
         return pipeline.summary(report)
 
     result = common.run_app(_go)
