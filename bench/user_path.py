@@ -56,7 +56,10 @@ sys.path.insert(0, str(REPO))
 
 from report import figure  # noqa: E402
 
+from outreach.clock import FixedClock  # noqa: E402
 from outreach.db.engine import sync_url  # noqa: E402
+from outreach.gate import decision, fake  # noqa: E402
+from outreach.gate.context import load_context  # noqa: E402
 from outreach.send import config as send_config  # noqa: E402
 from outreach.send import ratelimit, smtp  # noqa: E402
 
@@ -257,10 +260,16 @@ async def raw(port: int, message: bytes, n: int) -> float:
     """aiosmtplib alone: 8 reused connections, one pre-built message sent n times."""
     transport = smtp.SmtpTransport(smtp.Relay("127.0.0.1", port, start_tls=False), POOL)
     sem = asyncio.Semaphore(POOL * 4)
+    # The transport takes a permit (from the package's fake gate, through the real rules).
+    permit = fake.FakeGate(load_context(REPO / "config")).permit(
+        1,
+        decision.Request("p3", "email", frozenset({"name"}), advertising=True),
+        FixedClock().now(),
+    )
 
     async def one(i: int) -> None:
         async with sem:
-            r = await transport.send("bounce@example.jp", [f"raw{i}@example.jp"], message)
+            r = await transport.send(permit, "bounce@example.jp", [f"raw{i}@example.jp"], message)
             assert r.ok, r
 
     await asyncio.gather(*(one(i) for i in range(POOL)))
