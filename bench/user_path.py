@@ -156,6 +156,8 @@ class Site:
             text_,
         )
         assert '"24:00"' in text_
+        # Nor the day of the week: a store's closing day (定休日) would defer its customers.
+        text_ = text_.replace("skip_store_closing_days = true", "skip_store_closing_days = false")
         gate.write_text(text_, encoding="utf-8")
         self.lifted = work / "config-lifted"
         shutil.copytree(self.config, self.lifted)
@@ -192,6 +194,9 @@ class Site:
             OUTREACH_DATABASE_URL=self.db,
             OUTREACH_DATA_DIR=str(self.work / "data"),
             OUTREACH_CONFIG_DIR=str(self.config),
+            # The demo's sender, marked as such (the shipped dealer.toml holds placeholders
+            # that stop a real worker until they are filled in).
+            OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.demo.toml"),
             OUTREACH_SECRET_KEY="bench-secret-key-not-for-production",
             OUTREACH_BASE_URL="https://outreach.example.jp",
             OUTREACH_NEW_PASSWORD="correct horse battery",
