@@ -182,8 +182,9 @@ async def _flow(
     assert await mika.inner_text("#audience-email") == "5"
     assert await mika.inner_text("#allowed-email") == "2"
     reasons = await mika.inner_text("table.reasons")
-    for label in ("配信停止済み", "使える連絡先がない", "広告メールの同意等の記録なし"):
-        assert label in reasons
+    # each person once, under their first reason; the rows add up to the audience
+    for label in ("送信できる\t2", "配信停止済み\t1", "広告メールの同意等の記録なし\t2", "合計\t5"):
+        assert label in reasons, reasons
     assert "OPTED_OUT" not in reasons
     assert "冬の点検フェア" in await mika.inner_text("article.sample")
     await mika.screenshot(path=str(ARTIFACTS / "console-preview.png"), full_page=True)
