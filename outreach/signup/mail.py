@@ -16,7 +16,8 @@ from pathlib import Path
 import jinja2
 
 from outreach import settings as settings_mod
-from outreach.clock import JST
+from outreach.clock import JST, SystemClock
+from outreach.gate import transactional
 from outreach.render import message
 from outreach.send import transports
 from outreach.send.protocol import SendResult
@@ -72,8 +73,9 @@ def build(
 
 async def send(settings: settings_mod.Settings, to: str, data: bytes) -> SendResult:
     transport = transports.from_settings(settings, pool_size=1)
+    permit = transactional.confirmation_permit(SystemClock().now())
     try:
-        return await transport.send(settings.reminder_from, [to], data)
+        return await transport.send(permit, settings.reminder_from, [to], data)
     finally:
         await transport.close()
 
