@@ -18,6 +18,7 @@ demo: $(STAMP)
 # Debian's chromium for the Playwright browser tests (never a browser download), and a
 # Japanese font so screenshots show text rather than boxes.
 BROWSER_PKGS := chromium fonts-ipafont-gothic
+BROWSER_PKGS += opendkim-tools  # OpenDKIM, the second DKIM verifier in the tests
 browser:
 	@missing=$$(for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

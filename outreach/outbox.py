@@ -4,8 +4,12 @@
   key (R27); a duplicate is skipped, never an error.
 - `claim` hands a batch of ready messages to one worker in one short transaction
   (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so workers on several machines never share a
-  message; SQLite: a single UPDATE … RETURNING under the database's write lock). A message
-  left in 'sending' by a dead worker is claimable again once its lease has expired.
+  message; SQLite: under the database's write lock). A message left in 'sending' by a dead
+  worker is claimable again once its lease has expired. With sending budgets (relay and
+  carrier limits, `outreach.send.ratelimit`) it takes only what may be sent now within each
+  carrier group's and the relay's budget — the budget rows are locked and moved forward in
+  the same transaction, so workers share them — and gives each message its send time;
+  everything else stays queued, untouched, with its `not_before`.
 - `record` writes a batch of results — status, send-log fields, attempt rows, suppressions —
   as a few executemany statements in the caller's transaction.
 
@@ -17,8 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -29,6 +34,8 @@ from sqlalchemy import (
     func,
     insert,
     literal,
+    not_,
+    or_,
     select,
     update,
 )
@@ -37,12 +44,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses as _addresses
 from outreach.clock import SystemClock
-from outreach.db.models import OutboxMessage, SendAttempt, Suppression
+from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
+from outreach.send import ratelimit
 
 STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "paused", "cancelled")
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
+B: Table = SendBudget.__table__  # type: ignore[assignment]
+C: Table = Customer.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -94,9 +104,11 @@ class Claimed:
     message_id: str | None
     not_before: dt.datetime
     created_at: dt.datetime
+    # When the sending budgets let it go (seconds since the epoch; 0: at once).
+    slot: float = 0.0
 
 
-_CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed)]
+_CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed) if f.name != "slot"]
 _ITEMS = [f.name for f in fields(Claimed)].index("items")
 
 
@@ -197,14 +209,17 @@ async def claim(
     lease: dt.timedelta,
     channel: str | None = "email",
     message_domain: str | None = None,
+    budgets: ratelimit.Budgets | None = None,
+    wall: Callable[[], float] = time.time,
 ) -> list[Claimed]:
     """Claim up to `limit` ready messages for `worker` (status 'sending', attempts + 1).
 
     With `message_domain`, a message without a Message-ID gets one in the same statement,
     `<outbox-id.batch-nonce@domain>` (globally unique: the id is unique here, the nonce
     random per claim), so it is stored before the first send and a resend after a crash
-    carries the same Message-ID. Must be the first statement of its transaction on SQLite
-    (it takes the write lock).
+    carries the same Message-ID. With `budgets`, only what the relay's and each carrier
+    group's budget allow is taken, each with its `slot` (send time on the `wall` clock).
+    Must be the first statement of its transaction on SQLite (it takes the write lock).
     """
     values: dict[str, Any] = {
         "status": "sending",
@@ -218,6 +233,8 @@ async def claim(
             T.c.message_id,
             literal("<") + cast(T.c.id, String) + literal(f".{nonce}@{message_domain}>"),
         )
+    if budgets is not None and budgets.names():
+        return await _claim_within(session, budgets, values, limit, now, channel, wall)
     # Two picks, each walking an index in order: messages of dead workers (lease expired),
     # then due messages (`ix_outbox_ready`: status, channel, not_before).
     claimed: list[Claimed] = []
@@ -230,12 +247,105 @@ async def claim(
             break
         picked = _pick(status, due, order, channel, want)
         stmt = update(T).where(T.c.id.in_(picked)).values(values).returning(*_CLAIMED_COLUMNS)
-        for row in (await session.execute(stmt)).all():
-            cols: list[Any] = list(row)
-            cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
-            claimed.append(Claimed(*cols))
+        claimed.extend(_claimed(row) for row in (await session.execute(stmt)).all())
     claimed.sort(key=lambda c: (c.not_before, c.id))
     return claimed
+
+
+def _claimed(row: Any) -> Claimed:
+    cols: list[Any] = list(row)
+    cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
+    return Claimed(*cols)
+
+
+# Where a message goes (`maildata.recipient`): the customer's current address, else the one
+# it was queued for; lower-cased, for the carrier domain match.
+_ADDRESS = func.lower(func.coalesce(func.nullif(func.trim(C.c.email), ""), T.c.to_address, ""))
+
+
+def _in_domains(domains: Iterable[str]) -> Any:
+    return or_(
+        *(cond for d in domains for cond in (_ADDRESS.like(f"%@{d}"), _ADDRESS.like(f"%.{d}")))
+    )
+
+
+async def _claim_within(
+    session: AsyncSession,
+    budgets: ratelimit.Budgets,
+    values: dict[str, Any],
+    limit: int,
+    now: dt.datetime,
+    channel: str | None,
+    wall: Callable[[], float],
+) -> list[Claimed]:
+    tats = await _lock_budgets(session, budgets.names())
+    t = wall()
+    buckets = budgets.fresh(tats)
+    room = budgets.relay_room(buckets, t, limit)
+    if room <= 0:
+        return []
+    # Candidates: the dead workers' messages (any domain), then the due messages in lanes —
+    # one for the domains outside every carrier group, one per carrier group that has
+    # budget now (as many as it may take). A carrier without budget is not even read.
+    lanes: list[tuple[Any, Any, Any, int]] = [
+        (T.c.status == "sending", T.c.lease_until < now, T.c.lease_until, room)
+    ]
+    carrier_domains = sorted(budgets.domains)
+    others = T.c.not_before <= now
+    if carrier_domains:
+        others = others & not_(_in_domains(carrier_domains))
+    lanes.append((T.c.status == "queued", others, T.c.not_before, room))
+    for group, n in budgets.open_groups(buckets, t, room).items():
+        cond = (T.c.not_before <= now) & _in_domains(budgets.group_domains(group))
+        lanes.append((T.c.status == "queued", cond, T.c.not_before, n))
+    found: list[tuple[int, Any, int, str]] = []
+    for rank, (status, due, order, n) in enumerate(lanes):
+        q = (
+            select(T.c.id, order, _ADDRESS)
+            .select_from(T.outerjoin(C, C.c.id == T.c.customer_id))
+            .where(status, due)
+        )
+        if channel is not None:
+            q = q.where(T.c.channel == channel)
+        q = q.order_by(order).limit(n).with_for_update(skip_locked=True, of=T)
+        found.extend((min(rank, 1), at, i, addr) for i, at, addr in (await session.execute(q)))
+    found.sort(key=lambda f: (f[0], f[1], f[2]))
+    slots = budgets.allot(buckets, t, [budgets.group_of(f[3]) for f in found], limit)
+    chosen = {f[2]: at for f, at in zip(found, slots, strict=True) if at is not None}
+    if not chosen:
+        return []
+    stmt = (
+        update(T)
+        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_(("sending", "queued")))
+        .values(values)
+        .returning(*_CLAIMED_COLUMNS)
+    )
+    claimed = [_claimed(row) for row in (await session.execute(stmt)).all()]
+    await session.execute(
+        update(B).where(B.c.name == bindparam("b_name")).values(tat=bindparam("b_tat")),
+        [{"b_name": k, "b_tat": b.tat} for k, b in buckets.items()],
+    )
+    claimed = [replace(c, slot=chosen[c.id]) for c in claimed]
+    claimed.sort(key=lambda c: (c.slot, c.not_before, c.id))
+    return claimed
+
+
+async def _lock_budgets(session: AsyncSession, names: list[str]) -> dict[str, float]:
+    """Lock the budget rows (creating missing ones) and read them: an UPDATE first, so on
+    SQLite it takes the write lock before anything is read."""
+    stmt = update(B).where(B.c.name.in_(names)).values(tat=B.c.tat).returning(B.c.name, B.c.tat)
+    got = {name: float(tat) for name, tat in (await session.execute(stmt)).all()}
+    missing = [n for n in names if n not in got]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            ins(B)
+            .values([{"name": n, "tat": 0.0} for n in missing])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        got = {name: float(tat) for name, tat in (await session.execute(stmt)).all()}
+    return got
 
 
 async def hold(

@@ -41,13 +41,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach import outbox
 from outreach.clock import Clock
 from outreach.db.models import Customer
-from outreach.errors import GateRefused
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
-from outreach.send import maildata, retry
+from outreach.render import maildata, templates
+from outreach.send import retry
 from outreach.send.config import SendingConfig
 from outreach.send.protocol import SendResult, Transport
-from outreach.send.ratelimit import Limiter
+from outreach.send.ratelimit import Budgets
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +64,12 @@ class Composed:
 
 
 class Composer(Protocol):
-    """Renders a message's template over its data and builds the MIME bytes (pure, no I/O)."""
+    """Renders a message's template over the data its permit grants and builds the MIME
+    bytes (pure, no I/O)."""
 
     def compose(
         self,
+        permit: Permit,
         message: outbox.Claimed,
         message_id: str,
         data: maildata.MessageData,
@@ -96,7 +98,7 @@ class Worker:
     gate: Gate
     clock: Clock
     config: SendingConfig
-    limiter: Limiter
+    budgets: Budgets | None  # relay and carrier limits, shared through the database
     worker_id: str
     mail_domain: str  # of the Message-IDs
     batch: int = 100
@@ -205,6 +207,7 @@ async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
         now=now,
         lease=w.config.lease,
         message_domain=w.mail_domain,
+        budgets=w.budgets,
     )
     if not claimed:
         return Claim([], {}, [], 0)
@@ -245,21 +248,29 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
     failed: list[outbox.Result] = []
     for r in ready:
         try:
-            r.composed = w.composer.compose(r.message, r.message_id, r.data, now)
+            r.composed = w.composer.compose(r.permit, r.message, r.message_id, r.data, now)
         except Exception as e:  # a template or data fault stops this message, not the batch
-            # A refusal (items beyond the permit, campaign text no longer the approved
-            # version) is final. Anything else is usually a template ops can fix (missing,
-            # broken): keep the message on the retry schedule rather than failing it at once.
+            # A refusal (outside the permit, a refused template text, the sender display
+            # hidden, a header the MIME writer refuses) is final and shown as such. Anything
+            # else is usually a template ops can fix (missing, unreadable): keep the message
+            # on the retry schedule rather than failing it at once.
             m = r.message
-            log.error("outbox %s: cannot build (attempt %s): %s", m.id, m.attempts, e)
-            detail = f"build: {e}"[:400]
-            if not isinstance(e, GateRefused) and m.attempts < w.config.retry.max_attempts:
+            final = templates.permanent(e)
+            log.error(
+                "outbox %s: cannot build (attempt %s, %s): %s",
+                m.id,
+                m.attempts,
+                "final" if final else "will retry",
+                type(e).__name__,
+            )
+            detail = f"build refused: {e}" if final else f"build: {e}"
+            if not final and m.attempts < w.config.retry.max_attempts:
                 later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
                 failed.append(
-                    _result(m, now, "queued", "temp_fail", detail=detail, not_before=later)
+                    _result(m, now, "queued", "temp_fail", detail=detail[:400], not_before=later)
                 )
             else:
-                failed.append(_result(m, now, "failed", "perm_fail", detail=detail))
+                failed.append(_result(m, now, "failed", "perm_fail", detail=detail[:400]))
         else:
             built.append(r)
     return built, failed
@@ -305,26 +316,11 @@ async def _send(
                 _result(r.message, now, "suppressed", "suppressed", detail="address suppressed")
             )
             continue
-        wait = w.limiter.delay(r.address)
-        if wait > w.config.max_wait:
-            results.append(
-                _result(
-                    r.message,
-                    now,
-                    "queued",
-                    "deferred",
-                    detail="rate limit",
-                    not_before=now + dt.timedelta(seconds=wait),
-                    counts=False,
-                )
-            )
-            continue
         # Checked before any task starts, so a refused permit stops the batch before a send.
         decision.require(
             r.permit, r.message.customer_id, r.message.purpose, r.message.channel, r.message.items
         )
-        wait = w.limiter.take(r.address)
-        tasks.append(asyncio.create_task(_deliver(w, r, wait)))
+        tasks.append(asyncio.create_task(_deliver(w, r)))
         sending.append(r)
     # Every send finishes and is recorded, even if one of them fails unexpectedly: a lost
     # result would mean a resend after the lease.
@@ -350,15 +346,16 @@ async def _send(
     return results
 
 
-async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
+async def _deliver(w: Worker, r: _Ready) -> outbox.Result:
     m, composed = r.message, r.composed
     assert composed is not None
     # The one door on the sending side: a permit for exactly this customer, purpose,
     # channel and item set, or GateRefused.
     decision.require(r.permit, m.customer_id, m.purpose, m.channel, m.items)
+    wait = m.slot - time.time()  # the send time the budgets allotted at the claim
     if wait > 0:
         await asyncio.sleep(wait)
-    sent = await w.transport.send(composed.envelope_from, [r.address], composed.data)
+    sent = await w.transport.send(r.permit, composed.envelope_from, [r.address], composed.data)
     if sent.ok:
         r.accepted = time.monotonic()
     outcome = retry.next_step(sent, m.attempts, w.config.retry)

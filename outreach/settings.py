@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         REPO_ROOT / "templates", description="Jinja2 mail and web templates."
     )
     jobs_dir: Path = Field(REPO_ROOT / "jobs", description="Scheduled job declarations.")
+    dealer_file: Path | None = Field(
+        None,
+        description="The sender as mails name it (R19); default config_dir/dealer.toml. "
+        "`outreach demo` uses config_dir/dealer.demo.toml, a clearly marked demo sender.",
+    )
     db_pre_ping: bool = Field(
         False, description="Ping each pooled PostgreSQL connection before use (a round trip)."
     )
@@ -70,6 +75,12 @@ class Settings(BaseSettings):
     dkim_private_key: SecretStr | None = Field(
         None, description="PEM private key for DKIM (env only)."
     )
+    dkim_ed25519_selector: str | None = Field(
+        None, description="Selector of a second, Ed25519 DKIM signature (RFC 8463)."
+    )
+    dkim_ed25519_private_key: SecretStr | None = Field(
+        None, description="PEM Ed25519 private key for the second signature (env only)."
+    )
     mail_domain: str = Field(
         "mail.example-lexus-dealer.jp", description="Domain of Message-ID and List-Id."
     )
@@ -90,6 +101,12 @@ class Settings(BaseSettings):
     )
     feedback_imap_url: SecretStr | None = Field(
         None, description="imaps://user:pass@host/MAILBOX of the report mailbox (env only)."
+    )
+    login_hash_threads: int = Field(
+        2, ge=1, le=16, description="Password checks (argon2) run at once, in their own threads."
+    )
+    login_hash_waiting: int = Field(
+        8, ge=0, le=1000, description="Logins that may wait for a check; more are told 'busy'."
     )
     log_level: str = Field("INFO", description="Python logging level name.")
 

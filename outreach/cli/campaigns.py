@@ -182,9 +182,15 @@ campaign_group.add_command(
 @campaign_group.command("approve")
 @click.argument("campaign_id", type=int)
 @click.option("--version", "version", type=int, required=True, help="The exact version approved.")
+@click.option(
+    "--certify-non-advertising",
+    "certify",
+    is_flag=True,
+    help="Certify that a service notice filed as not advertising holds no promotion (audited).",
+)
 @as_option
 @common.json_option
-def approve(campaign_id: int, version: int, as_user: str, as_json: bool) -> None:
+def approve(campaign_id: int, version: int, certify: bool, as_user: str, as_json: bool) -> None:
     """Approve exactly VERSION of a campaign (an approver other than its creator)."""
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
@@ -192,7 +198,13 @@ def approve(campaign_id: int, version: int, as_user: str, as_json: bool) -> None
         async with app.sessions() as s, s.begin():
             actor = await _actor(s, as_user)
             c = await campaigns.approve(
-                s, campaign_id, version, rules, actor=actor, now=app.clock.now()
+                s,
+                campaign_id,
+                version,
+                rules,
+                actor=actor,
+                now=app.clock.now(),
+                certify_non_advertising=certify,
             )
             return summary(c)
 

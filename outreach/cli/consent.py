@@ -62,8 +62,18 @@ def verify_cmd(as_json: bool) -> None:
     help='"all", "category:marketing", "purpose:p3", "channel:email", "kind:shaken", …',
 )
 @click.option("--source", type=click.Choice(STAFF_SOURCES), required=True, help="How it came in.")
-@click.option("--actor", required=True, help="Staff id of the person who took the request.")
-@click.option("--note", default=None, help="Free text kept as evidence (no sensitive data).")
+@click.option(
+    "--actor",
+    required=True,
+    callback=common.plain_text,
+    help="Staff id of the person who took the request.",
+)
+@click.option(
+    "--note",
+    default=None,
+    callback=common.plain_text,
+    help="Free text kept as evidence (no sensitive data).",
+)
 @click.option("--legal-basis", default=None, help="Legal basis, for grants (e.g. opt_in).")
 @common.json_option
 def record_cmd(

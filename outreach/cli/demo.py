@@ -20,6 +20,7 @@ from outreach.cli.db import initialise
 from outreach.clock import JST, FixedClock
 from outreach.db.models import Customer
 from outreach.records import demo_data
+from outreach.render import dealer
 from outreach.send import capture, service
 
 # The daily job's hour: the demo plays the day as the scheduler would, inside the email window.
@@ -37,6 +38,10 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
     """Set up the embedded database, load demo data, run the day, send into the local capture."""
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
+        if app.settings.dealer_file is None:  # the real dealer.toml is not filled in yet
+            app.settings = app.settings.model_copy(
+                update={"dealer_file": app.settings.config_dir / dealer.DEMO_FILE}
+            )
         the_day = day or dt.datetime.now(JST).date()
         app.clock = FixedClock(dt.datetime.combine(the_day, RUN_AT, tzinfo=JST))
         url = await initialise(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from outreach.gate import explain as explain_mod
 from outreach.gate import reasons
 from outreach.gate.context import GateContext, load_context
 from outreach.gate.decision import CHANNELS, Request
+from outreach.staff import audit as staff_audit
 
 _ADVERTISING = {"yes": True, "no": False, "unclassified": None}
 # --filter KEY=VALUE: the customer columns an audit may be narrowed by.
@@ -138,6 +140,13 @@ def gate_group() -> None:
     """
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 @gate_group.command("explain")
 @click.option("--customer", "customer_id", type=int, required=True, help="Customer id.")
 @_request_options
@@ -168,8 +177,8 @@ def explain_cmd(
             kind=kind,
             campaign_id=campaign_id,
         )
-        async with app.sessions() as session:
-            return await explain_mod.explain(
+        async with app.sessions() as session, session.begin():
+            found = await explain_mod.explain(
                 session,
                 ctx,
                 customer_id,
@@ -178,6 +187,16 @@ def explain_cmd(
                 template=str(template) if template else None,
                 fields=fields,
             )
+            # The explanation shows the customer's consent ledger: a read of personal data
+            # (R11), audited in the same transaction.
+            await staff_audit.read(
+                session,
+                actor=f"cli:{_user()}",
+                customer_id=customer_id,
+                what=f"gate explain {purpose}/{channel}",
+                now=app.clock.now(),
+            )
+            return found
 
     result = common.run_app(go)
     common.emit(result.as_dict(), as_json, lambda _: click.echo(explain_mod.text(result)))

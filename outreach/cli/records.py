@@ -100,7 +100,8 @@ def _print_demo(d: dict[str, Any]) -> None:
     "--errors",
     "report",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Error report CSV (default: FILE.errors.csv next to FILE, written only if needed).",
+    help="Error report CSV (default: DATA_DIR/import-errors/FILE.<time>.errors.csv, mode 600; "
+    "written only if needed).",
 )
 @common.json_option
 def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_json: bool) -> None:
@@ -115,26 +116,30 @@ def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_jso
     except OSError:
         size = 0
 
-    async def _go(app: bootstrap.App) -> csvimport.Result:
+    async def _go(app: bootstrap.App) -> tuple[csvimport.Result, Path]:
+        now = app.clock.now()
         with _progress(f"import {kind}", size) as bar:
-            return await csvimport.run(
+            result = await csvimport.run(
                 app.engine,
                 app.settings.config_dir,
                 kind,
                 file,
-                now=app.clock.now(),
+                now=now,
                 encoding=encoding,
                 progress=bar,
             )
+        return result, csvimport.default_report(app.settings.data_dir, file, now)
 
-    result = common.run_app(_go)
+    result, default_report = common.run_app(_go)
     report_path: Path | None = None
     if result.problems:
-        report_path = report or file.with_name(file.name + ".errors.csv")
         try:
-            csvimport.write_report(report_path, result.problems)
+            report_path = csvimport.write_report(
+                report or default_report, result.problems, exclusive=report is None
+            )
         except OSError as e:
-            click.echo(f"warning: cannot write the error report {report_path}: {e}", err=True)
+            target = report or default_report
+            click.echo(f"warning: cannot write the error report {target}: {e.strerror}", err=True)
             report_path = None
     data = result.as_dict() | {"error_report": str(report_path) if report_path else None}
     if as_json:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Boolean,
     Date,
     DateTime,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -424,6 +425,17 @@ class StaffSession(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(TS)
 
 
+class LoginThrottle(Base):
+    """Failed-login counters, one row per key (an account at an address, an address, an
+    account), counted in one atomic upsert per attempt. The key is a SHA-256 digest, so the
+    table holds no usernames or addresses."""
+
+    __tablename__ = "login_throttle"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[dt.datetime] = mapped_column(TS, index=True)
+
+
 class AuditEntry(Base):
     """Who did what, when, before/after (staff actions, corrections, reads of personal data)."""
 
@@ -524,3 +536,13 @@ class DmarcRow(Base):
     dkim: Mapped[str] = mapped_column(String(8))  # DMARC-aligned DKIM: pass|fail
     spf: Mapped[str] = mapped_column(String(8))  # DMARC-aligned SPF: pass|fail
     header_from: Mapped[str] = mapped_column(String(254))
+
+
+class SendBudget(Base):
+    """A sending budget shared by every worker: one GCRA bucket (relay or carrier group, per
+    second or per hour). `tat` is the theoretical arrival time of the next send, in seconds
+    since the epoch; claims lock the row and move it forward (outreach/send/ratelimit.py)."""
+
+    __tablename__ = "send_budgets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)

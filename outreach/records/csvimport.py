@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -281,10 +282,39 @@ async def _add_bases(conn: AsyncConnection, good: Sequence[Row], ids: dict[str, 
     return len((await conn.execute(stmt.returning(table.c.id), bases)).all())
 
 
-def write_report(path: Path, problems: Sequence[Problem]) -> None:
-    """The error report: one line per problem, UTF-8 with BOM so Excel opens it as such."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+REPORT_DIR = "import-errors"
+
+
+def default_report(data_dir: Path, source: Path, now: dt.datetime) -> Path:
+    """Where the error report of an import goes by default: the data folder (0700), never
+    next to the input, whose folder may belong to someone else."""
+    stamp = now.astimezone(JST).strftime("%Y%m%d-%H%M%S")
+    return data_dir / REPORT_DIR / f"{source.name}.{stamp}.errors.csv"
+
+
+def write_report(path: Path, problems: Sequence[Problem], *, exclusive: bool = True) -> Path:
+    """The error report: one line per problem, UTF-8 with BOM so Excel opens it as such.
+
+    Opened with O_NOFOLLOW and mode 600: a planted symlink is never followed, and the rows
+    (which may quote customer data) are readable by the owner only. `exclusive`: never
+    overwrite; a taken name gets a numbered sibling. Returns the path written."""
+    if path.parent.name == REPORT_DIR:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    target = path
+    for n in range(1, 100):
+        try:
+            fd = os.open(target, flags, 0o600)
+            break
+        except FileExistsError:
+            if not exclusive or n == 99:
+                raise
+            target = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # an existing file (not exclusive) keeps no wider mode
         w = csv.writer(fh)
         w.writerow(["行", "列", "理由"])
         for p in problems:
             w.writerow([p.line, p.column, p.reason])
+    return target

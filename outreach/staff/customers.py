@@ -28,7 +28,7 @@ from outreach.db.models import (
 )
 from outreach.errors import NotFound
 from outreach.gate import consent
-from outreach.staff import audit
+from outreach.staff import audit, validation
 from outreach.staff.errors import Invalid, Problem
 
 _INTERNAL = {"opt_outs", "use_suspended", "consents", "ledger_seq", "ledger_head"}
@@ -259,25 +259,20 @@ async def correct(
     """Art. 34: correct one field (or record a refusal), with the before/after audit row,
     the request row, and a task to notify the customer of the outcome (R8)."""
     problems = []
+    new: Any = None
     if field not in CORRECTABLE:
         problems.append(Problem("field", "訂正できない項目です"))
+    else:  # the import's validator for the field: no control characters, a phone is a phone
+        new, bad = validation.correction_value(field, value)
+        problems += bad
     if outcome not in ("corrected", "refused"):
         problems.append(Problem("outcome", "corrected または refused を指定してください"))
     if not reason.strip() or len(reason) > 400:
         problems.append(Problem("reason", "調査結果・理由を400文字以内で入力してください"))
-    if len(value) > 400 or "\x00" in value + reason:
-        problems.append(Problem("value", "値が長すぎるか、使えない文字を含みます"))
-    new: Any = value.strip() or None
-    if field == "birth_date" and new is not None:
-        try:
-            new = dt.date.fromisoformat(new)
-        except ValueError:
-            problems.append(Problem("value", "生年月日は YYYY-MM-DD で入力してください"))
+    problems += validation.controls("reason", reason, allow=validation.FREE_TEXT_LAYOUT)
     if problems:
         raise Invalid(problems)
     c = await get(session, customer_id)
-    if field == "name_kanji" and new is None:
-        raise Invalid([Problem("value", "氏名は空にできません")])
     old = getattr(c, field)
     if outcome == "corrected":
         setattr(c, field, new)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,13 +20,14 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import Campaign, Customer, InsurancePolicy, Store, Vehicle
+from outreach.errors import OutreachError
 from outreach.gate import audit as gate_audit
-from outreach.gate import batch, reasons
+from outreach.gate import batch, decision, purposes, reasons
 from outreach.gate import rules as gate_rules
 from outreach.gate.context import GateContext
 from outreach.gate.decision import Request
+from outreach.render import compose, context, environment, templates
 from outreach.render import dealer as dealer_mod
-from outreach.render import environment
 from outreach.staff import audience, audit, campaigns, validation
 
 SAMPLES = 3
@@ -97,17 +98,33 @@ class Preview:
 
 @dataclass(frozen=True)
 class Kit:
-    """What rendering samples needs: the mail sandbox, the dealer and the public address."""
+    """What rendering samples needs: the one composer's render step, the template includes
+    and the public address."""
 
-    renderer: environment.Renderer
-    dealer: SimpleNamespace
+    mail: compose.MailRenderer
+    read_include: Callable[[str], str]
     base_url: str
 
+    @property
+    def renderer(self) -> environment.Renderer:
+        return self.mail.renderer
 
-def kit(templates_dir: Path, config_dir: Path, base_url: str) -> Kit:
+    @property
+    def dealer(self) -> SimpleNamespace:
+        return self.mail.dealer.view()
+
+
+def kit(
+    templates_dir: Path, config_dir: Path, base_url: str, dealer_file: Path | None = None
+) -> Kit:
+    mail_dir = templates_dir / "mail"
     return Kit(
-        renderer=environment.Renderer(environment.make(templates_dir / "mail")),
-        dealer=dealer_mod.load(config_dir / "dealer.toml").view(),
+        mail=compose.MailRenderer(
+            renderer=environment.Renderer(environment.make(mail_dir)),
+            registry=purposes.load(config_dir / "purposes.toml"),
+            dealer=dealer_mod.load(dealer_file or config_dir / "dealer.toml"),
+        ),
+        read_include=templates.file_loader(mail_dir),
         base_url=base_url.rstrip("/"),
     )
 
@@ -235,27 +252,62 @@ async def _samples(
     pool = list((await session.scalars(q)).all())
     req = request_for(c, c.channels[0], items)
     decisions = await batch.decide_for(session, ctx, [(p.id, req) for p in pool], now)
-    chosen = [p for p, d in zip(pool, decisions, strict=True) if d.allowed][:SAMPLES]
+    chosen = [(p, d) for p, d in zip(pool, decisions, strict=True) if d.allowed][:SAMPLES]
     out: list[Sample] = []
     errors: list[str] = []
-    for cust in chosen:
+    if not chosen:
+        return out, errors
+    # The one composer's render step (render.compose), as the worker renders the mail: the
+    # context holds only what each sample's permit grants, plus the sender display.
+    try:
+        tmpl = compose.campaign_template(
+            f"campaign:{c.id}:v{c.version}",
+            _campaign_row(c),
+            c.version,
+            k.mail.registry,
+            k.read_include,
+        )
+    except OutreachError as e:
+        return out, [f"テンプレート: {e}"]
+    for cust, d in chosen:
         data = await message_data(session, c, cust, conditions)
-        context = template_context(c, data, k, message_id=f"preview-{c.id}-{cust.id}")
+        links = context.Links(
+            id=f"preview-{c.id}-{cust.id}",
+            message_id=f"<preview-{c.id}-{cust.id}@preview.invalid>",
+            optout_url=f"{k.base_url}/u/（プレビュー：送信時に発行されます）",
+            preferences_url=f"{k.base_url}/preferences/（プレビュー）",
+            advertising=bool(c.advertising),
+        )
         try:
+            rendered = k.mail.render(
+                tmpl, decision.permit_for(d), {**data, "campaign": _campaign_row(c)}, links
+            )
             out.append(
                 Sample(
                     customer_id=cust.id,
                     to_address=cust.email,
-                    subject=k.renderer.render_string(c.subject_template, context).strip(),
-                    text=k.renderer.render_string(c.text_template, context),
-                    html=k.renderer.render_string(c.html_template, context, html=True)
-                    if c.html_template
-                    else "",
+                    subject=rendered.subject,
+                    text=rendered.text,
+                    html=rendered.html or "",
                 )
             )
         except Exception as e:  # a template fault is shown to staff, not raised
             errors.append(f"顧客 {cust.id}: {e}")
     return out, errors
+
+
+def _campaign_row(c: Campaign) -> dict[str, Any]:
+    return {
+        "id": c.id,
+        "name": c.name,
+        "purpose": c.purpose,
+        "category": c.category,
+        "schedule_at": c.schedule_at,
+        "advertising": c.advertising,
+        "subject_template": c.subject_template,
+        "text_template": c.text_template,
+        "html_template": c.html_template,
+    }
 
 
 async def message_data(
@@ -281,25 +333,4 @@ async def message_data(
         "vehicle": _row(vehicle, Vehicle.__table__) if vehicle else None,  # type: ignore[arg-type]
         "policy": _row(policy, InsurancePolicy.__table__) if policy else None,  # type: ignore[arg-type]
         "store": _row(store, Store.__table__) if store else None,  # type: ignore[arg-type]
-    }
-
-
-def template_context(
-    c: Campaign, data: Mapping[str, Mapping[str, Any] | None], k: Kit, *, message_id: str
-) -> dict[str, Any]:
-    def ns(row: Mapping[str, Any] | None) -> SimpleNamespace | None:
-        return SimpleNamespace(**row) if row is not None else None
-
-    return {
-        "customer": ns(data["customer"]),
-        "vehicle": ns(data.get("vehicle")),
-        "policy": ns(data.get("policy")),
-        "store": ns(data.get("store")),
-        "dealer": k.dealer,
-        "campaign": SimpleNamespace(id=c.id, name=c.name, category=c.category),
-        "message": SimpleNamespace(
-            id=message_id,
-            optout_url=f"{k.base_url}/u/（プレビュー：送信時に発行されます）",
-            preferences_url=f"{k.base_url}/preferences/（プレビュー）",
-        ),
     }

@@ -235,3 +235,31 @@ def test_bad_input_is_one_line_and_exit_code(db_url: str, tmp_path: Path) -> Non
     assert len(lines) == 1 and "purposes.toml:" in lines[0] and "purposes.p4.category" in lines[0]
     for r in (missing, bad_filter, bad_channel, broken):
         assert "Traceback" not in r.stderr
+
+
+async def _reads(db_url: str, customer_id: int) -> list[tuple[str, str | None]]:
+    from outreach.db.models import AuditEntry
+
+    engine = engine_mod.make_engine(db_url)
+    try:
+        async with engine_mod.sessionmaker(engine)() as s:
+            rows = await s.execute(
+                select(AuditEntry.actor, AuditEntry.reason).where(
+                    AuditEntry.action == "customer.read",
+                    AuditEntry.entity_id == str(customer_id),
+                )
+            )
+            return [(a, r) for a, r in rows.all()]
+    finally:
+        await engine.dispose()
+
+
+def test_explain_is_an_audited_read_of_personal_data(db_url: str, tmp_path: Path) -> None:
+    """R11: `gate explain` shows the customer's ledger, so each run leaves an audit row."""
+    a, b = seed(db_url)
+    args = ["gate", "explain", "--customer", str(a), "--purpose", "p3", "--channel", "email"]
+    r = run_process(db_url, tmp_path, *args, "--at", AT)
+    assert r.returncode == 0, r.stderr
+    [(actor, reason)] = asyncio.run(_reads(db_url, a))
+    assert actor.startswith("cli:") and reason == "gate explain p3/email"
+    assert asyncio.run(_reads(db_url, b)) == []

@@ -41,6 +41,7 @@ def make_app(db_url: str, tmp_path: Path, clock: FixedClock, **extra: Any) -> bo
         data_dir=tmp_path / "data",
         database_url=db_url,
         config_dir=sendkit.REPO / "config",
+        dealer_file=sendkit.REPO / "config" / "dealer.demo.toml",
         templates_dir=sendkit.write_templates(tmp_path / "templates"),
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         base_url="https://outreach.example.jp",

@@ -31,6 +31,7 @@ from outreach.staff import (
 )
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import (
+    Busy,
     Conflict,
     Forbidden,
     Invalid,
@@ -48,6 +49,7 @@ STATUS = {
     Conflict: 409,
     Invalid: 422,
     RateLimited: 429,
+    Busy: 503,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorOut, "description": "Not logged in"},
@@ -125,12 +127,11 @@ def build(st: StaffWeb) -> FastAPI:
     @api.post("/session", response_model=schemas.SessionOut, tags=["session"])
     async def login(body: schemas.LoginIn, request: Request) -> schemas.SessionOut:
         """Log in; returns a bearer token (and the session's CSRF token)."""
-        async with st.tx() as s:
-            result = await auth.login(
-                s, body.username, body.password, now=st.now, remote=remote(request)
-            )
+        result = await st.login(body.username, body.password, remote(request))
         if result.reason == "rate_limited":
             raise RateLimited("ログインの失敗が続いたため、しばらくお待ちください")
+        if result.reason in ("busy", "unavailable"):
+            raise Busy("ただいま混み合っています。少し待ってからお試しください")
         if not result.ok or result.principal is None or result.token is None:
             raise NotAuthenticated("ユーザー名またはパスワードが違います")
         p = result.principal

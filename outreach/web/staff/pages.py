@@ -86,6 +86,15 @@ class Pages:
         return HTMLResponse(html, status_code=status, headers=HEADERS)
 
 
+# Why a login was refused → (status, message). "busy": too many password checks in flight.
+LOGIN_REFUSALS: dict[str, tuple[int, str]] = {
+    "rate_limited": (429, "ログインの失敗が続いたため、しばらくしてからお試しください"),
+    "busy": (503, "ただいま混み合っています。少し待ってからお試しください"),
+    "unavailable": (503, "ただいま混み合っています。少し待ってからお試しください"),
+    "": (401, "ユーザー名またはパスワードが違います"),
+}
+
+
 def build(st: StaffWeb) -> FastAPI:
     pages = Pages(st)
     web = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
@@ -140,16 +149,13 @@ def build(st: StaffWeb) -> FastAPI:
             raise CsrfRejected("別のサイトからの送信は受け付けません")
         form = await request.form()
         username, password = str(form.get("username") or ""), str(form.get("password") or "")
-        async with st.tx() as s:
-            result = await auth.login(s, username, password, now=st.now, remote=remote(request))
+        result = await st.login(username, password, remote(request))
         if not result.ok or result.token is None:
-            message = (
-                "ログインの失敗が続いたため、しばらくしてからお試しください"
-                if result.reason == "rate_limited"
-                else "ユーザー名またはパスワードが違います"
-            )
-            status = 429 if result.reason == "rate_limited" else 401
-            return pages.render("login.html", request, status, error=message)
+            status, message = LOGIN_REFUSALS.get(result.reason or "", LOGIN_REFUSALS[""])
+            refused = pages.render("login.html", request, status, error=message)
+            if status in (429, 503):
+                refused.headers["retry-after"] = "60" if status == 429 else "5"
+            return refused
         root = request.scope.get("root_path", "")
         response = RedirectResponse(f"{root}/", 303)
         response.set_cookie(

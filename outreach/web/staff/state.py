@@ -58,6 +58,17 @@ class StaffWeb:
             yield s
 
     @functools.cached_property
+    def passwords(self) -> auth.PasswordChecks:
+        s = self.app.settings
+        return auth.PasswordChecks(threads=s.login_hash_threads, waiting=s.login_hash_waiting)
+
+    async def login(self, username: str, password: str, remote: str | None) -> auth.Login:
+        """A login attempt (console or API): counted, checked off the event loop."""
+        return await auth.login(
+            self.app.sessions, self.passwords, username, password, now=self.now, remote=remote
+        )
+
+    @functools.cached_property
     def secure_cookies(self) -> bool:
         return self.app.settings.base_url.startswith("https://")
 
@@ -75,7 +86,7 @@ class StaffWeb:
         """The authenticated staff member, or NotAuthenticated. A state-changing request
         authenticated by the cookie must pass the CSRF checks; a bearer token need not (no
         browser sends it by itself)."""
-        bearer = _bearer(request)
+        bearer = bearer_token(request)
         token = bearer or request.cookies.get(COOKIE)
         p = await auth.authenticate(session, token, now=self.now)
         if p is None:
@@ -91,7 +102,7 @@ class StaffWeb:
         return p
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     if scheme.lower() == "bearer" and token.strip():

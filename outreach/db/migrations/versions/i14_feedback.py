@@ -1,7 +1,7 @@
 """i14: sign-up requests (double opt-in), feedback reports (DSN, ARF, DMARC), DMARC rows
 
 Revision ID: i14_feedback
-Revises: 0001
+Revises: i11_login_throttle
 Create Date: 2026-12-01 22:18:16.665962
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i14_feedback"
-down_revision = "0001"
+down_revision = "i11_login_throttle"
 branch_labels = None
 depends_on = None
 
