@@ -40,6 +40,7 @@ postfix:
 lint: $(STAMP)
 	$(BIN)/ruff check outreach tests bench
 	$(BIN)/ruff format --check outreach tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

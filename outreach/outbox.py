@@ -14,7 +14,9 @@
   as a few executemany statements in the caller's transaction.
 
 Status: queued → sending → sent | failed | suppressed (and back to queued for a retry or a
-deferral); staff move a campaign's queued messages to paused or cancelled.
+deferral); staff move a campaign's queued messages to paused or cancelled. Post and phone
+entries are never claimed: a letter becomes printed when its batch is confirmed
+(`mark_printed`), a call called when its outcome is recorded (outreach.calls).
 """
 
 from __future__ import annotations
@@ -48,7 +50,17 @@ from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget,
 from outreach.gate import decision
 from outreach.send import ratelimit
 
-STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "paused", "cancelled")
+STATUSES = (
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "suppressed",
+    "paused",
+    "cancelled",
+    "printed",  # a letter whose print batch staff confirmed as sent to print (letters)
+    "called",  # a call worked from the call list (calls)
+)
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
 B: Table = SendBudget.__table__  # type: ignore[assignment]
@@ -482,3 +494,14 @@ async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None
         stmt = stmt.where(T.c.status.in_(list(statuses)))
     found = {s: int(n) for s, n in (await session.execute(stmt)).all()}
     return {s: found.get(s, 0) for s in (statuses or STATUSES)} | found
+
+
+async def mark_printed(session: AsyncSession, batch: str, *, actor: str, now: dt.datetime) -> int:
+    """queued → printed for the letters of one print batch, with who and when."""
+    stmt = (
+        update(T)
+        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == "queued")
+        .values(status="printed", printed_at=now, printed_by=actor, sent_at=now)
+        .returning(T.c.id)
+    )
+    return len((await session.execute(stmt)).all())

@@ -38,7 +38,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import outbox
+from outreach import logs, metrics, outbox
 from outreach.clock import Clock
 from outreach.db.models import Customer
 from outreach.gate import decision
@@ -257,11 +257,14 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
             m = r.message
             final = templates.permanent(e)
             log.error(
-                "outbox %s: cannot build (attempt %s, %s): %s",
-                m.id,
-                m.attempts,
-                "final" if final else "will retry",
-                type(e).__name__,
+                "outbox.build_failed",
+                extra=logs.ids(
+                    "outbox.build_failed",
+                    outbox_id=m.id,
+                    attempt=m.attempts,
+                    status="failed" if final else "queued",
+                    error=type(e).__name__,
+                ),
             )
             detail = f"build refused: {e}" if final else f"build: {e}"
             if not final and m.attempts < w.config.retry.max_attempts:
@@ -331,7 +334,12 @@ async def _send(
             continue
         if not isinstance(outcome, Exception):
             raise outcome  # CancelledError, KeyboardInterrupt: not ours to swallow
-        log.error("outbox %s: send failed unexpectedly: %r", r.message.id, outcome)
+        log.error(
+            "outbox.send_crashed",
+            extra=logs.ids(
+                "outbox.send_crashed", outbox_id=r.message.id, error=type(outcome).__name__
+            ),
+        )
         m = r.message
         results.append(
             _result(
@@ -355,7 +363,9 @@ async def _deliver(w: Worker, r: _Ready) -> outbox.Result:
     wait = m.slot - time.time()  # the send time the budgets allotted at the claim
     if wait > 0:
         await asyncio.sleep(wait)
+    handed = time.monotonic()
     sent = await w.transport.send(r.permit, composed.envelope_from, [r.address], composed.data)
+    metrics.relay_reply(sent.code, time.monotonic() - handed, advertising=m.advertising)
     if sent.ok:
         r.accepted = time.monotonic()
     outcome = retry.next_step(sent, m.attempts, w.config.retry)
@@ -450,7 +460,10 @@ async def drain(
                 raise
             # A long-running worker outlives a database restart: the batch in hand rolled
             # back (its messages come back after their lease); wait and carry on.
-            log.warning("worker %s: batch failed, retrying: %s", w.worker_id, e)
+            log.warning(
+                "worker.batch_failed",
+                extra=logs.ids("worker.batch_failed", worker=w.worker_id, error=type(e).__name__),
+            )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(idle, 5.0))
             continue

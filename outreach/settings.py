@@ -96,19 +96,30 @@ class Settings(BaseSettings):
         description="Retired token keys still accepted for verification after a rotation: "
         "comma-separated `kid=key` pairs (env only); tokens are only issued with secret_key.",
     )
-    feedback_maildir: Path | None = Field(
-        None, description="Maildir the bounce, complaint and DMARC report address delivers to."
-    )
-    feedback_imap_url: SecretStr | None = Field(
-        None, description="imaps://user:pass@host/MAILBOX of the report mailbox (env only)."
-    )
     login_hash_threads: int = Field(
         2, ge=1, le=16, description="Password checks (argon2) run at once, in their own threads."
     )
     login_hash_waiting: int = Field(
         8, ge=0, le=1000, description="Logins that may wait for a check; more are told 'busy'."
     )
+    feedback_maildir: Path | None = Field(
+        None, description="Maildir the bounce, complaint and DMARC report address delivers to."
+    )
+    feedback_imap_url: SecretStr | None = Field(
+        None, description="imaps://user:pass@host/MAILBOX of the report mailbox (env only)."
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
+    log_format: Literal["json", "logfmt"] = Field(
+        "json", description="Log records on stderr: JSON lines or logfmt (outreach.logs)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /metrics (env only); without one, /metrics answers "
+        "only direct loopback requests (no proxy headers).",
+    )
+    worker_silent_minutes: int = Field(
+        10, ge=1, description="Health: email due this long with no worker attempt is an alarm."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -156,6 +156,8 @@ def _print_import(r: csvimport.Result, report_path: Path | None) -> None:
     )
     if r.email_bases_added:
         line += f"・配信根拠 {r.email_bases_added:,} 件を追加"
+    if r.reminders_cancelled:
+        line += f"・予定のご案内 {r.reminders_cancelled:,} 件を取消"
     click.echo(line + f" ({r.encoding})", err=True)
     if r.ignored_columns:
         click.echo(f"対応付けのない列を無視しました: {', '.join(r.ignored_columns)}", err=True)

@@ -22,13 +22,26 @@ from outreach.db.models import Run
     default=None,
     help="Run date YYYY-MM-DD (default: today in Asia/Tokyo).",
 )
-@click.option("--dry-run", is_flag=True, help="Decide but record, queue and write nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Decide but record, queue and write nothing (the only way to run a future date).",
+)
 @common.json_option
 def run_daily(day: dt.datetime | None, dry_run: bool, as_json: bool) -> None:
     """Run the daily reminder run once by hand and print its summary."""
-    from outreach import daily
+    from outreach import clock, daily
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
+        today = clock.today(app.clock)
+        if day is not None and day.date() > today and not dry_run:
+            # A run dated ahead would send today what may only go out later (a booking
+            # invitation before the R31 window opens, "1か月前" a month early).
+            raise common.Failure(
+                f"実行日 {day.date().isoformat()} は今日（{today.isoformat()}）より後です。"
+                "先の日付は --dry-run でのみ確認できます",
+                2,
+            )
         bar: Any = None
 
         def progress(done: int, total: int) -> None:
@@ -132,11 +145,7 @@ def scheduler(retry_seconds: float, lease_seconds: float) -> None:
     leader lock fires jobs; the others stand by and take over when it dies. On SQLite run
     the scheduler in one process only.
     """
-    import logging
-
     from outreach import schedule
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def _go(app: bootstrap.App) -> None:
         await schedule.serve_forever(

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap, outbox, pipeline
+from outreach import bootstrap, heartbeat, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.send import service
 
@@ -21,6 +21,8 @@ _LABELS = {
     "suppressed": "送信停止",
     "paused": "一時停止",
     "cancelled": "取消",
+    "printed": "印刷済み",
+    "called": "架電済み",
 }
 
 
@@ -51,6 +53,12 @@ _LABELS = {
     show_default=True,
     help="Seconds between polls when the outbox is empty.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics.",
+)
 @common.json_option
 def worker(
     once: bool,
@@ -58,6 +66,7 @@ def worker(
     concurrency: int | None,
     lease: float | None,
     idle: float,
+    metrics_port: int | None,
     as_json: bool,
 ) -> None:
     """Drain the outbox: claim, re-check with the gate, build, send, record.
@@ -77,16 +86,21 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if metrics_port is not None:  # after the handlers: once it answers, SIGTERM is clean
+            try:
+                metrics.serve(metrics_port)
+            except OSError as e:
+                await w.transport.close()
+                raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
 
         def progress(r: pipeline.BatchReport) -> None:
             if not as_json:
                 parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
                 click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
 
-        try:
-            report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
-        finally:
-            await w.transport.close()
+        report = await heartbeat.run(
+            app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
+        )
         return pipeline.summary(report)
 
     result = common.run_app(_go)

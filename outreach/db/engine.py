@@ -60,17 +60,21 @@ def make_engine(url: str, *, echo: bool = False, pre_ping: bool = False) -> Asyn
     """The async engine. PostgreSQL connections are recycled after 30 minutes; a connection
     that fails with a disconnect error is dropped by the pool. `pre_ping` adds a round trip
     per checkout (it halved the one-click opt-out throughput): turn it on only where
-    something between us and the server kills idle connections silently."""
+    something between us and the server kills idle connections silently.
+
+    `hide_parameters`: a database error's text (which reaches the logs) shows the SQL but
+    never the bound values, which are customers' names, addresses and tokens."""
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
             _create_private(Path(u.database))
-        engine = create_async_engine(u, echo=echo)
+        engine = create_async_engine(u, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
         u,
         echo=echo,
+        hide_parameters=True,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=pre_ping,

@@ -125,6 +125,9 @@ class Customer(Base):
     consents: Mapped[list[Any]] = mapped_column(JSON, default=list)  # e.g. "insurer_share"
     ledger_seq: Mapped[int] = mapped_column(Integer, default=0)
     ledger_head: Mapped[str | None] = mapped_column(String(64))
+    # Set when a call found the number wrong: the phone channel is unreachable until the
+    # DMS import brings a different number.
+    phone_unreachable_at: Mapped[dt.datetime | None] = mapped_column(TS)
     created_at: Mapped[dt.datetime] = mapped_column(TS)
     updated_at: Mapped[dt.datetime] = mapped_column(TS)
 
@@ -326,6 +329,10 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(String(400))
     created_at: Mapped[dt.datetime] = mapped_column(TS)
     sent_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    # Letters: the print batch an entry belongs to, and who confirmed it sent to print.
+    print_batch: Mapped[str | None] = mapped_column(String(32), index=True)
+    printed_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    printed_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class SendAttempt(Base):
@@ -460,6 +467,16 @@ class Lease(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(TS)
 
 
+class SendBudget(Base):
+    """A sending budget shared by every worker: one GCRA bucket (relay or carrier group, per
+    second or per hour). `tat` is the theoretical arrival time of the next send, in seconds
+    since the epoch; claims lock the row and move it forward (outreach/send/ratelimit.py)."""
+
+    __tablename__ = "send_budgets"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tat: Mapped[float] = mapped_column(Double)
+
+
 class SignupRequest(Base):
     """A sign-up for the dealer's mail waiting for its confirmation link (double opt-in).
 
@@ -538,11 +555,42 @@ class DmarcRow(Base):
     header_from: Mapped[str] = mapped_column(String(254))
 
 
-class SendBudget(Base):
-    """A sending budget shared by every worker: one GCRA bucket (relay or carrier group, per
-    second or per hour). `tat` is the theoretical arrival time of the next send, in seconds
-    since the epoch; claims lock the row and move it forward (outreach/send/ratelimit.py)."""
+class CallAttempt(Base):
+    """One phone call made from the call list, with its outcome (written with its effects)."""
 
-    __tablename__ = "send_budgets"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
-    tat: Mapped[float] = mapped_column(Double)
+    __tablename__ = "call_attempts"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id", ondelete="CASCADE"), index=True)
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    # reached|booked|declined|call_back|wrong_number|opt_out|cessation
+    outcome: Mapped[str] = mapped_column(String(16))
+    on_date: Mapped[dt.date | None] = mapped_column(Date)  # booked date or call-back date
+    note: Mapped[str | None] = mapped_column(String(400))
+    actor: Mapped[str] = mapped_column(String(64))
+    at: Mapped[dt.datetime] = mapped_column(TS)
+
+
+class ServiceEvent(Base):
+    """A service booking (入庫予約) or a completed inspection (車検実施) from the DMS."""
+
+    __tablename__ = "service_events"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # booking|completion
+    service: Mapped[str] = mapped_column(String(16))  # shaken|inspection
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    on_date: Mapped[dt.date] = mapped_column(Date)  # booked visit date, or the date done
+    next_expiry_on: Mapped[dt.date | None] = mapped_column(Date)  # completion: new 車検満了日
+    store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
+    updated_at: Mapped[dt.datetime] = mapped_column(TS)
+
+
+class WorkerHeartbeat(Base):
+    """The last sign of life of each outbox worker (the console's sending-state panel)."""
+
+    __tablename__ = "worker_heartbeats"
+    worker_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[dt.datetime] = mapped_column(TS)
+    beat_at: Mapped[dt.datetime] = mapped_column(TS)
+    claimed: Mapped[int] = mapped_column(BigInteger, default=0)  # messages handled so far
+    in_process: Mapped[bool] = mapped_column(Boolean, default=False)  # inside `outreach serve`

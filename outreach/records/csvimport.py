@@ -1,4 +1,5 @@
-"""`outreach import customers|vehicles|policies FILE`: the DMS CSV import service.
+"""`outreach import customers|vehicles|policies|bookings|completions FILE`: the DMS CSV
+import service.
 
 Every record is validated whole before anything is written; valid rows are upserted by
 external id in batches, one transaction per batch, so a rejected row never half-writes a
@@ -24,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from outreach.clock import JST
 from outreach.db import models
-from outreach.records import csvfile, fields, mappings, rows, upsert
+from outreach.records import csvfile, fields, mappings, rows, service_events, upsert
 from outreach.records.rows import Problem, Row
 
 BATCH = 1000
@@ -43,6 +44,7 @@ class Result:
     updated: int = 0
     unchanged: int = 0
     email_bases_added: int = 0
+    reminders_cancelled: int = 0  # bookings and completions end the vehicle's cycle
     problems: list[Problem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
 
@@ -61,6 +63,7 @@ class Result:
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "email_bases_added": self.email_bases_added,
+            "reminders_cancelled": self.reminders_cancelled,
             "ignored_columns": self.ignored_columns,
             "problems": [
                 {"line": p.line, "column": p.column, "reason": p.reason} for p in self.problems
@@ -201,6 +204,15 @@ async def _write(
 ) -> None:
     good, found = await _resolve(conn, kind, batch, headers, result)
     if not good:
+        return
+    if kind in service_events.KINDS:
+        counts, cancelled = await service_events.write(
+            conn, kind, service_events.db_rows(kind, good, found), now
+        )
+        result.inserted += counts.inserted
+        result.updated += counts.updated
+        result.unchanged += counts.unchanged
+        result.reminders_cancelled += cancelled
         return
     if kind == "customers":
         table, db_rows = models.Customer.__table__, [_customer(r, found) for r in good]

@@ -107,4 +107,9 @@ def _cross_checks(
         start, end = v.get("starts_on"), v.get("expires_on")
         if start and end and start >= end:
             bad("expires_on", "満期日が始期日より前です")
+    if mapping.kind == "completions":
+        if v.get("service", "shaken") == "shaken" and not v.get("next_expiry_on"):
+            bad("next_expiry_on", "車検の実施には新しい車検満了日が必要です")
+        if v.get("next_expiry_on") and v.get("on_date") and v["next_expiry_on"] <= v["on_date"]:
+            bad("next_expiry_on", "新しい車検満了日が実施日より前です")
     return out

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from outreach import bootstrap
-from outreach.web import feedback, optout, security, signup, staff
+from outreach.web import feedback, health, optout, security, signup, staff
 
 Hook = Callable[[bootstrap.App], Awaitable[None]]
 
@@ -70,6 +70,7 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     web.add_route("/healthz", healthz, methods=["GET"])
+    web.router.routes.extend(health.routes(app))  # /livez, /readyz, /metrics
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return deps.error(404)

@@ -73,11 +73,11 @@ def _config(tmp: Path) -> Path:
     return config
 
 
-def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
-    """`outreach serve` as its own process, once it answers /healthz."""
+def _serve(env: dict[str, str], port: int, log: Path, *extra: str) -> subprocess.Popen[bytes]:
+    """`outreach serve` (with `extra` options) as its own process, once it answers /healthz."""
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port), *extra],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -119,7 +119,8 @@ async def test_console_main_flows(app: bootstrap.App, db_url: str, tmp_path: Pat
             OUTREACH_SMTP_URL=smtp.url,
             OUTREACH_BASE_URL=base,
         )
-        serve = _serve(env, port, tmp_path / "serve.log")
+        # --no-worker: the test pauses a campaign before `outreach worker --once` sends it.
+        serve = _serve(env, port, tmp_path / "serve.log", "--no-worker")
         try:
             async with async_playwright() as p:
                 browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)

@@ -303,8 +303,10 @@ def test_phone_skips_national_holidays_and_store_closing_days(ctx: GateContext) 
     d = rules.decide(ctx, ok_state(closing_weekdays=frozenset({2})), call, holiday)
     assert d.deferred_until == dt.datetime(2026, 1, 14, 10, 0, tzinfo=JST)
     assert rules.decide(ctx, ok_state(closing_weekdays=frozenset({3})), call, TUE_10).allowed
-    # email ignores the store's closing day
-    assert rules.decide(ctx, ok_state(closing_weekdays=frozenset({2})), req(), TUE_10).allowed
+    # by default email honours the store's closing day too (config/gate.toml): next morning
+    d = rules.decide(ctx, ok_state(closing_weekdays=frozenset({2})), req(), TUE_10)
+    assert d.deferred_until == dt.datetime(2026, 1, 7, 8, 0, tzinfo=JST)
+    assert rules.decide(ctx, ok_state(closing_weekdays=frozenset({3})), req(), TUE_10).allowed
 
 
 def test_a_denied_request_outside_the_window_is_not_a_deferral(ctx: GateContext) -> None:

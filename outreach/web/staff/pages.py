@@ -30,7 +30,7 @@ from outreach.staff import (
 )
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import CsrfRejected, Forbidden, Invalid, NotAuthenticated
-from outreach.web.staff import charts, forms
+from outreach.web.staff import calls, charts, conversion, forms, letters, sending
 from outreach.web.staff.state import COOKIE, StaffWeb, remote
 
 CSP = (
@@ -467,6 +467,8 @@ def build(st: StaffWeb) -> FastAPI:
             return pages.render("users.html", request, 422, users=rows, problems=e.problems)
         return RedirectResponse(f"{request.scope.get('root_path', '')}/users", 303)
 
+    for extra in (calls, letters, sending, conversion):  # the dealer's day (own modules)
+        extra.add(web, pages, authed)
     return web
 
 
