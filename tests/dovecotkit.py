@@ -19,7 +19,7 @@ NOBODY = 65534
 
 def available() -> str | None:
     if shutil.which("dovecot") is None:
-        return "Debian's dovecot-imapd package is not installed (make dovecot)"
+        return "Debian's dovecot-imapd package is not installed (make mailservers)"
     if shutil.which("openssl") is None:
         return "openssl is needed for the test certificate"
     if os.geteuid() != 0:
