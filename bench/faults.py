@@ -7,8 +7,11 @@ duplicates, the longest recovery, and `consent verify` problems.
     .venv/bin/python bench/faults.py --quick    # (bench/run.py) only print the last table
 
 "sent" counts messages the relay (or the capture folder, or the print files) holds exactly
-as the outbox says; "waiting" those queued with a reason; "lost" anything else; "duplicates"
-extra copies the relay received (docs/delivery.md: only a batch in flight at a kill).
+as the outbox says; "waiting" those queued with a reason at the end (for run-daily: the
+reminders it queued, waiting for the worker, which that scenario does not run); "lost"
+anything else; "duplicates" extra copies the relay received (docs/delivery.md: only a batch
+in flight at a kill); "faults" the faults injected (for the full disk: the messages that
+met it); "recovery s" the longest time from a fault until the service answered again.
 """
 
 from __future__ import annotations
@@ -29,11 +32,11 @@ def table() -> int:
         print("no fault run recorded yet: run bench/faults.py")
         return 0
     rows = json.loads(TABLE.read_text())
-    head = f"{'scenario':<46}" + "".join(f"{c:>10}" for c in COLUMNS)
+    head = f"{'scenario':<46}" + "".join(f"{c:>11}" for c in COLUMNS)
     print(head + f"{'recovery s':>12}{'verify':>8}")
     print("-" * (len(head) + 20))
     for r in rows:
-        cells = "".join(f"{r[c]:>10}" for c in COLUMNS)
+        cells = "".join(f"{r[c]:>11}" for c in COLUMNS)
         print(f"{r['scenario']:<46}{cells}{r['recovery_s']:>12}{r['verify_problems']:>8}")
     return 0
 

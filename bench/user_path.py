@@ -56,7 +56,10 @@ sys.path.insert(0, str(REPO))
 
 from report import figure  # noqa: E402
 
+from outreach.clock import FixedClock  # noqa: E402
 from outreach.db.engine import sync_url  # noqa: E402
+from outreach.gate import decision, fake  # noqa: E402
+from outreach.gate.context import load_context  # noqa: E402
 from outreach.send import config as send_config  # noqa: E402
 from outreach.send import ratelimit, smtp  # noqa: E402
 
@@ -153,6 +156,8 @@ class Site:
             text_,
         )
         assert '"24:00"' in text_
+        # Nor the day of the week: a store's closing day (定休日) would defer its customers.
+        text_ = text_.replace("skip_store_closing_days = true", "skip_store_closing_days = false")
         gate.write_text(text_, encoding="utf-8")
         self.lifted = work / "config-lifted"
         shutil.copytree(self.config, self.lifted)
@@ -189,6 +194,9 @@ class Site:
             OUTREACH_DATABASE_URL=self.db,
             OUTREACH_DATA_DIR=str(self.work / "data"),
             OUTREACH_CONFIG_DIR=str(self.config),
+            # The demo's sender, marked as such (the shipped dealer.toml holds placeholders
+            # that stop a real worker until they are filled in).
+            OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.demo.toml"),
             OUTREACH_SECRET_KEY="bench-secret-key-not-for-production",
             OUTREACH_BASE_URL="https://outreach.example.jp",
             OUTREACH_NEW_PASSWORD="correct horse battery",
@@ -257,10 +265,16 @@ async def raw(port: int, message: bytes, n: int) -> float:
     """aiosmtplib alone: 8 reused connections, one pre-built message sent n times."""
     transport = smtp.SmtpTransport(smtp.Relay("127.0.0.1", port, start_tls=False), POOL)
     sem = asyncio.Semaphore(POOL * 4)
+    # The transport takes a permit (from the package's fake gate, through the real rules).
+    permit = fake.FakeGate(load_context(REPO / "config")).permit(
+        1,
+        decision.Request("p3", "email", frozenset({"name"}), advertising=True),
+        FixedClock().now(),
+    )
 
     async def one(i: int) -> None:
         async with sem:
-            r = await transport.send("bounce@example.jp", [f"raw{i}@example.jp"], message)
+            r = await transport.send(permit, "bounce@example.jp", [f"raw{i}@example.jp"], message)
             assert r.ok, r
 
     await asyncio.gather(*(one(i) for i in range(POOL)))

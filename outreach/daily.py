@@ -217,7 +217,7 @@ async def run(
                     s.data_dir,
                     day,
                     encoding=cfg.rules.post_encoding,
-                    dealer=_dealer_name(s.config_dir),
+                    dealer=_dealer_name(s),
                     fields={k: cfg.rules.fields_for(k, "post") for k in cfg.rules.kinds},
                 )
                 summary.files += [str(p) for p in paths]
@@ -235,10 +235,11 @@ async def run(
     return summary
 
 
-def _dealer_name(config_dir: Path) -> str:
+def _dealer_name(settings: Any) -> str:
+    """The sender named on the letters: the dealer file in use (the demo's in the demo)."""
     from outreach.render import dealer
 
-    return dealer.load(config_dir / "dealer.toml").sender_name
+    return dealer.load(dealer.path(settings)).sender_name
 
 
 def _phone_hours(ctx: GateContext) -> str:

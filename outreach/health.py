@@ -3,9 +3,10 @@ scheduler leader — each answer a value that says what is wrong.
 
 Used by `/readyz` (a load balancer takes `serve` out of rotation only when the database
 or its schema is wrong: the opt-out pages must stay up while a worker is down) and by the
-console's status panel. A worker is "silent" when email has been due for longer than the
-threshold and no worker has recorded any attempt in that time; an idle worker with nothing
-to do is not a problem.
+console's status panel. The worker check fails when email is ready and no worker has a
+live heartbeat (outreach.heartbeat), or when email has been due for longer than the
+threshold and no worker has recorded any attempt in that time (alive but stuck); an idle
+system with nothing to send is not a problem.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import bootstrap, logs, metrics
-from outreach.db.models import OutboxMessage, SendAttempt
+from outreach.db.models import OutboxMessage, SendAttempt, WorkerHeartbeat
 
 # Failing these makes the process not ready; the others make it "degraded".
 BLOCKING = ("database", "migrations")
@@ -79,8 +80,32 @@ def schema_check(revision: str | None, heads: set[str]) -> Check:
     )
 
 
+async def workers_alive(session: AsyncSession, now: dt.datetime) -> int:
+    """Workers (`outreach worker` or the one inside `serve`) with a recent heartbeat."""
+    from outreach.heartbeat import STALE
+
+    n = await session.scalar(select(func.count()).where(WorkerHeartbeat.beat_at >= now - STALE))
+    return int(n or 0)
+
+
 async def worker_check(session: AsyncSession, now: dt.datetime, silent: dt.timedelta) -> Check:
     due_before = now - silent
+    ready = (
+        await session.execute(
+            select(func.count()).where(
+                OutboxMessage.status == "queued",
+                OutboxMessage.channel == "email",
+                OutboxMessage.not_before <= now,
+            )
+        )
+    ).scalar() or 0
+    if ready and not await workers_alive(session, now):
+        return _bad(
+            "worker",
+            f"no live worker: {ready} email(s) ready and no worker heartbeat"
+            " (start outreach-worker@1 or serve with its worker)",
+            f"送信ワーカーが動いていません：送信待ちのメール {ready} 件",
+        )
     waiting = (
         await session.execute(
             select(func.count()).where(

@@ -41,7 +41,8 @@ FIELDS = (
 )
 
 _EMAIL = re.compile(r"[\w.!#$%&'*+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_PHONE = re.compile(r"(?<![\d-])0\d{1,4}-?\d{1,4}-?\d{3,4}(?![\d-])")
+# Not inside an ASCII word (hex addresses like 0x7f…), but next to Japanese text, yes.
+_PHONE = re.compile(r"(?<![0-9A-Za-z-])0\d{1,4}-?\d{1,4}-?\d{3,4}(?![0-9A-Za-z-])")
 _TOKEN_PATH = re.compile(r"/(u|preferences)/[A-Za-z0-9_\-.=~]{16,}")
 
 

@@ -42,7 +42,14 @@ from prometheus_client.registry import Collector
 from sqlalchemy import case, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.db.models import ConsentEvent, GateDecision, OutboxMessage, Run, SendAttempt
+from outreach.db.models import (
+    ConsentEvent,
+    GateDecision,
+    OutboxMessage,
+    Run,
+    SendAttempt,
+    WorkerHeartbeat,
+)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -177,6 +184,7 @@ class Snapshot:
     run_last_duration: dict[str, float] = field(default_factory=dict)
     leader_present: int | None = None
     worker_last_attempt_age: float | None = None
+    workers_alive: int | None = None
     schema_current: int | None = None
 
 
@@ -303,6 +311,12 @@ async def snapshot(
             snap.run_last_success[kind] = finished.timestamp()
             snap.run_last_duration[kind] = _age(finished, started) if started else 0.0
 
+    from outreach.heartbeat import STALE
+
+    snap.workers_alive = int(
+        await session.scalar(select(func.count()).where(WorkerHeartbeat.beat_at >= now - STALE))
+        or 0
+    )
     last_at = (await session.execute(select(func.max(SendAttempt.at)))).scalar()
     snap.worker_last_attempt_age = None if last_at is None else _age(now, last_at)
     return snap
@@ -438,6 +452,12 @@ def families(snap: Snapshot) -> Iterator[Metric]:
             "outreach_worker_last_attempt_age_seconds",
             "Seconds since any worker last recorded a send attempt.",
             value=snap.worker_last_attempt_age,
+        )
+    if snap.workers_alive is not None:
+        yield GaugeMetricFamily(
+            "outreach_workers_alive",
+            "Outbox workers with a heartbeat in the last 30 seconds (serve's own included).",
+            value=snap.workers_alive,
         )
     if snap.leader_present is not None:
         yield GaugeMetricFamily(

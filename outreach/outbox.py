@@ -33,6 +33,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
+    delete,
     func,
     insert,
     literal,
@@ -118,6 +119,15 @@ class Claimed:
     created_at: dt.datetime
     # When the sending budgets let it go (seconds since the epoch; 0: at once).
     slot: float = 0.0
+
+
+class Claims(list[Claimed]):
+    """A claimed batch; `held_until` is set when ready messages were left because the
+    relay's budget is full until then (seconds since the epoch); `workers`: how many
+    workers share the budgets (live heartbeats, this one included)."""
+
+    held_until: float | None = None
+    workers: int = 1
 
 
 _CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed) if f.name != "slot"]
@@ -223,7 +233,7 @@ async def claim(
     message_domain: str | None = None,
     budgets: ratelimit.Budgets | None = None,
     wall: Callable[[], float] = time.time,
-) -> list[Claimed]:
+) -> Claims:
     """Claim up to `limit` ready messages for `worker` (status 'sending', attempts + 1).
 
     With `message_domain`, a message without a Message-ID gets one in the same statement,
@@ -249,7 +259,7 @@ async def claim(
         return await _claim_within(session, budgets, values, limit, now, channel, wall)
     # Two picks, each walking an index in order: messages of dead workers (lease expired),
     # then due messages (`ix_outbox_ready`: status, channel, not_before).
-    claimed: list[Claimed] = []
+    claimed = Claims()
     for status, due, order in (
         ("sending", T.c.lease_until < now, T.c.lease_until),
         ("queued", T.c.not_before <= now, T.c.not_before),
@@ -289,13 +299,16 @@ async def _claim_within(
     now: dt.datetime,
     channel: str | None,
     wall: Callable[[], float],
-) -> list[Claimed]:
+) -> Claims:
     tats = await _lock_budgets(session, budgets.names())
     t = wall()
+    workers = await _heartbeat(session, str(values["claimed_by"]), t)
     buckets = budgets.fresh(tats)
     room = budgets.relay_room(buckets, t, limit)
     if room <= 0:
-        return []
+        held = Claims()
+        held.held_until, held.workers = budgets.relay_next(buckets, t), workers
+        return held
     # Candidates: the dead workers' messages (any domain), then the due messages in lanes —
     # one for the domains outside every carrier group, one per carrier group that has
     # budget now (as many as it may take). A carrier without budget is not even read.
@@ -325,7 +338,9 @@ async def _claim_within(
     slots = budgets.allot(buckets, t, [budgets.group_of(f[3]) for f in found], limit)
     chosen = {f[2]: at for f, at in zip(found, slots, strict=True) if at is not None}
     if not chosen:
-        return []
+        empty = Claims()
+        empty.workers = workers
+        return empty
     stmt = (
         update(T)
         .where(T.c.id.in_(sorted(chosen)), T.c.status.in_(("sending", "queued")))
@@ -337,9 +352,28 @@ async def _claim_within(
         update(B).where(B.c.name == bindparam("b_name")).values(tat=bindparam("b_tat")),
         [{"b_name": k, "b_tat": b.tat} for k, b in buckets.items()],
     )
-    claimed = [replace(c, slot=chosen[c.id]) for c in claimed]
-    claimed.sort(key=lambda c: (c.slot, c.not_before, c.id))
-    return claimed
+    out = Claims(replace(c, slot=chosen[c.id]) for c in claimed)
+    out.sort(key=lambda c: (c.slot, c.not_before, c.id))
+    out.workers = workers
+    return out
+
+
+_WORKER = "worker:"
+
+
+async def _heartbeat(session: AsyncSession, worker: str, t: float) -> int:
+    """Record that `worker` is alive (a `worker:<id>` row); returns the live workers."""
+    dialect = session.get_bind().dialect.name
+    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = ins(B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"tat": t}))
+    live = select(func.count()).where(B.c.name.like(f"{_WORKER}%"), B.c.tat > t - ratelimit.LIVE)
+    return int((await session.execute(live)).scalar_one())
+
+
+async def leave(session: AsyncSession, worker: str) -> None:
+    """A stopping worker's heartbeat goes: the others take its share at their next claim."""
+    await session.execute(delete(B).where(B.c.name == f"{_WORKER}{worker}"[:64]))
 
 
 async def _lock_budgets(session: AsyncSession, names: list[str]) -> dict[str, float]:
@@ -485,6 +519,14 @@ async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str
     rows = await session.execute(select(Suppression.email).where(Suppression.email.in_(wanted)))
     found = set(rows.scalars())
     return {a.lower() for a in given if _addresses.normalise(a) in found}
+
+
+async def ready(session: AsyncSession, *, now: dt.datetime, channel: str = "email") -> int:
+    """How many messages are ready to claim now (due, or left by a dead worker)."""
+    due = (T.c.status == "queued") & (T.c.not_before <= now)
+    dead = (T.c.status == "sending") & (T.c.lease_until < now)
+    stmt = select(func.count()).where(T.c.channel == channel, due | dead)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None) -> dict[str, int]:

@@ -98,6 +98,17 @@ def describe_db_error(e: BaseException) -> str:
     return f"database unavailable: {text}"
 
 
+def delivery_line(d: dict[str, Any]) -> str:
+    """A worker's or the demo's send report in words (no internal counters)."""
+    failed = d.get("perm_fail", 0) + d.get("hard_bounce", 0)
+    stopped = d.get("denied", 0) + d.get("suppressed", 0)
+    return (
+        f"送信 {d.get('sent', 0):,} 件、再試行待ち {d.get('temp_fail', 0):,} 件、"
+        f"失敗 {failed:,} 件、送信時に停止 {stopped:,} 件、延期 {d.get('deferred', 0):,} 件"
+        f"（取り出し {d.get('claimed', 0):,} 件）"
+    )
+
+
 def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:
     if as_json:
         sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")

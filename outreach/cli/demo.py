@@ -16,7 +16,7 @@ from typing import Any
 import click
 from sqlalchemy import func, select
 
-from outreach import bootstrap, calls, daily, heartbeat, pipeline
+from outreach import bootstrap, calls, daily, heartbeat, labels, pipeline
 from outreach.cli import common
 from outreach.cli.db import initialise
 from outreach.clock import JST, FixedClock
@@ -70,7 +70,9 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
             "database": url,
             "date": the_day.isoformat(),
             "run_at": app.clock.now().isoformat(),
-            "demo_data": loaded.as_dict() if loaded else {"skipped": f"{existing} customers exist"},
+            "demo_data": loaded.as_dict()
+            if loaded
+            else {"skipped": f"{existing} customers exist", "customers": existing},
             "run": run.as_dict(),
             "delivery": sent,
             "capture_dir": str(capture.capture_dir(app.settings.data_dir).resolve()),
@@ -109,22 +111,30 @@ def _human(r: dict[str, Any]) -> None:
     click.echo(f"データベース: {r['database']}")
     dd = r["demo_data"]
     if "skipped" in dd:
-        click.echo(f"デモデータ: 既存のデータを使います ({dd['skipped']})")
+        click.echo(
+            f"デモデータ: 既存の顧客 {dd['customers']:,} 人のデータを使います（追加しません）"
+        )
     else:
-        click.echo(f"デモデータ: 顧客 {dd['rows']['customers']:,} 件を作成 (seed={dd['seed']})")
-    click.echo(f"{r['date']} の日次リマインダー実行 (実行時刻 {r['run_at']}):")
+        click.echo(
+            f"デモデータ: 顧客 {dd['rows']['customers']:,} 人を作成（乱数の種 {dd['seed']}）"
+        )
+    click.echo(f"{labels.when(r['date'])}の日次リマインド（実行時刻 {labels.when(r['run_at'])}）:")
     click.echo(
         f"  候補 {run.get('candidates', 0):,} 件 / 許可 {run.get('allowed', 0):,} 件 / "
         f"見送り {run.get('denied', 0):,} 件 / 保留 {run.get('deferred', 0):,} 件 / "
-        f"新規キュー {run.get('queued', 0):,} 件"
+        f"新たに登録 {run.get('queued', 0):,} 件"
     )
+    if run.get("already_queued"):
+        click.echo(
+            f"  前回までに登録済み {run['already_queued']:,} 件"
+            "（同じ日の実行は同じご案内を二度登録しません）"
+        )
     reasons = run.get("denied_by_reason") or {}
     if reasons:
-        click.echo("  見送り・保留の理由 (チャネルごとの判断の延べ数):")
+        click.echo("  見送り・保留の理由（連絡手段ごとの判断の延べ数）:")
     for code, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
-        click.echo(f"    {code:<22} {n:,}")
-    sent = r["delivery"]
-    click.echo("送信結果: " + ", ".join(f"{k} {v:,}" for k, v in sorted(sent.items())))
+        click.echo(f"    {labels.label('reason', code)}: {n:,} 件")
+    click.echo("送信結果: " + common.delivery_line(r["delivery"]))
     click.echo(f"送信したメール (.eml): {r['capture_dir']}")
     click.echo(f"  送信状況: {r['console']['sending']}")
     for b in r["letters"]:

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import ColumnElement, select
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Customer, Store
@@ -252,13 +252,14 @@ def audit_cmd(
 
 
 def _print_audit(d: dict[str, Any]) -> None:
-    click.echo(f"対象 / customers: {d['total']:,}")
-    click.echo(f"送信可 / allowed: {d['allowed']:,}")
-    click.echo(f"延期 / deferred: {d['deferred']:,}")
-    click.echo(f"送信不可 / denied: {d['denied']:,}")
+    click.echo(f"対象: {d['total']:,} 人")
+    click.echo(f"送信可: {d['allowed']:,} 人")
+    click.echo(f"延期: {d['deferred']:,} 人")
+    click.echo(f"送信不可: {d['denied']:,} 人")
+    click.echo("理由（1人が複数に当たることがあります）:")
     for code, n in d["reasons"].items():
         r = reasons.get(code)
-        click.echo(f"  {code:<22} {n:>10,}  {r.ja}")
+        click.echo(f"  {n:>10,} 人  {labels.label('reason', code)} — {r.ja}")
 
 
 def register(cli: click.Group) -> None:

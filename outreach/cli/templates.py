@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from outreach import labels
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.clock import JST, SystemClock
@@ -59,11 +60,15 @@ def register(cli: click.Group) -> None:
         def human(data: list[dict[str, Any]]) -> None:
             for r in data:
                 ad = "広告" if r["advertising"] else "通知"
-                click.echo(f"{r['name']:<28} {r['purpose']} {ad} {r['stream']:<8} {r['hash'][:12]}")
+                click.echo(
+                    f"{r['name']:<28} 利用目的{labels.purpose_number(r['purpose'])} {ad} "
+                    f"{r['hash'][:12]}"
+                )
                 click.echo(f"    分類の理由: {r['advertising_reason']}")
                 for channel, items in r["channels"].items():
-                    click.echo(f"    {channel:<6} {', '.join(items)}")
-            click.echo(f"{len(data)} templates ok")
+                    used = "、".join(labels.label("data_item", i) for i in items)
+                    click.echo(f"    {labels.label('channel', channel)}: {used}")
+            click.echo(f"テンプレート {len(data)} 件: 問題なし")
 
         common.emit(rows, as_json, human)
 

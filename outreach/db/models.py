@@ -594,3 +594,14 @@ class WorkerHeartbeat(Base):
     beat_at: Mapped[dt.datetime] = mapped_column(TS)
     claimed: Mapped[int] = mapped_column(BigInteger, default=0)  # messages handled so far
     in_process: Mapped[bool] = mapped_column(Boolean, default=False)  # inside `outreach serve`
+
+
+class FormSubmission(Base):
+    """A console form's one-time token, spent by its first submission (Back and submit again
+    is refused and shown the first result); `result_url` is where that submission led."""
+
+    __tablename__ = "form_submissions"
+    token: Mapped[str] = mapped_column(String(64), primary_key=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    result_url: Mapped[str | None] = mapped_column(String(300))
+    at: Mapped[dt.datetime] = mapped_column(TS, index=True)

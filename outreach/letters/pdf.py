@@ -8,14 +8,15 @@ come from the outbox entry itself.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Sequence
 from pathlib import Path
 
 from outreach.candidates.calendar import add_months
-from outreach.errors import ConfigError
 from outreach.letters.columns import Letter
 from outreach.render import dates
 
+log = logging.getLogger(__name__)
 BOOKING_WINDOW_MONTHS = 2  # R31, since 2025-04-01 (config/reminders.toml [shaken])
 FONT_DIRS = (
     Path("/usr/share/fonts/opentype/ipafont-mincho"),
@@ -23,6 +24,7 @@ FONT_DIRS = (
     Path("/usr/share/fonts/truetype"),
 )
 FONTS = {"mincho": ("IPAMincho", "ipam.ttf"), "gothic": ("IPAGothic", "ipag.ttf")}
+CID_FALLBACK = {"mincho": "HeiseiMin-W3", "gothic": "HeiseiKakuGo-W5"}
 BODY = {
     "shaken": ("お客様のお車の車検満了日が近づいてまいりました。",),
     "inspection": (
@@ -60,6 +62,7 @@ def shaken_window(letter: Letter, issued_on: dt.date) -> list[str]:
 
 def _register() -> dict[str, str]:
     from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
     from reportlab.pdfbase.ttfonts import TTFont
 
     names: dict[str, str] = {}
@@ -67,11 +70,14 @@ def _register() -> dict[str, str]:
         if name not in pdfmetrics.getRegisteredFontNames():
             path = next((d / filename for d in FONT_DIRS if (d / filename).is_file()), None)
             if path is None:
-                raise ConfigError(
-                    f"IPAフォント {filename} が見つかりません"
-                    "（apt-get install fonts-ipafont-mincho fonts-ipafont-gothic）"
-                )
-            pdfmetrics.registerFont(TTFont(name, str(path)))
+                # Without Debian's IPA fonts (`make demo` installs them): ReportLab's
+                # standard Japanese CID fonts, which the PDF viewer supplies (not embedded).
+                log.warning("IPA font %s not found: using a standard CID font", filename)
+                name = CID_FALLBACK[key]
+                if name not in pdfmetrics.getRegisteredFontNames():
+                    pdfmetrics.registerFont(UnicodeCIDFont(name))
+            else:
+                pdfmetrics.registerFont(TTFont(name, str(path)))
         names[key] = name
     return names
 

@@ -87,11 +87,14 @@ class MailRenderer:
         out = templates.render_email(self.renderer, tmpl, ctx)
         # Every mail carries the sender display; for advertising mail it is the law (R19).
         shown = display.Links(links.optout_url, links.preferences_url)
-        text, html = display.add(out.text, out.html, self.dealer, shown)
-        missing = display.problems(text, html, self.dealer, shown)
-        if missing:
+        text, html, at = display.insert(out.text, out.html, self.dealer, shown)
+        # The values are in the block by construction; what a template can still do is hide
+        # it: checked on the rendered HTML where the block stands (a tag scan, not a parse).
+        why = display.hidden_at(html, at) if html is not None else None
+        if why is not None:
             raise DisplayMissing(
-                f"template {tmpl.name}: the sender display is hidden: " + " / ".join(missing)
+                f"template {tmpl.name}: body.html: the sender display (R19) would be hidden "
+                f"({why}); not sent"
             )
         return templates.Rendered(out.subject, text, html)
 

@@ -106,9 +106,18 @@ def html_block(d: dealer_mod.Dealer, links: Links) -> str:
 
 def add(text: str, html: str | None, d: dealer_mod.Dealer, links: Links) -> tuple[str, str | None]:
     """The text and HTML parts with the sender display added."""
+    text, html, _ = insert(text, html, d, links)
+    return text, html
+
+
+def insert(
+    text: str, html: str | None, d: dealer_mod.Dealer, links: Links
+) -> tuple[str, str | None, int]:
+    """`add`, and where the block starts in the HTML part (-1 without one)."""
     if not text.endswith("\n"):
         text += "\n"
     text = f"{text}\n{text_block(d, links)}"
+    at = -1
     if html is not None:
         block = html_block(d, links)
         ends = list(_END_BODY.finditer(html))
@@ -116,8 +125,10 @@ def add(text: str, html: str | None, d: dealer_mod.Dealer, links: Links) -> tupl
             at = ends[-1].start()
             html = html[:at] + block + html[at:]
         else:
-            html = html + ("" if html.endswith("\n") else "\n") + block
-    return text, html
+            html = html + ("" if html.endswith("\n") else "\n")
+            at = len(html)
+            html += block
+    return text, html, at
 
 
 class _Visible(HTMLParser):
@@ -171,6 +182,78 @@ def visible(html: str) -> tuple[str, list[str]]:
     p.feed(_COMMENT.sub("", html))
     p.close()  # an unterminated comment or tag at the end stays unseen
     return "".join(p.text), p.hrefs
+
+
+_TOKEN = re.compile(r"<!--|<(/?)([a-zA-Z][a-zA-Z0-9:-]*)((?:[^>\"']+|\"[^\"]*\"|'[^']*')*)>")
+_RAW_TEXT = frozenset({"style", "script", "title", "textarea", "xmp", "noscript"})
+_BALANCED = tuple(sorted(_RAW_TEXT | {"head", "template"}))
+# Substrings without which nothing before the block can hide it (checked in C, no regex).
+_MARKERS = (
+    "<!--", "hidden", "display", "visibility", "opacity", "mso-hide",
+    "font-size:0", "font-size: 0", "height:0", "height: 0",
+)  # fmt: skip
+_HIDDEN_ATTR = re.compile(r"(?:^|\s)(?:hidden|aria-hidden\s*=\s*[\"']?true)(?:[\s=>/]|$)", re.I)
+_STYLE_ATTR = re.compile(r"style\s*=\s*(\"[^\"]*\"|'[^']*'|[^\s>]+)", re.I)
+
+
+def hidden_at(html: str, at: int) -> str | None:
+    """Why a reader would not see what stands at `html[at]`, or None when it is visible.
+
+    A tag scanner (no full parse: this runs for every message): an open comment, an open
+    raw-text element (`<style>`, `<script>`, `<title>`…), an open element that is invisible
+    (`<head>`, `<template>`) or hidden (`hidden`, `aria-hidden`, a hiding inline style),
+    or a `<style>` sheet anywhere that hides something (it could target the display).
+    Most parts have none of the markers any of that needs: those skip the scan."""
+    lowered = html.lower()
+    head = lowered[:at]
+    if (
+        "<style" not in lowered
+        and not any(k in head for k in _MARKERS)
+        and all(
+            f"<{t}" not in head or head.count(f"<{t}") == head.count(f"</{t}") for t in _BALANCED
+        )
+    ):
+        return None
+    for sheet in re.finditer(r"<style[^>]*>(.*?)(?:</style\s*>|\Z)", html, re.I | re.S):
+        if _HIDING_STYLE.search(sheet.group(1)):
+            return "a style sheet hides content"
+    stack: list[tuple[str, bool]] = []
+    pos = 0
+    while True:
+        m = _TOKEN.search(html, pos, at)
+        if m is None:
+            break
+        if m.group(0) == "<!--":
+            end = html.find("-->", m.end())
+            if end < 0 or end + 3 > at:
+                return "inside an HTML comment"
+            pos = end + 3
+            continue
+        closing, tag, attrs = m.group(1), m.group(2).lower(), m.group(3)
+        pos = m.end()
+        if closing:
+            for i in range(len(stack) - 1, -1, -1):
+                if stack[i][0] == tag:
+                    del stack[i:]
+                    break
+            continue
+        if tag in _RAW_TEXT:
+            end = lowered.find(f"</{tag}", pos)
+            if end < 0 or end >= at:
+                return f"inside <{tag}>"
+            pos = end
+            continue
+        if tag in _VOID or attrs.rstrip().endswith("/"):
+            continue
+        style = _STYLE_ATTR.search(attrs)
+        hides = (
+            tag in _INVISIBLE_TAGS
+            or bool(_HIDDEN_ATTR.search(attrs))
+            or (style is not None and bool(_HIDING_STYLE.search(style.group(1))))
+        )
+        stack.append((tag, hides))
+    hiding = [t for t, h in stack if h]
+    return f"inside a hidden <{hiding[-1]}>" if hiding else None
 
 
 def problems(text: str, html: str | None, d: dealer_mod.Dealer, links: Links) -> list[str]:

@@ -20,12 +20,14 @@ What may be sent now is taken; what may not stays queued, untouched, for a later
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 RELAY = "relay"
 CARRIER_AHEAD = 0.05  # seconds: "now", for a carrier group's budget
 _EPS = 1e-6  # float noise in summed intervals is no wait
+LIVE = 10.0  # seconds: a worker whose heartbeat is older is no longer counted
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +103,10 @@ class Budgets:
                 out[group] = room
         return out
 
+    def relay_next(self, buckets: Mapping[str, Bucket], now: float) -> float:
+        """When the relay's budget next has room."""
+        return max([now, *(b.earliest(now) for k, b in buckets.items() if k.startswith(RELAY))])
+
     def relay_room(self, buckets: Mapping[str, Bucket], now: float, limit: int) -> int:
         """How many sends the relay's budget allows within `ahead` seconds (at most `limit`)."""
         mine = [b for k, b in buckets.items() if k.startswith(f"{RELAY}/")]
@@ -147,3 +153,38 @@ def _room(b: Bucket, now: float, ahead: float, cap: int) -> int:
         probe.take(probe.earliest(now))
         n += 1
     return n
+
+
+@dataclass
+class Pacer:
+    """One worker's own pacing at send time: its share (1/`workers`) of every per-second
+    limit, taken right before each send. The claim's allotment spaces the workers' sends
+    in the database; this keeps a worker that fell behind (a busy machine) from catching up
+    in a burst: any second holds at most its share + 1 of its sends, so N workers together
+    at most the rate + N."""
+
+    budgets: Budgets
+    now: Callable[[], float] = time.monotonic
+    workers: int = 1
+    _buckets: dict[str, Bucket] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._buckets = {k: b for k, b in self.budgets.fresh().items() if k.endswith("/s")}
+        self._base = {k: b.interval for k, b in self._buckets.items()}
+
+    def share(self, workers: int) -> None:
+        """Pace at 1/`workers` of each limit from now on."""
+        self.workers = max(1, workers)
+        for k, b in self._buckets.items():
+            b.interval = self._base[k] * self.workers
+
+    def take(self, address: str) -> float:
+        """Reserve a send to `address`; returns the seconds to wait before sending it."""
+        group = self.budgets.group_of(address)
+        names = {f"{RELAY}/s", f"carrier:{group}/s"}
+        mine = [b for k, b in self._buckets.items() if k in names]
+        t = self.now()
+        at = max([t, *(b.earliest(t) for b in mine)])
+        for b in mine:
+            b.take(at)
+        return at - t

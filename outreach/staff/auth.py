@@ -45,6 +45,7 @@ IDLE_TIMEOUT = dt.timedelta(minutes=30)
 TOUCH_EVERY = dt.timedelta(minutes=1)  # refresh last_seen_at at most this often
 MAX_FAILURES = 5  # of one account at one address, per window
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+PRUNE_EVERY = 64  # about one attempt in this many deletes the counters of past windows
 
 T = TypeVar("T")
 
@@ -203,6 +204,10 @@ async def login(
             pair = await count_attempt(s, pair_key, now=now, window=policy.window)
             per_address = await count_attempt(s, address_key, now=now, window=policy.window)
             per_account = await count_attempt(s, account_key, now=now, window=policy.window)
+            if secrets.randbelow(PRUNE_EVERY) == 0:  # random usernames leave rows behind
+                await s.execute(
+                    delete(LoginThrottle).where(LoginThrottle.window_start <= now - policy.window)
+                )
             limited = pair > policy.per_account_address or per_address > policy.per_address
             if limited:
                 await audit.record(
@@ -222,6 +227,26 @@ async def login(
     if beyond > 0:
         await sleep(min(policy.slowdown_max, beyond * policy.slowdown_step))
 
+    try:
+        return await _check_and_record(
+            sessions, checks, username, password, now=now, remote=remote,
+            keys=(pair_key, address_key, account_key),
+        )  # fmt: skip
+    except SQLAlchemyError:  # counted already; the outcome could not be written
+        return Login(ok=False, reason="unavailable")
+
+
+async def _check_and_record(
+    sessions: async_sessionmaker[AsyncSession],
+    checks: PasswordChecks,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    remote: str | None,
+    keys: tuple[str, str, str],
+) -> Login:
+    pair_key, address_key, account_key = keys
     async with sessions() as s:
         user = await users.by_username(s, username)
         stored = (user.password_hash, user.active) if user is not None else None

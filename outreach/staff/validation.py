@@ -115,16 +115,28 @@ def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
             continue
         try:
             used = rules.fields_used(source)
-        except (OutreachError, ValueError) as e:
-            problems.append(Problem(name, f"テンプレートを解析できません: {e}"))
+        except (OutreachError, ValueError):
+            problems.append(Problem(name, "テンプレートを解析できません"))
             continue
         except Exception as e:  # jinja2.TemplateSyntaxError and friends
-            problems.append(Problem(name, f"テンプレートの構文エラー: {e}"))
+            problems.append(Problem(name, syntax_message(source, e)))
             continue
         problems.extend(_items(name, sorted(used), purpose, rules))
     if not spec.advertising:
         problems.extend(non_advertising_problems(spec, purpose))
     return problems
+
+
+def syntax_message(source: str, e: Exception) -> str:
+    """A template syntax error for staff: the line number and that line, in Japanese."""
+    lineno = getattr(e, "lineno", None)
+    lines = source.splitlines()
+    if isinstance(lineno, int) and 1 <= lineno <= len(lines):
+        text = lines[lineno - 1].strip()
+        if len(text) > 60:
+            text = text[:60] + "…"
+        return f"テンプレートの {lineno} 行目（またはその直前）に構文の誤りがあります：「{text}」"
+    return "テンプレートに構文の誤りがあります（{{ }} や {% %} の閉じ忘れがないか確認してください）"
 
 
 SERVICE_NOTICE = "service_notice"
@@ -170,8 +182,8 @@ def _items(where: str, fields: Iterable[str], purpose: PurposeView, rules: Rules
             continue
         try:
             items = rules.items_for_fields([field])
-        except OutreachError as e:
-            out.append(Problem(where, f"不明な項目 {field}: {e}"))
+        except OutreachError:  # its message names the registry file: not for staff
+            out.append(Problem(where, f"「{field}」は使えるデータ項目にありません"))
             continue
         outside = sorted(items - purpose.items)
         if outside:

@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from outreach import bootstrap
 from outreach.web import feedback, health, optout, security, signup, staff
@@ -71,6 +71,15 @@ def create_app(
 
     web.add_route("/healthz", healthz, methods=["GET"])
     web.router.routes.extend(health.routes(app))  # /livez, /readyz, /metrics
+
+    async def landing(request: Request) -> Response:
+        """`/`: staff with a session go to the console; anyone else gets a Japanese page
+        saying what this site is and where to go (mail links, the phone, the console)."""
+        if request.cookies.get(staff.COOKIE):
+            return RedirectResponse("/staff/", 303)
+        return deps.render("landing.html")
+
+    web.add_route("/", landing, methods=["GET"])
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return deps.error(404)

@@ -169,6 +169,9 @@ async def test_call_list_outcomes_write_back(
                 await mobile.screenshot(path=str(ARTIFACTS / "calls-390.png"), full_page=True)
                 wide = await mobile.evaluate("document.documentElement.scrollWidth")
                 assert wide <= 390, wide  # no sideways scrolling on a phone
+                for name in ("letters", "sending", "conversion"):
+                    await mobile.goto(f"{base}/staff/{name}")
+                    await mobile.screenshot(path=str(ARTIFACTS / f"{name}-390.png"), full_page=True)
             finally:
                 await browser.close()
     finally:

@@ -385,7 +385,9 @@ def test_a_slow_relay(pg_url: str, tmp_path: Path) -> None:
 def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
+            # The opt-out pages only: the test's own workers send (and are killed).
+            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler",
+             "--no-worker"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 
@@ -425,7 +427,7 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
         log = tmp_path / "procs.log"
         serve = _serve(env, port, log)
         workers = [start_worker(env, log), start_worker(env, log)]
-        wait_until("serve up", lambda: _healthy(url), 60)
+        wait_until("serve up", lambda: _healthy(url), 120)
         recoveries: list[float] = []
         acknowledged: set[int] = set()
         duplicates_seen = 0
@@ -454,14 +456,14 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
                 victim.wait()
                 serve = _serve(env, port, log)
                 workers.append(start_worker(env, log))
-                recoveries.append(wait_until("serve answering again", lambda: _healthy(url), 30))
+                recoveries.append(wait_until("serve answering again", lambda: _healthy(url), 120))
                 acknowledged |= {c for c, p in paths.items() if statuses.get(p) == 200}
                 # a provider retries what got no answer; it must work now
                 again = asyncio.run(
                     _opt_out(url, [p for p in paths.values() if statuses[p] != 200])
                 )
                 assert all(s == 200 for s in again.values()), again
-                wait_until(f"trial {trial} sent", lambda t=trial: all_sent(pg_url, f"k{t}"), 60)
+                wait_until(f"trial {trial} sent", lambda t=trial: all_sent(pg_url, f"k{t}"), 120)
                 t = tally(pg_url, f"k{trial}", server.received)
                 assert t.lost == 0, t.unexplained
                 assert t.duplicates <= 5, t  # at most one batch in flight at the kill
@@ -632,7 +634,7 @@ def test_the_disk_full_while_writing_captures(
     problems = consent_verify(env)
     assert problems == 0
     record(Row("disk full while writing captures", 1, during.waiting, t.messages, t.sent,
-               during.waiting, t.lost, t.duplicates, round(recovery, 1), problems))  # fmt: skip
+               t.waiting, t.lost, t.duplicates, round(recovery, 1), problems))  # fmt: skip
 
 
 def test_the_disk_full_while_writing_print_batches(

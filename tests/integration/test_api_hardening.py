@@ -93,3 +93,41 @@ async def test_the_openapi_document_needs_a_session(base: str) -> None:
         # the login itself stays open, and still validates its body
         bad = await client.post("/api/v1/session", json={"username": 1})
         assert bad.status_code == 422
+
+
+async def test_eighty_parallel_bogus_logins_get_no_server_error_and_opt_out_pages_answer(
+    app: bootstrap.App,
+) -> None:
+    """The issue's attack over a real socket: 80 parallel logins with random usernames (the
+    console form and the API), while customers open their opt-out pages. Before: HTTP 500s
+    (pool timeout, "database is locked") and opt-out pages taking many seconds."""
+    from test_optout_web import campaign_token, seed
+
+    from outreach.web.app import create_app
+
+    sd = await seed(app)
+    page = f"/u/{campaign_token(app, sd)}"
+    async with serving(create_app(app)) as url, httpx.AsyncClient(base_url=url, timeout=120) as c:
+
+        async def bogus(i: int) -> int:
+            if i % 2:
+                r = await c.post("/api/v1/session", json={"username": f"x{i}", "password": "nope"})
+            else:
+                r = await c.post(
+                    "/staff/login",
+                    data={"username": f"x{i}", "password": "nope"},
+                    headers={"origin": url},
+                )
+            return r.status_code
+
+        async def opt_out_page() -> int:
+            await asyncio.sleep(0.2)  # while the logins are in flight
+            return (await c.get(page)).status_code
+
+        results = await asyncio.gather(
+            *(bogus(i) for i in range(80)), *(opt_out_page() for _ in range(10))
+        )
+    logins, pages = results[:80], results[80:]
+    assert set(logins) <= {401, 429, 503}, sorted(logins)
+    assert logins.count(401) <= 20  # the per-address limit: at most 20 checks from one place
+    assert pages == [200] * 10

@@ -193,7 +193,7 @@ def test_audit_counts_allowed_and_each_reason(db_url: str, tmp_path: Path) -> No
         *("--at", "2026-01-06T23:00:00", "--filter", "status=active"),
     )
     assert late.returncode == 0, late.stderr
-    assert "延期 / deferred: 1" in late.stdout and "OUTSIDE_SEND_WINDOW" in late.stdout
+    assert "延期: 1 人" in late.stdout and "送信時間帯外（延期）" in late.stdout
 
 
 def test_bad_input_is_one_line_and_exit_code(db_url: str, tmp_path: Path) -> None:

@@ -4,9 +4,11 @@ check runs off the event loop with a cap, and an attacker cannot lock the owner 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import threading
 
+import pytest
 from sqlalchemy import func, select
 
 from outreach import bootstrap
@@ -161,3 +163,21 @@ async def test_checks_beyond_the_cap_are_refused_as_busy_at_once(app: bootstrap.
     assert await _audit_count(app, "login.failed") == 2
     for _ in range(auth.MAX_FAILURES - 1):
         assert (await _attempt(app, checks, WRONG, remote="192.0.2.0")).reason == "bad_credentials"
+
+
+async def test_counters_of_past_windows_are_pruned(
+    app: bootstrap.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outreach.clock import FixedClock
+    from outreach.db.models import LoginThrottle
+
+    checks = auth.PasswordChecks()
+    await _attempt(app, checks, WRONG, username="ghost1")
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(auth.FAILURE_WINDOW + dt.timedelta(seconds=1))
+    monkeypatch.setattr(auth, "PRUNE_EVERY", 1)  # prune on this attempt
+    await _attempt(app, checks, WRONG, username="ghost2")
+    async with app.sessions() as s:
+        rows = int(await s.scalar(select(func.count()).select_from(LoginThrottle)) or 0)
+    assert rows == 3  # only ghost2's three counters; ghost1's expired ones are gone

@@ -17,7 +17,7 @@ from conftest import cli_env
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import text
 
-from outreach import bootstrap, metrics, outbox, pipeline, schedule, settings
+from outreach import bootstrap, heartbeat, metrics, outbox, pipeline, schedule, settings
 from outreach.clock import FixedClock
 from outreach.db.models import Lease
 from outreach.send import smtp
@@ -89,8 +89,16 @@ async def test_readiness_names_a_silent_worker_and_a_missing_leader(
     assert body["status"] == "degraded"
     got = checks(body)
     assert got["database"]["ok"] and got["migrations"]["ok"]
-    assert not got["worker"]["ok"] and "worker silent" in str(got["worker"]["detail"])
+    assert not got["worker"]["ok"] and "no live worker" in str(got["worker"]["detail"])
     assert "送信ワーカー" in str(got["worker"]["ja"])
+    # A worker beats but records nothing for 25 minutes: alive, and silent.
+    await heartbeat.beat(
+        app.sessions, "w9", now=clock.now(), started_at=due, claimed=0, in_process=False
+    )
+    async with client(app) as http:
+        got = checks((await http.get("/readyz")).json())
+        assert value((await http.get("/metrics")).text, "outreach_workers_alive") == 1
+    assert not got["worker"]["ok"] and "worker silent" in str(got["worker"]["detail"])
     assert not got["scheduler"]["ok"] and "no scheduler leader" in str(got["scheduler"]["detail"])
 
     # A leader appears (advisory lock on PostgreSQL, the lease row on SQLite) …

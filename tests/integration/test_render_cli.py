@@ -82,3 +82,20 @@ def test_preview_post_and_unknown(tmp_path: Path) -> None:
     assert post.returncode == 0 and "髙橋 花子 様" in post.stdout.decode()
     unknown = run(tmp_path, "templates", "preview", "nope")
     assert unknown.returncode == 2 and unknown.stderr.startswith(b"error: ")
+
+
+def test_the_worker_does_not_start_while_the_dealer_file_holds_placeholders(
+    tmp_path: Path,
+) -> None:
+    proc = run(
+        tmp_path,
+        "worker",
+        "--once",
+        OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.toml"),
+        OUTREACH_DATABASE_URL=f"sqlite:///{tmp_path / 'none.sqlite3'}",
+    )
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.decode()
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "outbox worker not started" in err and "dealer.toml" in err
+    assert "dealer.postal_code" in err

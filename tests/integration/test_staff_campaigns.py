@@ -121,7 +121,7 @@ async def test_a_service_notice_is_approved_as_not_advertising_only_when_certifi
         row = await s.scalar(
             select(AuditEntry).where(AuditEntry.action == "campaign.certify_non_advertising")
         )
-        assert row is not None and row.actor == APPROVER.username and row.entity_id == cid
+        assert row is not None and row.actor == APPROVER.username and row.entity_id == str(cid)
 
 
 async def test_promotional_wording_cannot_be_certified_non_advertising(

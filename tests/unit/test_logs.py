@@ -88,3 +88,8 @@ def test_any_address_in_the_text_is_masked(address: str, around: str) -> None:
 @given(st.from_regex(r"0[789]0-?[0-9]{4}-?[0-9]{4}", fullmatch=True))
 def test_any_mobile_number_is_masked(phone: str) -> None:
     assert phone not in logs.mask(f"tel {phone}.")
+    assert phone not in logs.mask(f"電話{phone}まで")
+
+
+def test_hex_addresses_are_not_phone_numbers() -> None:
+    assert logs.mask("<Handle at 0x7f0123456789>") == "<Handle at 0x7f0123456789>"

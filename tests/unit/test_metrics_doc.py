@@ -28,6 +28,7 @@ def full_snapshot() -> metrics.Snapshot:
         run_last_duration={"daily": 12.0},
         leader_present=1,
         worker_last_attempt_age=3.0,
+        workers_alive=1,
         schema_current=1,
     )
 

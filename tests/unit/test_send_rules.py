@@ -180,3 +180,28 @@ def test_eml_file_is_named_after_the_message_id() -> None:
     assert file.file_name(data) == "12.ab@mail.example.jp.eml"
     assert file.file_name(b"Subject: x\r\n\r\nMessage-ID: <no@x>\r\n").endswith(".eml")
     assert "/" not in file.file_name(b"Message-ID: <../../etc/passwd@x>\r\n\r\n")
+
+
+@given(st.lists(st.floats(min_value=0, max_value=0.3), min_size=1, max_size=80))
+def test_a_worker_paces_its_share_however_late_its_sends_come(gaps: list[float]) -> None:
+    """Sends asked for at any moments (a busy machine delays them): a worker sharing the
+    budget with another never sends more than half the rate (+1) in any second."""
+    now = FakeTime()
+    pacer = ratelimit.Pacer(ratelimit.Budgets(relay=ratelimit.Limit(per_second=20)), now=now)
+    pacer.share(2)
+    sends = []
+    for g in gaps:
+        now.t += g
+        sends.append(now.t + pacer.take("x@example.jp"))
+    sends.sort()
+    for i, start in enumerate(sends):
+        inside = [s for s in sends[i:] if s < start + 1.0 - 1e-9]
+        assert len(inside) <= 10 + 1
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t

@@ -43,7 +43,7 @@ def spec_using(
             "audience": audience,
             "subject_template": "件名",
             "text_template": body,
-            "advertising": False,
+            "advertising": True,  # a campaign is advertising (the composer adds R19's display)
         }
     )
 

@@ -19,6 +19,8 @@ from outreach.web import security
 from outreach.web.staff import api, pages
 from outreach.web.staff.state import COOKIE, StaffWeb, bearer_token
 
+__all__ = ["API_PREFIX", "CONSOLE_PREFIX", "COOKIE", "mount", "standalone"]
+
 API_PREFIX = "/api/v1"
 CONSOLE_PREFIX = "/staff"
 API_MAX_BODY = 1 << 20  # a campaign with its three templates is a few kB

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from outreach import bootstrap
+from outreach.db.models import StaffUser
 from outreach.gate.context import GateContext, load_context
 from outreach.staff import auth, csrf, preview
 from outreach.staff import rules as rules_mod
@@ -50,6 +52,11 @@ class StaffWeb:
             self._cache["kit"] = preview.kit(s.templates_dir, s.config_dir, s.base_url)
         k: preview.Kit = self._cache["kit"]
         return k
+
+    async def staff_names(self, session: AsyncSession) -> dict[str, str]:
+        """username → display name, for showing people rather than account names."""
+        rows = await session.execute(select(StaffUser.username, StaffUser.display_name))
+        return {u: d or u for u, d in rows.all()}
 
     @contextlib.asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncSession]:
