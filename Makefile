@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench browser fonts postfix clean
+.PHONY: demo test lint typecheck unit bench browser fonts mailservers clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -40,15 +40,18 @@ fonts:
 	  else echo "printable letters use: sudo apt-get install $$missing" >&2; fi; \
 	fi
 
-# Debian's postfix for the bounce tests (tests/postfixkit.py runs private instances with
-# `postfix -c DIR` on a loopback port). Installed unconfigured ("No configuration"): the
-# system-wide instance is neither configured nor started.
-postfix:
-	@if ! dpkg -s postfix >/dev/null 2>&1; then \
+# Debian's postfix and dovecot for the report-mailbox tests (tests/postfixkit.py and
+# tests/dovecotkit.py run private instances, `postfix -c DIR` / `dovecot -c FILE`, on loopback
+# ports). Postfix is installed unconfigured ("No configuration"); the system-wide daemons are
+# neither configured for anything nor started by the tests.
+MAIL_PKGS := postfix dovecot-imapd openssl
+mailservers:
+	@missing=$$(for p in $(MAIL_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
-	  else echo "bounce tests need: sudo apt-get install postfix" >&2; fi; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "report-mailbox tests need: sudo apt-get install $$missing" >&2; fi; \
 	fi
 
 lint: $(STAMP)
@@ -62,7 +65,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP) browser postfix lint typecheck
+test: $(STAMP) browser mailservers lint typecheck
 	$(BIN)/pytest -q --durations=20
 
 bench: $(STAMP)

@@ -46,7 +46,7 @@ postlog   unix-dgram n  -       n       -       1       postlogd
 def available() -> str | None:
     """Why a private Postfix cannot run here, or None."""
     if shutil.which("postfix") is None:
-        return "Debian's postfix package is not installed (make postfix)"
+        return "Debian's postfix package is not installed (make mailservers)"
     if os.geteuid() != 0:
         return "starting a Postfix master needs root"
     return None

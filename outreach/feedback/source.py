@@ -15,7 +15,7 @@ import ssl
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from outreach.errors import ConfigError, NotFound
 
@@ -46,10 +46,12 @@ class ImapTarget:
     password: str
     mailbox: str
     tls: bool
+    cafile: str | None = None  # a private CA's certificate (`?cafile=/path`)
 
 
 def parse_imap_url(url: str) -> ImapTarget:
-    """`imaps://user:pass@host[:993]/MAILBOX` (TLS) or `imap://…` (STARTTLS required)."""
+    """`imaps://user:pass@host[:993]/MAILBOX` (TLS) or `imap://…` (STARTTLS required);
+    `?cafile=/path` trusts a private CA. Certificates are always verified."""
     u = urlsplit(url)
     if u.scheme not in ("imap", "imaps") or not u.hostname or u.username is None:
         raise ConfigError("OUTREACH_FEEDBACK_IMAP_URL must be imaps://user:password@host/MAILBOX")
@@ -60,6 +62,7 @@ def parse_imap_url(url: str) -> ImapTarget:
         password=unquote(u.password or ""),
         mailbox=unquote(u.path.lstrip("/")) or "INBOX",
         tls=u.scheme == "imaps",
+        cafile=next(iter(parse_qs(u.query).get("cafile", [])), None),
     )
 
 
@@ -82,7 +85,7 @@ async def imap(url: str) -> AsyncIterator[Item]:
 
 
 def _connect(t: ImapTarget) -> imaplib.IMAP4:
-    context = ssl.create_default_context()
+    context = ssl.create_default_context(cafile=t.cafile)
     try:
         conn: imaplib.IMAP4
         if t.tls:

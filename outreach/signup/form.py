@@ -19,6 +19,7 @@ from outreach.gate import purposes as purposes_mod
 from outreach.gate import tomlfile
 from outreach.optout import policy as optout_policy
 from outreach.render import dealer as dealer_mod
+from outreach.settings import Settings
 
 CHANNELS = ("email",)
 
@@ -55,7 +56,13 @@ class Form:
         return next((o for o in self.offers if o.purpose == purpose), None)
 
 
-def load(config_dir: Path, templates_dir: Path) -> Form:
+def from_settings(settings: Settings) -> Form:
+    """The form with the configured sender (`OUTREACH_DEALER_FILE`, default dealer.toml)."""
+    dealer_file = settings.dealer_file or settings.config_dir / "dealer.toml"
+    return load(settings.config_dir, settings.templates_dir, dealer_file=dealer_file)
+
+
+def load(config_dir: Path, templates_dir: Path, *, dealer_file: Path | None = None) -> Form:
     doc = tomlfile.read(config_dir / "signup.toml")
     f = doc.table(doc.data, ["form"])
     lim = doc.table(doc.data, ["limits"], required=False)
@@ -79,7 +86,7 @@ def load(config_dir: Path, templates_dir: Path) -> Form:
         per_address_per_day=doc.get(lim, ["limits", "per_address_per_day"], int, 3),
         per_client_per_hour=doc.get(lim, ["limits", "per_client_per_hour"], int, 20),
     )
-    dealer = dealer_mod.load(config_dir / "dealer.toml")
+    dealer = dealer_mod.load(dealer_file or config_dir / "dealer.toml")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "web" / "signup"),
         autoescape=False,  # noqa: S701  (plain text; the page template escapes it)

@@ -5,7 +5,7 @@ a correction) has no basis for the new address: the gate's basis is per (custome
 so advertising to it stops at once. `ask` then sends the new address a confirmation mail for
 the purposes the customer had chosen; following its link records the opt-in for the new
 address like any sign-up. One request per (customer, new address), ever: a re-run asks nobody
-twice. Entry point of jobs/signup_reconfirm.toml.
+twice.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses, bootstrap
 from outreach.db.models import Customer, EmailBasis, SignupRequest
+from outreach.gate.context import GateContext, load_context
 from outreach.signup import form as form_mod
 from outreach.signup import mail, service
 from outreach.signup.form import CHANNELS, Form
@@ -67,7 +68,9 @@ async def due(session: AsyncSession) -> list[tuple[int, str, list[str]]]:
     return out
 
 
-async def ask(app: bootstrap.App, form: Form) -> dict[str, int]:
+async def ask(app: bootstrap.App, form: Form, ctx: GateContext) -> dict[str, int]:
+    """Create the confirmation request of every changed address and send what the gate
+    allows now (the rest goes with `mail.send_pending` when the send window opens)."""
     now = app.clock.now()
     async with app.sessions() as s:
         todo = await due(s)
@@ -76,10 +79,9 @@ async def ask(app: bootstrap.App, form: Form) -> dict[str, int]:
         chosen = tuple(p for p in purposes if form.offer(p) is not None) or tuple(
             o.purpose for o in form.offers if o.category == "marketing"
         )
-        token = secrets.token_urlsafe(32)
         async with app.sessions.begin() as s:
             row = SignupRequest(
-                token_hash=service.token_hash(token),
+                token_hash=service.token_hash(secrets.token_urlsafe(32)),  # replaced on send
                 email=addresses.normalise(email),
                 purposes=list(chosen),
                 channels=list(CHANNELS),
@@ -96,28 +98,20 @@ async def ask(app: bootstrap.App, form: Form) -> dict[str, int]:
             await s.flush()
             rid = row.id
         asked += 1
-        _, data = mail.build(
-            form, to=row.email, token=token, purposes=chosen, request_id=rid,
-            expires_at=row.expires_at, settings=app.settings, now=now,
-        )  # fmt: skip
-        try:
-            result = await mail.send(app.settings, row.email, data)
-        except OSError as e:
-            log.warning("reconfirm %d: mail not sent: %s", rid, type(e).__name__)
-            continue
-        if result.ok:
-            sent += 1
-            async with app.sessions.begin() as s:
-                await service.mark_sent(s, rid)
+        sent += await mail.send_one(app, form, ctx, rid)
     return {"asked": asked, "sent": sent}
 
 
 async def scheduled() -> dict[str, Any]:
+    """Entry point of jobs/signup_mail.toml: ask changed addresses again, then send every
+    confirmation mail the send window held back."""
     app = bootstrap.build()
     try:
-        form = form_mod.load(app.settings.config_dir, app.settings.templates_dir)
-        result = await ask(app, form)
-        log.info("address-change confirmations: %s", result)
+        form = form_mod.from_settings(app.settings)
+        ctx = load_context(app.settings.config_dir)
+        result = await ask(app, form, ctx)
+        result["pending_sent"] = await mail.send_pending(app, form, ctx)
+        log.info("sign-up mail: %s", result)
         return result
     finally:
         await app.close()

@@ -22,6 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from outreach import bootstrap
 from outreach.errors import NotFound, OutreachError
+from outreach.gate.context import GateContext, load_context
 from outreach.optout import policy as optout_policy
 from outreach.signup import form as form_mod
 from outreach.signup import mail, service
@@ -48,6 +49,7 @@ class SignupWeb:
     app: bootstrap.App
     form: form_mod.Form
     pages: jinja2.Environment
+    gate: GateContext
     forwarded_hops: int
     own_origin: str
 
@@ -77,8 +79,9 @@ def build(app: bootstrap.App) -> SignupWeb:
     u = urlsplit(s.base_url)
     return SignupWeb(
         app=app,
-        form=form_mod.load(s.config_dir, s.templates_dir),
+        form=form_mod.from_settings(s),
         pages=pages,
+        gate=load_context(s.config_dir),
         forwarded_hops=optout_policy.load(s.config_dir / "optout.toml").web.forwarded_hops,
         own_origin=f"{u.scheme}://{u.netloc}",
     )
@@ -226,29 +229,10 @@ async def _submit(sw: SignupWeb, request: Request, *, method: str, staff: Any) -
         log.exception("sign-up request: failed")
         return sw.render("error.html", 503, heading="ただいまお申し込みを受け付けられません")
     if req.token is not None and req.request_id is not None:
-        await _send(sw, req, sub, now)
+        await _send(sw, req)
     return sw.render("sent.html", showroom=room)
 
 
-async def _send(sw: SignupWeb, req: service.Requested, sub: service.Submission, now: Any) -> None:
+async def _send(sw: SignupWeb, req: service.Requested) -> None:
     assert req.token is not None and req.request_id is not None
-    _, data = mail.build(
-        sw.form,
-        to=req.email,
-        token=req.token,
-        purposes=tuple(sorted(set(sub.purposes))),
-        request_id=req.request_id,
-        expires_at=now + sw.form.token_lifetime,
-        settings=sw.app.settings,
-        now=now,
-    )
-    try:
-        result = await mail.send(sw.app.settings, req.email, data)
-    except (OSError, OutreachError) as e:  # the answer stays the same; the log says why
-        log.warning("sign-up %d: confirmation mail not sent: %s", req.request_id, type(e).__name__)
-        return
-    if not result.ok:
-        log.warning("sign-up %d: confirmation mail refused: %s", req.request_id, result.code)
-        return
-    async with sw.app.sessions.begin() as s:
-        await service.mark_sent(s, req.request_id)
+    await mail.send_one(sw.app, sw.form, sw.gate, req.request_id, req.token)

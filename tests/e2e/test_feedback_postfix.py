@@ -57,6 +57,7 @@ def app_settings(db_url: str, tmp_path: Path, postfix: postfixkit.Postfix) -> se
         data_dir=tmp_path / "data",
         database_url=db_url,
         config_dir=REPO / "config",
+        dealer_file=REPO / "config" / "dealer.demo.toml",
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         base_url="https://dealer.example.jp",
         transport="smtp",

@@ -109,6 +109,7 @@ async def test_sign_up_in_chromium(
     d = await decision(app, before, cid)
     assert not d.allowed and "NO_EMAIL_CONSENT" in d.reasons  # no advertising before sign-up
 
+    form = form_mod.from_settings(app.settings)
     engine = "pg" if db_url.startswith("postgresql") else "sqlite"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
@@ -128,7 +129,7 @@ async def test_sign_up_in_chromium(
             assert (await page.title()).startswith("メール配信のお申し込み")
             agree = page.locator("#agree")
             assert not await agree.is_checked()  # unticked by default (R16)
-            assert "送信者：ジャミール商事株式会社" in await page.inner_text("#terms")
+            assert f"送信者：{form.dealer.sender_name}" in await page.inner_text("#terms")
             await page.fill("#email", ADDRESS)
             await page.get_by_label("キャンペーン・イベント・新型車などのご案内").check()
             # without the consent box: refused, nothing sent
@@ -161,7 +162,6 @@ async def test_sign_up_in_chromium(
         finally:
             await browser.close()
 
-    form = form_mod.load(REPO / "config", REPO / "templates")
     async with app.sessions() as s:
         ev = await s.scalar(
             select(ConsentEvent).where(

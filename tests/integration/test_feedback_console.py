@@ -71,7 +71,7 @@ async def test_customer_page_shows_the_sign_up_evidence(
     app: bootstrap.App, clock: FixedClock
 ) -> None:
     cid = await customer(app, "kaori@example.jp", opt_in=False)
-    form = form_mod.load(REPO / "config", REPO / "templates")
+    form = form_mod.from_settings(app.settings)
     sub = service.Submission("kaori@example.jp", "", ("p3",), True, form.version)
     async with app.sessions.begin() as s:
         await users.add(

@@ -3,6 +3,7 @@ consent-ledger opt-outs with the report as evidence, DMARC rows; idempotent; rat
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import subprocess
@@ -217,7 +218,8 @@ async def test_rates_and_dmarc_commands(app: bootstrap.App, db_url: str, tmp_pat
     box = maildir(tmp_path / "d", fixture("dmarc_google.eml"))
     await ingest.ingest(app, source.maildir(box), config.FeedbackConfig())
     env = cli_env(db_url, tmp_path / "data")
-    r = subprocess.run(
+    r = await asyncio.to_thread(
+        subprocess.run,
         [OUTREACH, "feedback", "dmarc", "--date", "2026-12-01", "--days", "1", "--json"],
         env=env, capture_output=True, text=True, timeout=60,
     )  # fmt: skip
@@ -228,7 +230,8 @@ async def test_rates_and_dmarc_commands(app: bootstrap.App, db_url: str, tmp_pat
         "198.51.100.77": 0,
         "203.0.113.9": 37,
     }
-    r = subprocess.run(
+    r = await asyncio.to_thread(
+        subprocess.run,
         [OUTREACH, "feedback", "rates", "--date", "2026-12-01"],
         env=env,
         capture_output=True,

@@ -44,6 +44,7 @@ def app_settings(db_url: str, tmp_path: Path, smtp: SmtpServer) -> settings.Sett
         data_dir=tmp_path / "data",
         database_url=db_url,
         config_dir=REPO / "config",
+        dealer_file=REPO / "config" / "dealer.demo.toml",
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         transport="smtp",
         smtp_url=smtp.url,  # type: ignore[arg-type]
@@ -51,7 +52,7 @@ def app_settings(db_url: str, tmp_path: Path, smtp: SmtpServer) -> settings.Sett
 
 
 def fields(email: str, *purposes: str, agree: bool = True, name: str = "") -> dict[str, object]:
-    form = form_mod.load(REPO / "config", REPO / "templates")
+    form = form_mod.load(REPO / "config", REPO / "templates")  # the version only
     data: dict[str, object] = {"email": email, "name": name, "form_version": form.version}
     data["purposes"] = list(purposes)
     if agree:
@@ -122,7 +123,7 @@ async def test_sign_up_confirm_and_evidence(
             ("grant", "purpose:p3"),
         ]
         ev = events[0].evidence
-        form = form_mod.load(REPO / "config", REPO / "templates")
+        form = form_mod.from_settings(app.settings)
         assert ev["form_text"] == form.text and ev["form_version"] == form.version
         assert ev["form_sha256"] == form.sha256
         assert ev["method"] == "web_form" and ev["staff_user"] is None
