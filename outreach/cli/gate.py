@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import getpass
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,11 @@ def _request_options(f: Any) -> Any:
         ),
         click.option("--kind", default=None, help="Message kind (shaken, campaign, …)."),
         click.option("--campaign", "campaign_id", type=int, default=None),
+        click.option("--insurer", default=None, help="The insurer a (8) proposal is about."),
+        click.option(
+            "--data-insurer", default=None, help="The insurer partition of the policy data used."
+        ),
+        click.option("--topic", default=None, help="What a (3) message is about (topics)."),
         click.option(
             "--at",
             "at",
@@ -77,6 +83,9 @@ def _request(
     advertising: str,
     kind: str | None,
     campaign_id: int | None,
+    insurer: str | None = None,
+    data_insurer: str | None = None,
+    topic: str | None = None,
 ) -> tuple[Request, frozenset[str]]:
     fields: frozenset[str] = frozenset()
     item_ids = {i.strip() for i in items.split(",") if i.strip()}
@@ -93,6 +102,9 @@ def _request(
         advertising=_ADVERTISING[advertising],
         kind=kind,
         campaign_id=campaign_id,
+        insurer=insurer,
+        data_insurer=data_insurer,
+        topic=topic,
     )
     return req, fields
 
@@ -150,6 +162,9 @@ def explain_cmd(
     advertising: str,
     kind: str | None,
     campaign_id: int | None,
+    insurer: str | None,
+    data_insurer: str | None,
+    topic: str | None,
     at: str | None,
     as_json: bool,
 ) -> None:
@@ -167,6 +182,9 @@ def explain_cmd(
             advertising=advertising,
             kind=kind,
             campaign_id=campaign_id,
+            insurer=insurer,
+            data_insurer=data_insurer,
+            topic=topic,
         )
         async with app.sessions() as session:
             return await explain_mod.explain(
@@ -177,6 +195,7 @@ def explain_cmd(
                 _at(at, app),
                 template=str(template) if template else None,
                 fields=fields,
+                actor=f"cli:{_user()}",
             )
 
     result = common.run_app(go)
@@ -199,6 +218,9 @@ def audit_cmd(
     advertising: str,
     kind: str | None,
     campaign_id: int | None,
+    insurer: str | None,
+    data_insurer: str | None,
+    topic: str | None,
     at: str | None,
     as_json: bool,
     filters: tuple[str, ...],
@@ -217,6 +239,9 @@ def audit_cmd(
             advertising=advertising,
             kind=kind,
             campaign_id=campaign_id,
+            insurer=insurer,
+            data_insurer=data_insurer,
+            topic=topic,
         )
         async with app.sessions() as session:
             where = await _where(session, parsed)
@@ -240,6 +265,13 @@ def _print_audit(d: dict[str, Any]) -> None:
     for code, n in d["reasons"].items():
         r = reasons.get(code)
         click.echo(f"  {code:<22} {n:>10,}  {r.ja}")
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
 
 
 def register(cli: click.Group) -> None:

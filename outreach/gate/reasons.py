@@ -33,6 +33,7 @@ CUSTOMER_INACTIVE = "CUSTOMER_INACTIVE"
 VEHICLE_INACTIVE = "VEHICLE_INACTIVE"
 FREQUENCY_CAP = "FREQUENCY_CAP"
 OUTSIDE_SEND_WINDOW = "OUTSIDE_SEND_WINDOW"
+INSURER_NOT_NAMED = "INSURER_NOT_NAMED"
 
 ALL: dict[str, Reason] = {
     r.code: r
@@ -77,6 +78,13 @@ ALL: dict[str, Reason] = {
             "使おうとしています。",
             "Data held for one insurer would be used for another insurer's product or for a "
             "dealer campaign without consent.",
+        ),
+        Reason(
+            INSURER_NOT_NAMED,
+            "保険代理店としてのご提案（利用目的(8)）は保険会社ごとに区分されるため、"
+            "プライバシーポリシーに記載の保険会社を一社指定する必要があります。",
+            "Purpose (8) is partitioned per insurer: the request must name one of the insurers "
+            "the privacy policy lists.",
         ),
         Reason(
             OPTED_OUT,
