@@ -265,7 +265,7 @@ def test_explain_names_the_reading_and_audits_the_read(db_url: str, tmp_path: Pa
                 rows = await s.execute(
                     select(AuditEntry.action, AuditEntry.entity_id, AuditEntry.actor)
                 )
-                return [tuple(r) for r in rows]  # type: ignore[misc]
+                return [(a, e, c) for a, e, c in rows]
         finally:
             await engine.dispose()
 

@@ -90,8 +90,8 @@ def test_an_email_proposal_is_advertising_even_if_declared_not(
 def test_purpose_8_names_one_listed_insurer(ctx: GateContext) -> None:
     for insurer in ("tokio_marine", "aioi_nissay_dowa", "mitsui_sumitomo"):
         assert rules.decide(ctx, state(), dataclasses.replace(P8, insurer=insurer), TUE_10).allowed
-    for insurer in (None, "other", "sompo"):
-        r = dataclasses.replace(P8, insurer=insurer)
+    for unnamed in (None, "other", "sompo"):
+        r = dataclasses.replace(P8, insurer=unnamed)
         assert R.INSURER_NOT_NAMED in reasons_of(ctx, state(), r)
     assert "insurer_partition" in rules.interpretations(ctx, state(), P8)
 
