@@ -35,6 +35,8 @@ COMMANDS: dict[str, str] = {
     "campaign": "outreach.cli.campaigns",
     "user": "outreach.cli.users",
     "templates": "outreach.cli.templates",
+    "export": "outreach.cli.provision",
+    "provisions": "outreach.cli.provision",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 

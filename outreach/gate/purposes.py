@@ -197,6 +197,16 @@ class Registry:
             out |= self.field_items(f)
         return frozenset(out)
 
+    def joint_use_marks_of_fields(self, fields: Iterable[str]) -> list[str]:
+        """The joint-use items ①–⑧ the given dotted fields fall under (unknown ones: none)."""
+        marks = set()
+        for f in fields:
+            top, _, attr = f.partition(".")
+            item = self.field_index.get((top, attr))
+            if item is not None and (mark := self.items[item].joint_use) is not None:
+                marks.add(mark)
+        return sorted(marks)
+
     def published_on(self, version: int) -> dt.date | None:
         v = self.versions.get(version)
         return v.published_on if v else None
