@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "templates": "outreach.cli.templates",
     "export": "outreach.cli.provision",
     "provisions": "outreach.cli.provision",
+    "policy": "outreach.cli.policy",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from outreach import bootstrap
-from outreach.web import optout, security, staff
+from outreach.web import optout, privacy, security, staff
 
 Hook = Callable[[bootstrap.App], Awaitable[None]]
 
@@ -54,6 +54,7 @@ def create_app(
 
     deps = optout.build_deps(app)
     web.router.routes.extend(optout.routes(deps))
+    web.router.routes.extend(privacy.routes(app))  # /privacy, from the registry (R10)
     staff.mount(web, app)  # /staff console and /api/v1 (outreach.web.staff)
 
     async def healthz(request: Request) -> Response:

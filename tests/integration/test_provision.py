@@ -79,9 +79,7 @@ async def test_joint_use_export_writes_only_listed_items_of_in_scope_customers(
     from_toyota = await add(
         engine, acquisition="joint_use", joint_use_partner="トヨタメトロジック株式会社"
     )
-    stranger = await add(
-        engine, acquisition="joint_use", joint_use_partner="無関係商事株式会社"
-    )
+    stranger = await add(engine, acquisition="joint_use", joint_use_partner="無関係商事株式会社")
 
     out = tmp_path / "lt.csv"
     r = await export(engine, "lexus_tokyo", out)
@@ -96,12 +94,8 @@ async def test_joint_use_export_writes_only_listed_items_of_in_scope_customers(
 
     r2 = await export(engine, "toyota", tmp_path / "t.csv")
     async with engine_mod.sessionmaker(engine)() as s:
-        recs = (
-            await s.scalars(select(ProvisionRecord).order_by(ProvisionRecord.id))
-        ).all()
-        audits = await s.scalar(
-            select(func.count()).where(AuditEntry.action == "export.joint_use")
-        )
+        recs = (await s.scalars(select(ProvisionRecord).order_by(ProvisionRecord.id))).all()
+        audits = await s.scalar(select(func.count()).where(AuditEntry.action == "export.joint_use"))
         shown = await records.for_customer(s, via_lt)
     by_group: dict[str, set[int | None]] = {}
     for rec in recs:
