@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "export": "outreach.cli.provision",
     "provisions": "outreach.cli.provision",
     "policy": "outreach.cli.policy",
+    "incident": "outreach.cli.incidents",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
