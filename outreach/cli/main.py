@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "provisions": "outreach.cli.provision",
     "policy": "outreach.cli.policy",
     "incident": "outreach.cli.incidents",
+    "retention": "outreach.cli.retention",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
