@@ -52,9 +52,8 @@ def _ja(value: str | None) -> str:
 
 def _show(d: dict[str, Any]) -> None:
     click.echo(f"#{d['id']} {d['title']}（{'対応中' if d['status'] == 'open' else '完了'}）")
-    click.echo(
-        f"  発見: {_ja(d['discovered_at'])}  本人: {d['affected']:,} 名（通知済み {d['notified']:,}）"
-    )
+    found, people = _ja(d["discovered_at"]), f"{d['affected']:,} 名（通知済み {d['notified']:,}）"
+    click.echo(f"  発見: {found}  本人: {people}")
     if d["reportable"]:
         click.echo(f"  報告対象: {'、'.join(d['class_labels'])}")
         click.echo(

@@ -9,6 +9,7 @@ audit row; a second run finds nothing to do. `dry_run` counts and lists, changes
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass, field
@@ -117,14 +118,7 @@ async def run(
         else []
     )
     plan.add("consent_evidence_of_closed_customers", bases)
-    limit = p.cutoff("work_lists", now).timestamp()
-    files = sorted(
-        str(f)
-        for folder in _WORK_FOLDERS
-        if (data_dir / folder).is_dir()
-        for f in (data_dir / folder).rglob("*")
-        if f.is_file() and f.stat().st_mtime < limit
-    )
+    files = await asyncio.to_thread(_stale_files, data_dir, p.cutoff("work_lists", now))
     plan.add("work_lists", files)
     if dry_run:
         return plan
@@ -175,9 +169,25 @@ async def run(
         )
     )
     await session.commit()
-    for f in files:  # after the commit: a file is never gone while its rows are not
-        Path(f).unlink(missing_ok=True)
+    # after the commit: a file is never gone while the rows it was made from are not
+    await asyncio.to_thread(_remove, files)
     return plan
+
+
+def _stale_files(data_dir: Path, before: dt.datetime) -> list[str]:
+    limit = before.timestamp()
+    return sorted(
+        str(f)
+        for folder in _WORK_FOLDERS
+        if (data_dir / folder).is_dir()
+        for f in (data_dir / folder).rglob("*")
+        if f.is_file() and f.stat().st_mtime < limit
+    )
+
+
+def _remove(files: list[str]) -> None:
+    for f in files:
+        Path(f).unlink(missing_ok=True)
 
 
 async def scheduled(dry_run: bool = False) -> dict[str, Any]:

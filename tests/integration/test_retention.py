@@ -70,7 +70,7 @@ async def seed(app: bootstrap.App) -> dict[str, int]:
                 idempotency_key=key, customer_id=cid, purpose="p3", category="marketing",
                 channel="email", kind="campaign", template="t", items=["name"], status="sent",
                 not_before=at, created_at=at, sent_at=at, advertising=ad,
-                to_address=f"{[k for k, v in ids.items() if v == cid][0]}@example.jp",
+                to_address=f"{next(k for k, v in ids.items() if v == cid)}@example.jp",
             )  # fmt: skip
 
         old_sent = NOW - 1200 * DAY
