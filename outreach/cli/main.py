@@ -40,6 +40,7 @@ COMMANDS: dict[str, str] = {
     "policy": "outreach.cli.policy",
     "incident": "outreach.cli.incidents",
     "retention": "outreach.cli.retention",
+    "compliance": "outreach.cli.compliance",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 

@@ -30,7 +30,7 @@ from outreach.staff import (
 )
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import CsrfRejected, Forbidden, Invalid, NotAuthenticated
-from outreach.web.staff import charts, forms
+from outreach.web.staff import charts, compliance, forms
 from outreach.web.staff.state import COOKIE, StaffWeb, remote
 
 CSP = (
@@ -118,6 +118,7 @@ def build(st: StaffWeb) -> FastAPI:
         return p
 
     static_dir = st.app.settings.templates_dir / "web" / "staff" / "static"
+    compliance.add(web, pages, authed, who, st)  # /compliance: the monthly report
 
     @web.get("/static/{name}")
     async def static(name: str) -> Response:
