@@ -59,8 +59,9 @@ def report_cmd(
     def human(r: dict[str, Any]) -> None:
         click.echo(f"{r['title']}（{r['period']}）")
         click.echo(f"  送信・発送: {r['sends_total']:,} 件")
+        after = r["ads_after_optout"]
         click.echo(
-            f"  配信停止・利用停止: {r['optouts_total']:,} 件（停止後の広告メール {r['ads_after_optout']} 件）"
+            f"  配信停止・利用停止: {r['optouts_total']:,} 件（停止後の広告メール {after} 件）"
         )
         click.echo(f"  送信不可の判定: {r['denials_total']:,} 件")
         click.echo(f"  提供・受領の記録: {r['provisions_total']:,} 件")
