@@ -83,11 +83,9 @@ async def build(
 
     def purpose_label(pid: str) -> str:
         p = reg.purposes.get(pid)
-        return (
-            f"{p.number} {p.text[:28]}…"
-            if p and len(p.text) > 28
-            else (f"{p.number} {p.text}" if p else pid)
-        )
+        if p is None:
+            return pid
+        return f"{p.number} {p.text[:16]}…" if len(p.text) > 16 else f"{p.number} {p.text}"
 
     sent_rows = (
         await session.execute(
@@ -107,16 +105,26 @@ async def build(
             .order_by(ob.purpose, ob.channel, ob.basis)
         )
     ).all()
+    # The basis matters for advertising email only (特定電子メール法); other rows are summed.
+    tally: Counter[tuple[str, str, bool, str]] = Counter()
+    for p, c, b, ad, n in sent_rows:
+        if c != "email":
+            label = "—（郵便・電話）"
+        elif ad:
+            label = BASES.get(b, b or "根拠なし（要調査）")
+        else:
+            label = BASES[None]
+        tally[(p, c, bool(ad), label)] += n
     sends = [
         {
             "purpose": p,
             "purpose_label": purpose_label(p),
             "channel": CHANNELS.get(c, c),
-            "basis": BASES.get(b, b) if c == "email" else "—（郵便・電話）",
-            "advertising": bool(ad),
+            "basis": label,
+            "advertising": ad,
             "count": n,
         }
-        for p, c, b, ad, n in sent_rows
+        for (p, c, ad, label), n in sorted(tally.items())
     ]
 
     optout_rows = (

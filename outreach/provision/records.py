@@ -81,8 +81,8 @@ def describe(r: ProvisionRecord) -> dict[str, Any]:
         "相手方": r.counterparty,
         "項目": "、".join(d.get("item_labels") or r.items),
         "根拠": _BASIS_JA.get(r.basis, r.basis),
-        "取得の経緯": d.get("obtained_by", ""),
-        "記録番号": d.get("batch", ""),
+        # a receipt: how the provider obtained the data (Art. 30); a provision: its batch
+        "備考": d.get("obtained_by") or (f"記録番号 {d['batch']}" if d.get("batch") else ""),
     }
 
 

@@ -182,4 +182,4 @@ async def test_import_of_joint_use_data_writes_receipts_once(
     assert lt.basis == "joint_use" and lt.items == ["①"]
     assert "LEXUS TOKYO" in lt.detail["obtained_by"] and lt.detail["acquired_on"] == "2026-02-01"
     assert recs["無関係商事株式会社"].basis == "third_party"
-    assert shown[0]["区分"] == "受領" and "共同利用" in shown[0]["取得の経緯"]
+    assert shown[0]["区分"] == "受領" and "共同利用" in shown[0]["備考"]
