@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import Campaign, Customer, InsurancePolicy, Store, Vehicle
 from outreach.gate import audit as gate_audit
-from outreach.gate import batch, reasons
+from outreach.gate import batch, purposes, reasons
 from outreach.gate import rules as gate_rules
 from outreach.gate.context import GateContext
 from outreach.gate.decision import Request
@@ -113,6 +113,9 @@ def kit(templates_dir: Path, config_dir: Path, base_url: str) -> Kit:
 
 
 def request_for(c: Campaign, channel: str, items: frozenset[str]) -> Request:
+    # A category that is not a purpose category names the campaign's topic (e.g.
+    # "store_changes"): joint-use data serves only the topics joint-use ① names.
+    topic = c.category if c.category and c.category not in purposes.CATEGORIES else None
     return Request(
         purpose=c.purpose,
         channel=channel,
@@ -120,6 +123,7 @@ def request_for(c: Campaign, channel: str, items: frozenset[str]) -> Request:
         advertising=c.advertising,
         kind="campaign",
         campaign_id=c.id,
+        topic=topic,
     )
 
 

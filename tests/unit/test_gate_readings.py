@@ -196,3 +196,16 @@ def test_the_import_accepts_exactly_the_insurers_the_policy_names(ctx: GateConte
     assert set(fields.ACQUISITION_SOURCES) == {
         g.source for g in ctx.registry.joint_use.groups if g.source
     }
+
+
+def test_a_campaign_category_that_is_a_topic_reaches_the_gate(ctx: GateContext) -> None:
+    from outreach.db.models import Campaign
+    from outreach.staff import preview
+
+    moving = Campaign(id=3, purpose="p3", category="store_changes", advertising=True)
+    plain = Campaign(id=4, purpose="p3", category="marketing", advertising=True)
+    r_moving = preview.request_for(moving, "email", frozenset({"name"}))
+    r_plain = preview.request_for(plain, "email", frozenset({"name"}))
+    assert r_moving.topic == "store_changes" and r_plain.topic is None
+    assert R.JOINT_USE_SCOPE in reasons_of(ctx, TOYOTA, r_moving)
+    assert R.JOINT_USE_SCOPE not in reasons_of(ctx, TOYOTA, r_plain)
