@@ -209,3 +209,22 @@ def test_a_campaign_category_that_is_a_topic_reaches_the_gate(ctx: GateContext) 
     assert r_moving.topic == "store_changes" and r_plain.topic is None
     assert R.JOINT_USE_SCOPE in reasons_of(ctx, TOYOTA, r_moving)
     assert R.JOINT_USE_SCOPE not in reasons_of(ctx, TOYOTA, r_plain)
+
+
+def test_staff_may_state_a_topic_of_purpose_3_as_the_campaign_category() -> None:
+    from outreach.staff import rules as staff_rules
+    from outreach.staff import validation
+    from outreach.staff.spec import CampaignSpec
+
+    r = staff_rules.load(CONFIG)
+    base: dict[str, object] = dict(
+        name="移転のお知らせ",
+        purpose="p3",
+        channels=["post"],
+        subject_template="店舗移転のお知らせ",
+        text_template="{{ customer.name_kanji }}様",
+    )
+    ok = CampaignSpec(**{**base, "category": "store_changes"})  # type: ignore[arg-type]
+    bad = CampaignSpec(**{**base, "category": "gossip"})  # type: ignore[arg-type]
+    assert not [p for p in validation.check(ok, r) if p.field == "category"]
+    assert [p for p in validation.check(bad, r) if p.field == "category"]
