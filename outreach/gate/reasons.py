@@ -68,9 +68,12 @@ ALL: dict[str, Reason] = {
         ),
         Reason(
             JOINT_USE_SCOPE,
-            "共同利用により取得した情報で、共同利用の利用目的①〜③または項目①〜⑧の範囲外です。",
-            "The record came through joint use and the purpose or the items are outside the "
-            "joint-use purposes ①–③ or items ①–⑧.",
+            "共同利用により取得した情報で、共同利用の利用目的①〜③（①は商品・サービス・"
+            "イベント・キャンペーンのご案内に限る）、項目①〜⑧、または共同利用者の範囲"
+            "（LEXUS TOKYO経由で入手した情報に限る範囲を含む）の外です。",
+            "The record came through joint use and the purpose (① covers products, services, "
+            "events and campaigns only), the items (①–⑧) or the joint users' scope (the LEXUS "
+            "TOKYO joint use covers only data obtained via LEXUS TOKYO) do not cover it.",
         ),
         Reason(
             INSURER_PARTITION,
