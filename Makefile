@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit bench browser clean
+.PHONY: demo test lint typecheck unit bench browser fonts postfix clean
 
 $(STAMP): pyproject.toml requirements.lock
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -12,22 +12,49 @@ $(STAMP): pyproject.toml requirements.lock
 	$(BIN)/python -m pip install -q -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
-demo: $(STAMP)
+demo: $(STAMP) fonts
 	$(BIN)/outreach demo
 
-# Debian's chromium for the Playwright browser tests (never a browser download), and a
-# Japanese font so screenshots show text rather than boxes.
-BROWSER_PKGS := chromium fonts-ipafont-gothic
+# Debian's chromium for the Playwright browser tests (never a browser download), Japanese
+# fonts so screenshots and the A4 PDF documents show text rather than boxes (IPA Gothic and
+# Mincho), Pango for WeasyPrint, poppler-utils (pdftoppm) to look at the PDF pages (the disclosure and the letters), npm for
+# axe-core (injected into every page by the accessibility walk).
+BROWSER_PKGS := chromium fonts-ipafont-gothic fonts-ipafont-mincho libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+BROWSER_PKGS += opendkim-tools  # OpenDKIM, the second DKIM verifier in the tests
+AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
 browser:
 	@missing=$$(for p in $(BROWSER_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	command -v npm >/dev/null 2>&1 || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
 	  else echo "browser tests need: sudo apt-get install $$missing" >&2; fi; \
+	fi
+	@test -f $(AXE) || (cd tests/e2e/axe && npm install --no-save --no-audit --no-fund --no-package-lock axe-core@4.11.0 >/dev/null)
+
+# The IPA fonts the printable letters (PDF) are set in; poppler-utils' pdftoppm to look at them.
+FONT_PKGS := fonts-ipafont-gothic fonts-ipafont-mincho poppler-utils
+fonts:
+	@missing=$$(for p in $(FONT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "printable letters use: sudo apt-get install $$missing" >&2; fi; \
+	fi
+
+# Debian's postfix for the bounce tests (tests/postfixkit.py runs private instances with
+# `postfix -c DIR` on a loopback port). Installed unconfigured ("No configuration"): the
+# system-wide instance is neither configured nor started.
+postfix:
+	@if ! dpkg -s postfix >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postfix >/dev/null; \
+	  else echo "bounce tests need: sudo apt-get install postfix" >&2; fi; \
 	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check outreach tests bench
 	$(BIN)/ruff format --check outreach tests bench
+	$(BIN)/lint-imports
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
@@ -35,7 +62,7 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-test: $(STAMP) browser lint typecheck
+test: $(STAMP) browser postfix lint typecheck
 	$(BIN)/pytest -q --durations=20
 
 bench: $(STAMP)

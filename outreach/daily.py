@@ -7,7 +7,8 @@
    channel (preference order among the channels the customer is reachable on; the next one
    when the gate denies the first), ask the gate in batches, record every decision, and
    queue each allowed one under its idempotency key (a duplicate is skipped, never an error).
-4. Flag 自賠責 cover gaps (R32), write the print batches and call lists, store the summary.
+4. Flag 自賠責 cover gaps (R32), prepare the day's print batch (outreach.letters) and the
+   call lists of the calling days (outreach.worklists), store the summary.
 
 A run killed half-way leaves committed chunks behind; the next run for the date has the
 same window (the killed run never completed), skips what is queued and finishes the rest.
@@ -27,13 +28,14 @@ from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach import bootstrap, clock, outbox, worklists
+from outreach import bootstrap, clock, enqueue, logs, outbox, worklists
 from outreach.candidates import inspection, insurance, ranges, rules, shaken
 from outreach.candidates.facts import Candidate, PolicyFacts, VehicleFacts, Window
 from outreach.db.models import Customer, Flag, InsurancePolicy, OutboxMessage, Run, Vehicle
 from outreach.errors import ConfigError
-from outreach.gate import batch, decision
+from outreach.gate import decision
 from outreach.gate.context import GateContext, load_context
+from outreach.letters import batches
 
 log = logging.getLogger(__name__)
 
@@ -207,15 +209,22 @@ async def run(
             async with app.sessions() as session, session.begin():
                 summary.flags = await flag_gaps(session, gaps, now)
         async with app.sessions() as session, session.begin():
-            for channel in ("post", "phone"):
-                # Rewritten whole from the outbox whenever this run or an earlier (perhaps
-                # killed) run of the date queued entries for the channel.
-                if dry_run or not (earlier or channel in summary.channels):
-                    continue
-                fields = {k: cfg.rules.fields_for(k, channel) for k in cfg.rules.kinds}
-                enc = cfg.rules.post_encoding if channel == "post" else "utf-8"
-                paths = await worklists.write(
-                    session, s.data_dir, day, channel, fields, encoding=enc
+            # Rewritten whole from the outbox whenever this run or an earlier (perhaps
+            # killed) run of the date queued entries for the channel.
+            if not dry_run and (earlier or "post" in summary.channels):
+                paths = await batches.prepare(
+                    session,
+                    s.data_dir,
+                    day,
+                    encoding=cfg.rules.post_encoding,
+                    dealer=_dealer_name(s),
+                    fields={k: cfg.rules.fields_for(k, "post") for k in cfg.rules.kinds},
+                )
+                summary.files += [str(p) for p in paths]
+            if not dry_run and (earlier or "phone" in summary.channels):
+                days = await worklists.call_days(session, day)
+                paths = await worklists.write_calls(
+                    session, s.data_dir, days, hours=_phone_hours(cfg.gate)
                 )
                 summary.files += [str(p) for p in paths]
             await _finish(session, run_id, "done", app.clock.now(), summary)
@@ -224,6 +233,18 @@ async def run(
             await _finish(session, run_id, "failed", app.clock.now(), summary)
         raise
     return summary
+
+
+def _dealer_name(settings: Any) -> str:
+    """The sender named on the letters: the dealer file in use (the demo's in the demo)."""
+    from outreach.render import dealer
+
+    return dealer.load(dealer.path(settings)).sender_name
+
+
+def _phone_hours(ctx: GateContext) -> str:
+    w = ctx.policy.windows.get("phone")
+    return f"{w.start:%H:%M}〜{w.end:%H:%M}" if w and w.end else "終日"
 
 
 async def _earlier_runs(session: AsyncSession, day: dt.date) -> bool:
@@ -406,10 +427,16 @@ async def _contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Cont
     for i in range(0, len(ids), IN_CHUNK):
         part = ids[i : i + IN_CHUNK]
         stmt = select(
-            Customer.id, Customer.email, Customer.postal_code, Customer.address, Customer.phone
+            Customer.id,
+            Customer.email,
+            Customer.postal_code,
+            Customer.address,
+            Customer.phone,
+            Customer.phone_unreachable_at,
         ).where(Customer.id.in_(part))
-        for cid, email, postal, address, phone in await session.execute(stmt):
-            out[cid] = Contact(email or None, bool(postal and address), bool(phone))
+        for cid, email, postal, address, phone, wrong in await session.execute(stmt):
+            # A number a call found wrong is no way to reach the customer (until corrected).
+            out[cid] = Contact(email or None, bool(postal and address), bool(phone) and not wrong)
     return out
 
 
@@ -447,10 +474,11 @@ async def process(
     options: list[list[str]] = []
     for c in todo:
         contact = contacts.get(c.customer_id)
-        reach = [ch for ch in r.channels if contact is not None and contact.reachable(ch)]
-        options.append(reach or [r.channels[0]])  # unreachable: the gate records why
-    # (candidate, channel, decision, decision id, not_before)
-    chosen: list[tuple[Candidate, str, decision.Decision, int | None, dt.datetime]] = []
+        order = r.kinds[c.kind].stage(c.stage).channels or r.channels
+        reach = [ch for ch in order if contact is not None and contact.reachable(ch)]
+        options.append(reach or [order[0]])  # unreachable: the gate records why
+    # (candidate, channel, outcome): decided, re-decided for a later opening, recorded.
+    chosen: list[tuple[Candidate, str, enqueue.Outcome]] = []
     pending = list(range(len(todo)))
     attempt = 0
     while pending:
@@ -462,57 +490,37 @@ async def process(
             (todo[i].customer_id, _request(cfg, todo[i], ch))
             for i, ch in zip(idx, chans, strict=True)
         ]
-        decided = await batch.decide_for(session, cfg.gate, asks, now)
-        # A deferral (quiet hours, a closing day) is decided again for its next allowed time
-        # and queued for then; both decisions are recorded.
-        later = [j for j, d in enumerate(decided) if d.deferred and d.deferred_until]
-        again: dict[int, decision.Decision] = {}
-        by_time: dict[dt.datetime, list[int]] = {}
-        for j in later:
-            until = decided[j].deferred_until
-            assert until is not None
-            by_time.setdefault(until, []).append(j)
-        for until, js in by_time.items():  # one batch per opening time
-            redone = await batch.decide_for(session, cfg.gate, [asks[j] for j in js], until)
-            again.update(zip(js, redone, strict=True))
-        subject_keys = [todo[i].key(ch) for i, ch in zip(idx, chans, strict=True)]
-        all_decisions = decided + [again[j] for j in later]
-        if dry_run:
-            ids: list[int | None] = [None] * len(all_decisions)
-        else:
-            ids = list(
-                await batch.record(
-                    session,
-                    all_decisions,
-                    run_id=run_id,
-                    subject_keys=subject_keys + [subject_keys[j] for j in later],
-                )
-            )
-        again_id = {j: ids[len(decided) + n] for n, j in enumerate(later)}
+        outcomes = await enqueue.decide(
+            session,
+            cfg.gate,
+            asks,
+            now,
+            run_id=run_id,
+            subject_keys=[todo[i].key(ch) for i, ch in zip(idx, chans, strict=True)],
+            record=not dry_run,
+        )
         pending = []
-        for j, (i, ch, d) in enumerate(zip(idx, chans, decided, strict=True)):
+        for i, ch, o in zip(idx, chans, outcomes, strict=True):
             c = todo[i]
-            second = again.get(j)
-            if d.allowed:
-                chosen.append((c, ch, d, ids[j], now))
+            if o.status == enqueue.ALLOWED:
                 summary.allowed += 1
-                summary.count(c, ch, "allowed")
-            elif second is not None and second.allowed and d.deferred_until is not None:
-                chosen.append((c, ch, second, again_id[j], d.deferred_until))
+            elif o.status == enqueue.DEFERRED:
                 summary.deferred += 1
-                summary.count(c, ch, "deferred")
             else:
                 summary.count(c, ch, "denied")
-                summary.denied_by_reason.update(d.reasons)
+                summary.denied_by_reason.update(o.first.reasons)
                 if attempt + 1 < len(options[i]):
                     pending.append(i)  # try the next reachable channel
                 else:
                     summary.denied += 1
+                continue
+            chosen.append((c, ch, o))
+            summary.count(c, ch, o.status)
         attempt += 1
     if dry_run or not chosen:
         return
     queue = []
-    for c, ch, d, did, at in chosen:
+    for c, ch, o in chosen:
         contact = contacts.get(c.customer_id)
         draft = outbox.Draft(
             idempotency_key=c.key(ch),
@@ -522,9 +530,9 @@ async def process(
             channel=ch,
             kind=c.kind,
             template=c.template(ch),
-            items=d.request.items,
+            items=o.final.request.items,
             advertising=c.advertising,
-            not_before=at,
+            not_before=o.not_before,
             stage=c.stage,
             due_on=c.due_on,
             vehicle_id=c.vehicle_id,
@@ -532,8 +540,8 @@ async def process(
             run_id=run_id,
             to_address=contact.email if (ch == "email" and contact) else None,
         )
-        queue.append((draft, decision.permit_for(d, did)))
-    summary.queued += await outbox.enqueue(session, queue, now=now)
+        queue.append((draft, o))
+    summary.queued += await enqueue.enqueue(session, queue, now=now)
     summary.channels.update(draft.channel for draft, _ in queue)
 
 
@@ -607,10 +615,12 @@ async def scheduled(date: str | None = None) -> dict[str, Any]:
     app = bootstrap.build()
     try:
         summary = await run(app, dt.date.fromisoformat(date) if date else None)
-        log.info("daily run %s done: %s queued", summary.date, summary.queued)
+        log.info(
+            "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
+        )
         return summary.as_dict()
     except ConfigError:
-        log.exception("daily run refused its configuration")
+        log.exception("daily.config_refused", extra=logs.ids("daily.config_refused"))
         raise
     finally:
         await app.close()

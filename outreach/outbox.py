@@ -4,21 +4,28 @@
   key (R27); a duplicate is skipped, never an error.
 - `claim` hands a batch of ready messages to one worker in one short transaction
   (PostgreSQL: `FOR UPDATE SKIP LOCKED`, so workers on several machines never share a
-  message; SQLite: a single UPDATE … RETURNING under the database's write lock). A message
-  left in 'sending' by a dead worker is claimable again once its lease has expired.
+  message; SQLite: under the database's write lock). A message left in 'sending' by a dead
+  worker is claimable again once its lease has expired. With sending budgets (relay and
+  carrier limits, `outreach.send.ratelimit`) it takes only what may be sent now within each
+  carrier group's and the relay's budget — the budget rows are locked and moved forward in
+  the same transaction, so workers share them — and gives each message its send time;
+  everything else stays queued, untouched, with its `not_before`.
 - `record` writes a batch of results — status, send-log fields, attempt rows, suppressions —
   as a few executemany statements in the caller's transaction.
 
 Status: queued → sending → sent | failed | suppressed (and back to queued for a retry or a
-deferral); staff move a campaign's queued messages to paused or cancelled.
+deferral); staff move a campaign's queued messages to paused or cancelled. Post and phone
+entries are never claimed: a letter becomes printed when its batch is confirmed
+(`mark_printed`), a call called when its outcome is recorded (outreach.calls).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import secrets
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, fields
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 from sqlalchemy import (
@@ -26,22 +33,39 @@ from sqlalchemy import (
     Table,
     bindparam,
     cast,
+    delete,
     func,
     insert,
     literal,
+    not_,
+    or_,
     select,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses as _addresses
 from outreach.clock import SystemClock
-from outreach.db.models import OutboxMessage, SendAttempt, Suppression
+from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
+from outreach.send import ratelimit
 
-STATUSES = ("queued", "sending", "sent", "failed", "suppressed", "paused", "cancelled")
+STATUSES = (
+    "queued",
+    "sending",
+    "sent",
+    "failed",
+    "suppressed",
+    "paused",
+    "cancelled",
+    "printed",  # a letter whose print batch staff confirmed as sent to print (letters)
+    "called",  # a call worked from the call list (calls)
+)
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
+B: Table = SendBudget.__table__  # type: ignore[assignment]
+C: Table = Customer.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -93,9 +117,20 @@ class Claimed:
     message_id: str | None
     not_before: dt.datetime
     created_at: dt.datetime
+    # When the sending budgets let it go (seconds since the epoch; 0: at once).
+    slot: float = 0.0
 
 
-_CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed)]
+class Claims(list[Claimed]):
+    """A claimed batch; `held_until` is set when ready messages were left because the
+    relay's budget is full until then (seconds since the epoch); `workers`: how many
+    workers share the budgets (live heartbeats, this one included)."""
+
+    held_until: float | None = None
+    workers: int = 1
+
+
+_CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed) if f.name != "slot"]
 _ITEMS = [f.name for f in fields(Claimed)].index("items")
 
 
@@ -196,14 +231,17 @@ async def claim(
     lease: dt.timedelta,
     channel: str | None = "email",
     message_domain: str | None = None,
-) -> list[Claimed]:
+    budgets: ratelimit.Budgets | None = None,
+    wall: Callable[[], float] = time.time,
+) -> Claims:
     """Claim up to `limit` ready messages for `worker` (status 'sending', attempts + 1).
 
     With `message_domain`, a message without a Message-ID gets one in the same statement,
     `<outbox-id.batch-nonce@domain>` (globally unique: the id is unique here, the nonce
     random per claim), so it is stored before the first send and a resend after a crash
-    carries the same Message-ID. Must be the first statement of its transaction on SQLite
-    (it takes the write lock).
+    carries the same Message-ID. With `budgets`, only what the relay's and each carrier
+    group's budget allow is taken, each with its `slot` (send time on the `wall` clock).
+    Must be the first statement of its transaction on SQLite (it takes the write lock).
     """
     values: dict[str, Any] = {
         "status": "sending",
@@ -217,9 +255,11 @@ async def claim(
             T.c.message_id,
             literal("<") + cast(T.c.id, String) + literal(f".{nonce}@{message_domain}>"),
         )
+    if budgets is not None and budgets.names():
+        return await _claim_within(session, budgets, values, limit, now, channel, wall)
     # Two picks, each walking an index in order: messages of dead workers (lease expired),
     # then due messages (`ix_outbox_ready`: status, channel, not_before).
-    claimed: list[Claimed] = []
+    claimed = Claims()
     for status, due, order in (
         ("sending", T.c.lease_until < now, T.c.lease_until),
         ("queued", T.c.not_before <= now, T.c.not_before),
@@ -229,12 +269,129 @@ async def claim(
             break
         picked = _pick(status, due, order, channel, want)
         stmt = update(T).where(T.c.id.in_(picked)).values(values).returning(*_CLAIMED_COLUMNS)
-        for row in (await session.execute(stmt)).all():
-            cols: list[Any] = list(row)
-            cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
-            claimed.append(Claimed(*cols))
+        claimed.extend(_claimed(row) for row in (await session.execute(stmt)).all())
     claimed.sort(key=lambda c: (c.not_before, c.id))
     return claimed
+
+
+def _claimed(row: Any) -> Claimed:
+    cols: list[Any] = list(row)
+    cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
+    return Claimed(*cols)
+
+
+# Where a message goes (`maildata.recipient`): the customer's current address, else the one
+# it was queued for; lower-cased, for the carrier domain match.
+_ADDRESS = func.lower(func.coalesce(func.nullif(func.trim(C.c.email), ""), T.c.to_address, ""))
+
+
+def _in_domains(domains: Iterable[str]) -> Any:
+    return or_(
+        *(cond for d in domains for cond in (_ADDRESS.like(f"%@{d}"), _ADDRESS.like(f"%.{d}")))
+    )
+
+
+async def _claim_within(
+    session: AsyncSession,
+    budgets: ratelimit.Budgets,
+    values: dict[str, Any],
+    limit: int,
+    now: dt.datetime,
+    channel: str | None,
+    wall: Callable[[], float],
+) -> Claims:
+    tats = await _lock_budgets(session, budgets.names())
+    t = wall()
+    workers = await _heartbeat(session, str(values["claimed_by"]), t)
+    buckets = budgets.fresh(tats)
+    room = budgets.relay_room(buckets, t, limit)
+    if room <= 0:
+        held = Claims()
+        held.held_until, held.workers = budgets.relay_next(buckets, t), workers
+        return held
+    # Candidates: the dead workers' messages (any domain), then the due messages in lanes —
+    # one for the domains outside every carrier group, one per carrier group that has
+    # budget now (as many as it may take). A carrier without budget is not even read.
+    lanes: list[tuple[Any, Any, Any, int]] = [
+        (T.c.status == "sending", T.c.lease_until < now, T.c.lease_until, room)
+    ]
+    carrier_domains = sorted(budgets.domains)
+    others = T.c.not_before <= now
+    if carrier_domains:
+        others = others & not_(_in_domains(carrier_domains))
+    lanes.append((T.c.status == "queued", others, T.c.not_before, room))
+    for group, n in budgets.open_groups(buckets, t, room).items():
+        cond = (T.c.not_before <= now) & _in_domains(budgets.group_domains(group))
+        lanes.append((T.c.status == "queued", cond, T.c.not_before, n))
+    found: list[tuple[int, Any, int, str]] = []
+    for rank, (status, due, order, n) in enumerate(lanes):
+        q = (
+            select(T.c.id, order, _ADDRESS)
+            .select_from(T.outerjoin(C, C.c.id == T.c.customer_id))
+            .where(status, due)
+        )
+        if channel is not None:
+            q = q.where(T.c.channel == channel)
+        q = q.order_by(order).limit(n).with_for_update(skip_locked=True, of=T)
+        found.extend((min(rank, 1), at, i, addr) for i, at, addr in (await session.execute(q)))
+    found.sort(key=lambda f: (f[0], f[1], f[2]))
+    slots = budgets.allot(buckets, t, [budgets.group_of(f[3]) for f in found], limit)
+    chosen = {f[2]: at for f, at in zip(found, slots, strict=True) if at is not None}
+    if not chosen:
+        empty = Claims()
+        empty.workers = workers
+        return empty
+    stmt = (
+        update(T)
+        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_(("sending", "queued")))
+        .values(values)
+        .returning(*_CLAIMED_COLUMNS)
+    )
+    claimed = [_claimed(row) for row in (await session.execute(stmt)).all()]
+    await session.execute(
+        update(B).where(B.c.name == bindparam("b_name")).values(tat=bindparam("b_tat")),
+        [{"b_name": k, "b_tat": b.tat} for k, b in buckets.items()],
+    )
+    out = Claims(replace(c, slot=chosen[c.id]) for c in claimed)
+    out.sort(key=lambda c: (c.slot, c.not_before, c.id))
+    out.workers = workers
+    return out
+
+
+_WORKER = "worker:"
+
+
+async def _heartbeat(session: AsyncSession, worker: str, t: float) -> int:
+    """Record that `worker` is alive (a `worker:<id>` row); returns the live workers."""
+    dialect = session.get_bind().dialect.name
+    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = ins(B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
+    await session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"tat": t}))
+    live = select(func.count()).where(B.c.name.like(f"{_WORKER}%"), B.c.tat > t - ratelimit.LIVE)
+    return int((await session.execute(live)).scalar_one())
+
+
+async def leave(session: AsyncSession, worker: str) -> None:
+    """A stopping worker's heartbeat goes: the others take its share at their next claim."""
+    await session.execute(delete(B).where(B.c.name == f"{_WORKER}{worker}"[:64]))
+
+
+async def _lock_budgets(session: AsyncSession, names: list[str]) -> dict[str, float]:
+    """Lock the budget rows (creating missing ones) and read them: an UPDATE first, so on
+    SQLite it takes the write lock before anything is read."""
+    stmt = update(B).where(B.c.name.in_(names)).values(tat=B.c.tat).returning(B.c.name, B.c.tat)
+    got = {name: float(tat) for name, tat in (await session.execute(stmt)).all()}
+    missing = [n for n in names if n not in got]
+    if missing:
+        dialect = session.get_bind().dialect.name
+        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        await session.execute(
+            ins(B)
+            .values([{"name": n, "tat": 0.0} for n in missing])
+            .on_conflict_do_nothing(index_elements=["name"])
+        )
+        got = {name: float(tat) for name, tat in (await session.execute(stmt)).all()}
+    return got
 
 
 async def hold(
@@ -331,7 +488,7 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
             for r in results
         ],
     )
-    bounced = {r.suppress.lower(): r for r in results if r.suppress}
+    bounced = {_addresses.normalise(r.suppress): r for r in results if r.suppress}
     if bounced:
         dialect = session.get_bind().dialect.name
         ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
@@ -353,12 +510,23 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
 
 
 async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str]:
-    """Which of these addresses (lower-cased) are on the suppression list."""
-    wanted = sorted({a.lower() for a in addresses if a})
+    """Which of these addresses (lower-cased) are on the suppression list, matched in the
+    normalised form (`outreach.addresses`: domain case, trailing dots)."""
+    given = [a for a in addresses if a]
+    wanted = sorted({_addresses.normalise(a) for a in given})
     if not wanted:
         return set()
     rows = await session.execute(select(Suppression.email).where(Suppression.email.in_(wanted)))
-    return {e.lower() for e in rows.scalars()}
+    found = set(rows.scalars())
+    return {a.lower() for a in given if _addresses.normalise(a) in found}
+
+
+async def ready(session: AsyncSession, *, now: dt.datetime, channel: str = "email") -> int:
+    """How many messages are ready to claim now (due, or left by a dead worker)."""
+    due = (T.c.status == "queued") & (T.c.not_before <= now)
+    dead = (T.c.status == "sending") & (T.c.lease_until < now)
+    stmt = select(func.count()).where(T.c.channel == channel, due | dead)
+    return int((await session.execute(stmt)).scalar_one())
 
 
 async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None) -> dict[str, int]:
@@ -368,3 +536,14 @@ async def counts(session: AsyncSession, *, statuses: Sequence[str] | None = None
         stmt = stmt.where(T.c.status.in_(list(statuses)))
     found = {s: int(n) for s, n in (await session.execute(stmt)).all()}
     return {s: found.get(s, 0) for s in (statuses or STATUSES)} | found
+
+
+async def mark_printed(session: AsyncSession, batch: str, *, actor: str, now: dt.datetime) -> int:
+    """queued → printed for the letters of one print batch, with who and when."""
+    stmt = (
+        update(T)
+        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == "queued")
+        .values(status="printed", printed_at=now, printed_by=actor, sent_at=now)
+        .returning(T.c.id)
+    )
+    return len((await session.execute(stmt)).all())

@@ -16,6 +16,13 @@ Two short transactions per batch, and no commit per message:
 
 Render and build happen between the two, outside any transaction.
 
+`drain` overlaps batches: while batch k is on the wire (its sending transaction open, its
+sends in flight), batch k+1 is claimed, re-checked and built — on PostgreSQL on a second
+connection; on SQLite, whose one write lock the sending transaction holds, k+1 is claimed
+just before k's sending transaction begins and built while k's sends wait for the relay.
+Each batch keeps both transactions and every check of the sequential path: the send-time
+re-check, the permit at the door, one attempt row per send.
+
 Delivery is at-least-once (docs/delivery.md): a crash after the relay's 250 and before
 step 2 commits leaves the message 'sending'; after its lease it is claimed again and resent
 with the same Message-ID (stored in step 1, before the first send).
@@ -38,16 +45,16 @@ from sqlalchemy import select
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import outbox
+from outreach import logs, metrics, outbox
 from outreach.clock import Clock
 from outreach.db.models import Customer
-from outreach.errors import GateRefused
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
-from outreach.send import maildata, retry
+from outreach.render import maildata, templates
+from outreach.send import retry
 from outreach.send.config import SendingConfig
 from outreach.send.protocol import SendResult, Transport
-from outreach.send.ratelimit import Limiter
+from outreach.send.ratelimit import Budgets, Pacer
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +71,12 @@ class Composed:
 
 
 class Composer(Protocol):
-    """Renders a message's template over its data and builds the MIME bytes (pure, no I/O)."""
+    """Renders a message's template over the data its permit grants and builds the MIME
+    bytes (pure, no I/O)."""
 
     def compose(
         self,
+        permit: Permit,
         message: outbox.Claimed,
         message_id: str,
         data: maildata.MessageData,
@@ -96,7 +105,7 @@ class Worker:
     gate: Gate
     clock: Clock
     config: SendingConfig
-    limiter: Limiter
+    budgets: Budgets | None  # relay and carrier limits, shared through the database
     worker_id: str
     mail_domain: str  # of the Message-IDs
     batch: int = 100
@@ -105,6 +114,13 @@ class Worker:
     # the claim and the send the worker leaves it free for at least this long (rendering
     # fills most of it), so an opt-out waiting for the lock gets its turn, not starved.
     sqlite_gap: float = 0.05
+    pacer: Pacer | None = None  # set from `budgets`
+    wire: asyncio.Semaphore = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.budgets is not None and self.pacer is None:
+            self.pacer = Pacer(self.budgets)
+        self.wire = asyncio.Semaphore(int(getattr(self.transport, "size", 64)))
 
 
 @dataclass
@@ -156,15 +172,24 @@ class Claim:
     window: float = 0.0  # set by send_batch
     released: float = 0.0  # time.monotonic() when the claim committed
     sqlite: bool = False
+    built: list[_Ready] | None = None  # set by build(): the messages it could build
+    build_failed: list[outbox.Result] = field(default_factory=list)  # recorded with the sends
+    held_until: float | None = None  # ready messages left: the relay's budget is full till then
+    workers: int = 1  # workers sharing the budgets, as the claim saw them
 
 
 async def run_batch(w: Worker) -> BatchReport:
     """Claim, re-check, build, send and record one batch; returns what happened."""
     claim = await claim_batch(w)
+    return await finish_batch(w, claim)
+
+
+async def finish_batch(w: Worker, claim: Claim, *, free_since: float | None = None) -> BatchReport:
+    """Send a claimed batch (building what is not built yet) and report it."""
     report = BatchReport(claimed=claim.claimed)
     report.results.update(r.result for r in claim.results)
     if claim.ready:
-        results = await send_batch(w, claim)
+        results = await send_batch(w, claim, free_since=free_since)
         report.results.update(r.result for r in results)
         report.window = claim.window
     return report
@@ -180,11 +205,37 @@ async def claim_batch(w: Worker) -> Claim:
     return claim
 
 
-async def send_batch(w: Worker, claim: Claim) -> list[outbox.Result]:
-    """Build the claimed messages, then transaction 2: re-check, send, record the results."""
-    built, results = _compose(w, claim.ready)
+_CHUNK = 16  # messages built between two turns of the event loop
+
+
+async def build(w: Worker, claim: Claim) -> Claim:
+    """Render and build a claimed batch a few messages at a time, giving the event loop a
+    turn between chunks so the batch on the wire keeps moving (CPU here, I/O there)."""
+    built: list[_Ready] = []
+    for i in range(0, len(claim.ready), _CHUNK):
+        ok, failed = _compose(w, claim.ready[i : i + _CHUNK])
+        built += ok
+        claim.build_failed += failed
+        await asyncio.sleep(0)
+    claim.built = built
+    return claim
+
+
+async def send_batch(
+    w: Worker, claim: Claim, *, free_since: float | None = None
+) -> list[outbox.Result]:
+    """Build the claimed messages (unless built), then transaction 2: re-check, send, record.
+
+    Returns the results of this transaction, build failures included. On SQLite the sending
+    transaction begins at least `sqlite_gap` after the worker's last transaction ended
+    (`free_since`, else this batch's claim).
+    """
+    if claim.built is None:
+        built, results = _compose(w, claim.ready)
+    else:
+        built, results = claim.built, list(claim.build_failed)
     if claim.sqlite:
-        rest = claim.released + w.sqlite_gap - time.monotonic()
+        rest = (free_since or claim.released) + w.sqlite_gap - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)
     async with w.sessions() as session, session.begin():
@@ -205,9 +256,12 @@ async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
         now=now,
         lease=w.config.lease,
         message_domain=w.mail_domain,
+        budgets=w.budgets,
     )
+    if w.pacer is not None:
+        w.pacer.share(claimed.workers)
     if not claimed:
-        return Claim([], {}, [], 0)
+        return Claim([], {}, [], 0, held_until=claimed.held_until, workers=claimed.workers)
     results: list[outbox.Result] = []
     data = await maildata.load(session, claimed)
     live: list[outbox.Claimed] = []
@@ -245,21 +299,32 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
     failed: list[outbox.Result] = []
     for r in ready:
         try:
-            r.composed = w.composer.compose(r.message, r.message_id, r.data, now)
+            r.composed = w.composer.compose(r.permit, r.message, r.message_id, r.data, now)
         except Exception as e:  # a template or data fault stops this message, not the batch
-            # A refusal (items beyond the permit, campaign text no longer the approved
-            # version) is final. Anything else is usually a template ops can fix (missing,
-            # broken): keep the message on the retry schedule rather than failing it at once.
+            # A refusal (outside the permit, a refused template text, the sender display
+            # hidden, a header the MIME writer refuses) is final and shown as such. Anything
+            # else is usually a template ops can fix (missing, unreadable): keep the message
+            # on the retry schedule rather than failing it at once.
             m = r.message
-            log.error("outbox %s: cannot build (attempt %s): %s", m.id, m.attempts, e)
-            detail = f"build: {e}"[:400]
-            if not isinstance(e, GateRefused) and m.attempts < w.config.retry.max_attempts:
+            final = templates.permanent(e)
+            log.error(
+                "outbox.build_failed",
+                extra=logs.ids(
+                    "outbox.build_failed",
+                    outbox_id=m.id,
+                    attempt=m.attempts,
+                    status="failed" if final else "queued",
+                    error=type(e).__name__,
+                ),
+            )
+            detail = f"build refused: {e}" if final else f"build: {e}"
+            if not final and m.attempts < w.config.retry.max_attempts:
                 later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
                 failed.append(
-                    _result(m, now, "queued", "temp_fail", detail=detail, not_before=later)
+                    _result(m, now, "queued", "temp_fail", detail=detail[:400], not_before=later)
                 )
             else:
-                failed.append(_result(m, now, "failed", "perm_fail", detail=detail))
+                failed.append(_result(m, now, "failed", "perm_fail", detail=detail[:400]))
         else:
             built.append(r)
     return built, failed
@@ -305,26 +370,11 @@ async def _send(
                 _result(r.message, now, "suppressed", "suppressed", detail="address suppressed")
             )
             continue
-        wait = w.limiter.delay(r.address)
-        if wait > w.config.max_wait:
-            results.append(
-                _result(
-                    r.message,
-                    now,
-                    "queued",
-                    "deferred",
-                    detail="rate limit",
-                    not_before=now + dt.timedelta(seconds=wait),
-                    counts=False,
-                )
-            )
-            continue
         # Checked before any task starts, so a refused permit stops the batch before a send.
         decision.require(
             r.permit, r.message.customer_id, r.message.purpose, r.message.channel, r.message.items
         )
-        wait = w.limiter.take(r.address)
-        tasks.append(asyncio.create_task(_deliver(w, r, wait)))
+        tasks.append(asyncio.create_task(_deliver(w, r)))
         sending.append(r)
     # Every send finishes and is recorded, even if one of them fails unexpectedly: a lost
     # result would mean a resend after the lease.
@@ -335,7 +385,12 @@ async def _send(
             continue
         if not isinstance(outcome, Exception):
             raise outcome  # CancelledError, KeyboardInterrupt: not ours to swallow
-        log.error("outbox %s: send failed unexpectedly: %r", r.message.id, outcome)
+        log.error(
+            "outbox.send_crashed",
+            extra=logs.ids(
+                "outbox.send_crashed", outbox_id=r.message.id, error=type(outcome).__name__
+            ),
+        )
         m = r.message
         results.append(
             _result(
@@ -350,15 +405,25 @@ async def _send(
     return results
 
 
-async def _deliver(w: Worker, r: _Ready, wait: float) -> outbox.Result:
+async def _deliver(w: Worker, r: _Ready) -> outbox.Result:
     m, composed = r.message, r.composed
     assert composed is not None
     # The one door on the sending side: a permit for exactly this customer, purpose,
     # channel and item set, or GateRefused.
     decision.require(r.permit, m.customer_id, m.purpose, m.channel, m.items)
+    wait = m.slot - time.time()  # the send time the budgets allotted at the claim
     if wait > 0:
         await asyncio.sleep(wait)
-    sent = await w.transport.send(composed.envelope_from, [r.address], composed.data)
+    async with w.wire:  # as many sends in hand as the transport has connections
+        if w.pacer is not None:
+            # This worker's own share of the per-second limits, taken right before the send
+            # (with a connection free, so the pause is not spent again waiting for one).
+            pause = w.pacer.take(r.address)
+            if pause > 0:
+                await asyncio.sleep(pause)
+        handed = time.monotonic()
+        sent = await w.transport.send(r.permit, composed.envelope_from, [r.address], composed.data)
+    metrics.relay_reply(sent.code, time.monotonic() - handed, advertising=m.advertising)
     if sent.ok:
         r.accepted = time.monotonic()
     outcome = retry.next_step(sent, m.attempts, w.config.retry)
@@ -442,31 +507,76 @@ async def drain(
     idle: float = 1.0,
     on_batch: Callable[[BatchReport], None] | None = None,
 ) -> BatchReport:
-    """Run batches until stopped; with `once`, until no message is ready."""
+    """Run batches until stopped; with `once`, until no message is ready.
+
+    Batches overlap (module docstring): the next one is claimed and built while the current
+    one is on the wire. A stop finishes the batch in hand and the one already claimed.
+    """
     total = BatchReport()
     stop = stop or asyncio.Event()
-    while not stop.is_set():
+    current: Claim | None = None
+    while current is not None or not stop.is_set():
+        upcoming: asyncio.Task[Claim] | None = None
         try:
-            report = await run_batch(w)
+            if current is None:
+                current = await build(w, await claim_batch(w))
+            if current.claimed == 0:
+                held, current = current.held_until, None
+                if held is not None:
+                    # Messages are ready, the relay's budget is not: wait for it, even `once`.
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), max(0.0, held - time.time()))
+                    continue
+                if once:
+                    break
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), idle)
+                continue
+            free_since = None
+            if current.ready and not stop.is_set():
+                if current.sqlite:
+                    # Claimed before our sending transaction takes SQLite's write lock.
+                    nxt = await claim_batch(w)
+                    free_since = nxt.released
+                    upcoming = asyncio.create_task(build(w, nxt))
+                else:
+                    upcoming = asyncio.create_task(_prepare(w))
+            elif not stop.is_set():
+                # Nothing to send in this one (all refused or deferred): claim on.
+                upcoming = asyncio.create_task(_prepare(w))
+            report = await finish_batch(w, current, free_since=free_since)
+            current = None
+            total.add(report)
+            if on_batch is not None and report.claimed:
+                on_batch(report)
+            if upcoming is not None:
+                current = await upcoming
+                upcoming = None
         except (DBAPIError, OSError) as e:
+            if upcoming is not None:
+                # Whatever it claimed comes back after its lease.
+                with contextlib.suppress(Exception):
+                    await upcoming
             if once:
                 raise
             # A long-running worker outlives a database restart: the batch in hand rolled
             # back (its messages come back after their lease); wait and carry on.
-            log.warning("worker %s: batch failed, retrying: %s", w.worker_id, e)
+            log.warning(
+                "worker.batch_failed",
+                extra=logs.ids("worker.batch_failed", worker=w.worker_id, error=type(e).__name__),
+            )
+            current = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(idle, 5.0))
-            continue
-        total.add(report)
-        if on_batch is not None and report.claimed:
-            on_batch(report)
-        if report.claimed:
-            continue
-        if once:
-            break
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), idle)
+    if w.budgets is not None:
+        with contextlib.suppress(DBAPIError, OSError):
+            async with w.sessions() as session, session.begin():
+                await outbox.leave(session, w.worker_id)
     return total
+
+
+async def _prepare(w: Worker) -> Claim:
+    return await build(w, await claim_batch(w))
 
 
 def summary(report: BatchReport) -> dict[str, int]:
@@ -486,8 +596,10 @@ __all__ = [
     "Gate",
     "SendResult",
     "Worker",
+    "build",
     "claim_batch",
     "drain",
+    "finish_batch",
     "request_for",
     "run_batch",
     "send_batch",

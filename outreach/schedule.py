@@ -39,7 +39,7 @@ from sqlalchemy import delete, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from outreach import bootstrap
+from outreach import bootstrap, logs, metrics
 from outreach.db.engine import is_postgres, sync_url
 from outreach.db.models import Lease
 from outreach.errors import ConfigError
@@ -299,7 +299,9 @@ def build_scheduler(app: bootstrap.App) -> Any:
     from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
     url = sync_url(app.settings.resolved_database_url).render_as_string(hide_password=False)
-    store = SQLAlchemyJobStore(url=url, tablename=JOB_TABLE)
+    store = SQLAlchemyJobStore(
+        url=url, tablename=JOB_TABLE, engine_options={"hide_parameters": True}
+    )
     return AsyncIOScheduler(jobstores={"default": store}, timezone=DEFAULT_TZ)
 
 
@@ -318,14 +320,16 @@ class _Running:
         scheduler.add_listener(self._started, EVENT_JOB_SUBMITTED)
         scheduler.add_listener(self._ended, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED)
 
-    def _started(self, _event: Any) -> None:
+    def _started(self, event: Any) -> None:
         self.count += 1
+        metrics.job_started(event.job_id)
 
     def _ended(self, event: Any) -> None:
         from apscheduler.events import EVENT_JOB_MISSED
 
         if event.code != EVENT_JOB_MISSED:
             self.count = max(0, self.count - 1)
+            metrics.job_ended(event.job_id, ok=event.exception is None)
 
 
 async def _stop(scheduler: Any, running: _Running, grace: float = 120.0) -> None:
@@ -406,6 +410,7 @@ async def run_scheduler(
             try:
                 if scheduler is None:
                     if await lead.acquire():
+                        metrics.leader(True)
                         scheduler = build_scheduler(app)
                         running = _Running(scheduler)
                         scheduler.start(paused=True)
@@ -418,11 +423,13 @@ async def run_scheduler(
                     say("scheduler: leadership lost; standing by")
                     scheduler.shutdown(wait=False)
                     scheduler = None
+                    metrics.leader(False)
             except Exception as e:  # the database is down: keep retrying, never crash
-                log.warning("scheduler: %s", e)
+                log.warning("scheduler: %s", logs.mask(str(e)))
                 if scheduler is not None:
                     scheduler.shutdown(wait=False)
                     scheduler = None
+                    metrics.leader(False)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), retry.total_seconds())
     finally:

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
         REPO_ROOT / "templates", description="Jinja2 mail and web templates."
     )
     jobs_dir: Path = Field(REPO_ROOT / "jobs", description="Scheduled job declarations.")
+    dealer_file: Path | None = Field(
+        None,
+        description="The sender as mails name it (R19); default config_dir/dealer.toml. "
+        "`outreach demo` uses config_dir/dealer.demo.toml, a clearly marked demo sender.",
+    )
     db_pre_ping: bool = Field(
         False, description="Ping each pooled PostgreSQL connection before use (a round trip)."
     )
@@ -70,6 +75,12 @@ class Settings(BaseSettings):
     dkim_private_key: SecretStr | None = Field(
         None, description="PEM private key for DKIM (env only)."
     )
+    dkim_ed25519_selector: str | None = Field(
+        None, description="Selector of a second, Ed25519 DKIM signature (RFC 8463)."
+    )
+    dkim_ed25519_private_key: SecretStr | None = Field(
+        None, description="PEM Ed25519 private key for the second signature (env only)."
+    )
     mail_domain: str = Field(
         "mail.example-lexus-dealer.jp", description="Domain of Message-ID and List-Id."
     )
@@ -85,7 +96,30 @@ class Settings(BaseSettings):
         description="Retired token keys still accepted for verification after a rotation: "
         "comma-separated `kid=key` pairs (env only); tokens are only issued with secret_key.",
     )
+    login_hash_threads: int = Field(
+        2, ge=1, le=16, description="Password checks (argon2) run at once, in their own threads."
+    )
+    login_hash_waiting: int = Field(
+        8, ge=0, le=1000, description="Logins that may wait for a check; more are told 'busy'."
+    )
+    feedback_maildir: Path | None = Field(
+        None, description="Maildir the bounce, complaint and DMARC report address delivers to."
+    )
+    feedback_imap_url: SecretStr | None = Field(
+        None, description="imaps://user:pass@host/MAILBOX of the report mailbox (env only)."
+    )
     log_level: str = Field("INFO", description="Python logging level name.")
+    log_format: Literal["json", "logfmt"] = Field(
+        "json", description="Log records on stderr: JSON lines or logfmt (outreach.logs)."
+    )
+    metrics_token: SecretStr | None = Field(
+        None,
+        description="Bearer token for /metrics (env only); without one, /metrics answers "
+        "only direct loopback requests (no proxy headers).",
+    )
+    worker_silent_minutes: int = Field(
+        10, ge=1, description="Health: email due this long with no worker attempt is an alarm."
+    )
 
     @classmethod
     def settings_customise_sources(

@@ -112,6 +112,8 @@ def app_settings(db_url: str, tmp_path: Path) -> settings.Settings:
         data_dir=tmp_path / "data",
         database_url=db_url,
         config_dir=REPO / "config",
+        # The demo sender: config/dealer.toml keeps its go-live placeholders (R19 guard).
+        dealer_file=REPO / "config" / "dealer.demo.toml",
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
     )
 
@@ -137,6 +139,7 @@ def cli_env(db_url: str, data_dir: Path, **extra: Any) -> dict[str, str]:
         OUTREACH_DATABASE_URL=db_url,
         OUTREACH_DATA_DIR=str(data_dir),
         OUTREACH_CONFIG_DIR=str(REPO / "config"),
+        OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.demo.toml"),
         OUTREACH_SECRET_KEY="test-secret-key-not-for-production",
     )
     env.update({k: str(v) for k, v in extra.items()})

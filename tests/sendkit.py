@@ -13,6 +13,7 @@ import dataclasses
 import datetime as dt
 import email
 import email.policy
+import functools
 import random
 import re
 import socket
@@ -31,7 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach import outbox, pipeline
 from outreach.clock import Clock
 from outreach.db.models import Customer
-from outreach.gate import decision
+from outreach.gate import decision, fake
 from outreach.gate.context import load_context
 from outreach.render import message
 from outreach.send import config as send_config
@@ -172,22 +173,26 @@ async def add_customers(
     return [r["id"] for r in rows]  # type: ignore[misc]
 
 
+@functools.cache
+def _fake_gate() -> fake.FakeGate:
+    return fake.FakeGate(load_context(REPO / "config"))
+
+
 def permit(
     customer_id: int,
     purpose: str = "p2",
     channel: str = "email",
     items: frozenset[str] = frozenset({"name", "email", "vehicle"}),
     at: dt.datetime | None = None,
+    advertising: bool = False,
 ) -> decision.Permit:
-    d = decision.Decision(
-        customer_id=customer_id,
-        request=decision.Request(purpose=purpose, channel=channel, items=items, advertising=False),
-        allowed=True,
-        reasons=(),
-        policy_version=1,
-        decided_at=at or dt.datetime(2026, 1, 5, tzinfo=UTC),
+    """A permit issued by the package's fake gate through the real rules (for a synthetic
+    customer who is reachable and has opted in), never made by hand."""
+    request = decision.Request(
+        purpose=purpose, channel=channel, items=items, advertising=advertising
     )
-    return decision.permit_for(d)
+    # Monday 2026-01-05 12:00 JST: inside every channel's send window.
+    return _fake_gate().permit(customer_id, request, at or dt.datetime(2026, 1, 5, 3, tzinfo=UTC))
 
 
 class HandComposer:
@@ -197,6 +202,7 @@ class HandComposer:
 
     def compose(
         self,
+        permit: decision.Permit,
         m: outbox.Claimed,
         message_id: str,
         data: maildata.MessageData,
@@ -247,7 +253,7 @@ def make_worker(
         gate=gatecheck.BatchGate(load_context(REPO / "config")),
         clock=clock,
         config=cfg,
-        limiter=cfg.limiter(100_000, 100_000_000),
+        budgets=cfg.budgets(100_000, 100_000_000),
         worker_id=name,
         mail_domain=HandComposer.domain,
         batch=batch,

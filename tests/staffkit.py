@@ -153,3 +153,12 @@ async def serving(asgi: Any) -> AsyncIterator[str]:
     finally:
         server.should_exit = True
         await task
+
+
+def form_token(html: str) -> str:
+    """The one-time form token a console page carries in its forms."""
+    import re
+
+    m = re.search(r'name="form_token" value="([^"]+)"', html)
+    assert m, "no form token on the page"
+    return m[1]

@@ -32,6 +32,9 @@ class Stage:
     booking: bool
     advertising: bool
     templates: Mapping[str, str]
+    # This stage's channel preference order (e.g. the store calls a month before the 車検);
+    # empty: the rules' `channels`.
+    channels: tuple[str, ...] = ()
 
     def raw_date(self, due: dt.date) -> dt.date:
         """The stage's nominal date for a due date, before any business-day move."""
@@ -163,6 +166,9 @@ def _kind(v: _Validator, kind: str, body: Any, channels: tuple[str, ...], window
             t = templates.get(c)
             if not isinstance(t, str) or not t:
                 v.fail(f"{p}.templates.{c}", "a template name is required for every channel")
+        order = tuple(v.str_list(s, f"{p}.channels", default=[]))
+        if any(c not in channels for c in order) or len(set(order)) != len(order):
+            v.fail(f"{p}.channels", f"must list channels of {', '.join(channels)}, each once")
         stage_name = v.string(s, f"{p}.name")
         if any(x.name == stage_name for x in stages):
             v.fail(f"{p}.name", f"duplicate stage name {stage_name!r}")
@@ -174,6 +180,7 @@ def _kind(v: _Validator, kind: str, body: Any, channels: tuple[str, ...], window
                 booking=booking,
                 advertising=v.boolean(s, f"{p}.advertising", default=booking),
                 templates={c: str(templates[c]) for c in channels},
+                channels=order,
             )
         )
     # Earliest first: a larger lead is earlier. Compare on a fixed reference due date.

@@ -14,7 +14,7 @@ from typing import Any
 import click
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Campaign, StaffUser
@@ -64,11 +64,13 @@ def summary(c: Campaign) -> dict[str, Any]:
 
 def _human(d: dict[str, Any]) -> None:
     label = campaigns.STATUS_LABELS.get(d["status"], d["status"])
+    when = f"、配信 {labels.when(d['schedule_at'])}" if d.get("schedule_at") else ""
     click.echo(
-        f"{d['id']:>5} [{label}] v{d['version']} {d['name']} "
-        f"(目的 {d['purpose']}, 作成 {d['created_by']}"
-        + (f", 承認 {d['approved_by']} v{d['approved_version']}" if d["approved_by"] else "")
-        + ")"
+        f"{d['id']:>5} ［{label}］ 版{d['version']} {d['name']} "
+        f"（利用目的{labels.purpose_number(d['purpose'])}、作成 {d['created_by']}"
+        + (f"、承認 {d['approved_by']}（版{d['approved_version']}）" if d["approved_by"] else "")
+        + when
+        + "）"
     )
 
 
@@ -130,7 +132,13 @@ def show(campaign_id: int, as_json: bool) -> None:
     def human(d: dict[str, Any]) -> None:
         _human(d)
         for cond in d["definition"]["audience"]:
-            click.echo(f"      条件: {cond['field']} {cond['op']} {cond['value']}")
+            field = spec_mod.AUDIENCE_FIELDS.get(cond["field"])
+            value = cond["value"]
+            shown = "、".join(map(str, value)) if isinstance(value, list) else str(value)
+            click.echo(
+                f"      条件: {field.label if field else cond['field']} "
+                f"{labels.label('op', cond['op'])} {shown}"
+            )
         click.echo(f"      件名: {d['definition']['subject_template']}")
 
     common.emit(_run(_go), as_json, human)
@@ -182,9 +190,15 @@ campaign_group.add_command(
 @campaign_group.command("approve")
 @click.argument("campaign_id", type=int)
 @click.option("--version", "version", type=int, required=True, help="The exact version approved.")
+@click.option(
+    "--certify-non-advertising",
+    "certify",
+    is_flag=True,
+    help="Certify that a service notice filed as not advertising holds no promotion (audited).",
+)
 @as_option
 @common.json_option
-def approve(campaign_id: int, version: int, as_user: str, as_json: bool) -> None:
+def approve(campaign_id: int, version: int, certify: bool, as_user: str, as_json: bool) -> None:
     """Approve exactly VERSION of a campaign (an approver other than its creator)."""
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
@@ -192,7 +206,13 @@ def approve(campaign_id: int, version: int, as_user: str, as_json: bool) -> None
         async with app.sessions() as s, s.begin():
             actor = await _actor(s, as_user)
             c = await campaigns.approve(
-                s, campaign_id, version, rules, actor=actor, now=app.clock.now()
+                s,
+                campaign_id,
+                version,
+                rules,
+                actor=actor,
+                now=app.clock.now(),
+                certify_non_advertising=certify,
             )
             return summary(c)
 
@@ -234,7 +254,8 @@ def run_due(as_json: bool) -> None:
             click.echo("配信時刻を迎えたキャンペーンはありません")
         for r in rows:
             if "skipped" in r:
-                click.echo(f"キャンペーン {r['campaign_id']}: 対象外（{r['skipped']}）")
+                why = "配信時刻前" if r["skipped"] == "not due" else "予約済みの最新版ではない"
+                click.echo(f"キャンペーン {r['campaign_id']}: 今回は送りません（{why}）")
                 continue
             click.echo(
                 f"キャンペーン {r['campaign_id']}: 対象 {r['audience']} 人、"
@@ -247,10 +268,20 @@ def run_due(as_json: bool) -> None:
 @campaign_group.command("preview")
 @click.argument("campaign_id", type=int)
 @click.option("--samples/--no-samples", default=False, help="Also render three samples.")
+@click.option(
+    "--at",
+    "at",
+    default=None,
+    help="Send time in JST (2026-01-31T10:00); default: the next time the window is open.",
+)
 @as_option
 @common.json_option
-def preview_cmd(campaign_id: int, samples: bool, as_user: str, as_json: bool) -> None:
-    """Audience size, allowed count and count per gate reason (the gate's batch path)."""
+def preview_cmd(
+    campaign_id: int, samples: bool, at: str | None, as_user: str, as_json: bool
+) -> None:
+    """Audience size, allowed count and count per gate reason at the send time (the gate's
+    batch path; the console's preview shows the same numbers)."""
+    when = _at(at)
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
         rules = rules_mod.load(app.settings.config_dir)
@@ -270,23 +301,36 @@ def preview_cmd(campaign_id: int, samples: bool, as_user: str, as_json: bool) ->
                 actor=actor.username,
                 sample_kit=kit,
                 with_samples=samples,
+                at=when,
             )
             return p.as_dict()
 
     def human(d: dict[str, Any]) -> None:
+        click.echo(f"{labels.when(d['at'])} に送信した場合:")
         for ch in d["channels"]:
             click.echo(
-                f"{ch['channel']}: 対象 {ch['audience']} 人、送信可 {ch['allowed']}、"
-                f"除外 {ch['denied']}、延期 {ch['deferred']}"
+                f"{labels.label('channel', ch['channel'])}: 対象 {ch['audience']:,} 人、"
+                f"送信可 {ch['allowed']:,}、除外 {ch['denied']:,}、延期 {ch['deferred']:,}"
             )
-            for r in ch["reasons"]:
-                click.echo(f"  {r['count']:>8}  {r['code']:<22} {r['label']}")
+            for r in ch["rows"]:
+                click.echo(f"  {r['count']:>8,} 人  {r['label']}")
+            click.echo(f"  {sum(r['count'] for r in ch['rows']):>8,} 人  合計")
         for sample in d["samples"]:
             click.echo(f"--- 顧客 {sample['customer_id']}: {sample['subject']}")
             click.echo(sample["text"])
         click.echo(f"({d['seconds']} 秒)")
 
     common.emit(_run(_go), as_json, human)
+
+
+def _at(value: str | None) -> dt.datetime | None:
+    if not value:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"日時ではありません: {value!r}", param_hint="--at") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=JST)
 
 
 def register(cli: click.Group) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import errno
 import json
 import sys
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,18 @@ def parse_day(_ctx: click.Context, _param: click.Parameter, value: str | None) -
         raise click.BadParameter(str(e)) from None
 
 
+def plain_text(_ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A click callback: refuse control characters in a free-text option (the import's check)."""
+    from outreach.records import validate
+
+    if value is not None:
+        try:
+            validate.refuse_controls(value, allow="\t")
+        except ValueError as e:
+            raise click.BadParameter(str(e)) from None
+    return value
+
+
 def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:
     """Build the App, run `fn` on it, close it; expected failures become one line."""
 
@@ -45,12 +58,20 @@ def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:
     return run(_go)
 
 
+_DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
+
+
 def run(fn: Callable[[], Awaitable[T]]) -> T:
     try:
         return asyncio.run(_call(fn))
     except OutreachError as e:
         raise Failure(str(e), e.exit_code) from None
-    except (OperationalError, DBAPIError, OSError) as e:
+    except OSError as e:
+        if e.errno in _DISK_ERRORS:  # a full or read-only disk, not the database
+            where = f" ({e.filename})" if e.filename else ""
+            raise Failure(f"cannot write to disk: {e.strerror}{where}", 2) from None
+        raise Failure(describe_db_error(e), DatabaseUnavailable.exit_code) from None
+    except (OperationalError, DBAPIError) as e:
         raise Failure(describe_db_error(e), DatabaseUnavailable.exit_code) from None
 
 
@@ -75,6 +96,17 @@ def describe_db_error(e: BaseException) -> str:
     if "no such table" in text or ("relation" in text and "does not exist" in text):
         return "database is not initialised: run `outreach init`"
     return f"database unavailable: {text}"
+
+
+def delivery_line(d: dict[str, Any]) -> str:
+    """A worker's or the demo's send report in words (no internal counters)."""
+    failed = d.get("perm_fail", 0) + d.get("hard_bounce", 0)
+    stopped = d.get("denied", 0) + d.get("suppressed", 0)
+    return (
+        f"送信 {d.get('sent', 0):,} 件、再試行待ち {d.get('temp_fail', 0):,} 件、"
+        f"失敗 {failed:,} 件、送信時に停止 {stopped:,} 件、延期 {d.get('deferred', 0):,} 件"
+        f"（取り出し {d.get('claimed', 0):,} 件）"
+    )
 
 
 def emit(data: Any, as_json: bool, human: Callable[[Any], None]) -> None:

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.db.models import DataRequest
 from outreach.gate import consent, ledger
@@ -39,12 +39,12 @@ def verify_cmd(as_json: bool) -> None:
 
     def human(_: Any) -> None:
         if not problems:
-            click.echo("同意台帳: 問題なし (consent ledger verified)")
+            click.echo("同意台帳: 問題なし")
             return
         for p in problems:
-            at = f" seq {p.seq}" if p.seq is not None else ""
-            click.echo(f"customer {p.customer_id}{at}: {p.code}: {p.detail}")
-        click.echo(f"同意台帳: {len(problems)} 件の不整合 ({len(problems)} problems)")
+            at = f"（{p.seq} 件目の記録）" if p.seq is not None else ""
+            click.echo(f"顧客 {p.customer_id}{at}: {labels.label('ledger_problem', p.code)}")
+        click.echo(f"同意台帳: {len(problems)} 件の不整合")
 
     common.emit(data, as_json, human)
     if problems:
@@ -62,8 +62,18 @@ def verify_cmd(as_json: bool) -> None:
     help='"all", "category:marketing", "purpose:p3", "channel:email", "kind:shaken", …',
 )
 @click.option("--source", type=click.Choice(STAFF_SOURCES), required=True, help="How it came in.")
-@click.option("--actor", required=True, help="Staff id of the person who took the request.")
-@click.option("--note", default=None, help="Free text kept as evidence (no sensitive data).")
+@click.option(
+    "--actor",
+    required=True,
+    callback=common.plain_text,
+    help="Staff id of the person who took the request.",
+)
+@click.option(
+    "--note",
+    default=None,
+    callback=common.plain_text,
+    help="Free text kept as evidence (no sensitive data).",
+)
 @click.option("--legal-basis", default=None, help="Legal basis, for grants (e.g. opt_in).")
 @common.json_option
 def record_cmd(
@@ -116,9 +126,11 @@ def record_cmd(
         {"customer_id": customer_id, "action": action, "scope": scope, "changed": changed},
         as_json,
         lambda _: click.echo(
-            f"記録しました: 顧客 {customer_id} {action} {scope}"
+            f"記録しました: 顧客 {customer_id}「{labels.scope(scope)}」の"
+            f"{labels.label('consent_action', action)}"
             if changed
-            else f"変更なし: 顧客 {customer_id} は既に {action} {scope} の状態です"
+            else f"変更なし: 顧客 {customer_id} は「{labels.scope(scope)}」について既に"
+            f"{labels.label('consent_action', action)}の状態です"
         ),
     )
 
@@ -149,10 +161,10 @@ def ingest_cmd(maildir: Path, as_json: bool) -> None:
 
     def human(_: Any) -> None:
         for key, why in report.rejected:
-            click.echo(f"rejected {key}: {why}")
+            click.echo(f"受け付けなかったメール {key}: {why}")
         click.echo(
-            f"{report.messages} mails: {report.opted_out} opted out, "
-            f"{report.unchanged} already recorded, {len(report.rejected)} rejected"
+            f"メール {report.messages} 通: 配信停止 {report.opted_out} 件、"
+            f"記録済み {report.unchanged} 件、受け付けなかった {len(report.rejected)} 件"
         )
 
     common.emit(report.as_dict(), as_json, human)

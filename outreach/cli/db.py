@@ -34,7 +34,7 @@ def init(as_json: bool) -> None:
     common.emit(
         {"database": safe_url(url), "status": "ok"},
         as_json,
-        lambda d: click.echo(f"database ready: {d['database']}"),
+        lambda d: click.echo(f"データベースの準備ができました: {d['database']}"),
     )
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import ColumnElement, select
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Customer, Store
@@ -20,6 +20,7 @@ from outreach.gate import explain as explain_mod
 from outreach.gate import reasons
 from outreach.gate.context import GateContext, load_context
 from outreach.gate.decision import CHANNELS, Request
+from outreach.staff import audit as staff_audit
 
 _ADVERTISING = {"yes": True, "no": False, "unclassified": None}
 # --filter KEY=VALUE: the customer columns an audit may be narrowed by.
@@ -150,6 +151,13 @@ def gate_group() -> None:
     """
 
 
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "unknown"
+
+
 @gate_group.command("explain")
 @click.option("--customer", "customer_id", type=int, required=True, help="Customer id.")
 @_request_options
@@ -186,8 +194,8 @@ def explain_cmd(
             data_insurer=data_insurer,
             topic=topic,
         )
-        async with app.sessions() as session:
-            return await explain_mod.explain(
+        async with app.sessions() as session, session.begin():
+            found = await explain_mod.explain(
                 session,
                 ctx,
                 customer_id,
@@ -195,8 +203,17 @@ def explain_cmd(
                 _at(at, app),
                 template=str(template) if template else None,
                 fields=fields,
-                actor=f"cli:{_user()}",
             )
+            # The explanation shows the customer's consent ledger: a read of personal data
+            # (R11), audited in the same transaction.
+            await staff_audit.read(
+                session,
+                actor=f"cli:{_user()}",
+                customer_id=customer_id,
+                what=f"gate explain {purpose}/{channel}",
+                now=app.clock.now(),
+            )
+            return found
 
     result = common.run_app(go)
     common.emit(result.as_dict(), as_json, lambda _: click.echo(explain_mod.text(result)))
@@ -258,20 +275,14 @@ def audit_cmd(
 
 
 def _print_audit(d: dict[str, Any]) -> None:
-    click.echo(f"対象 / customers: {d['total']:,}")
-    click.echo(f"送信可 / allowed: {d['allowed']:,}")
-    click.echo(f"延期 / deferred: {d['deferred']:,}")
-    click.echo(f"送信不可 / denied: {d['denied']:,}")
+    click.echo(f"対象: {d['total']:,} 人")
+    click.echo(f"送信可: {d['allowed']:,} 人")
+    click.echo(f"延期: {d['deferred']:,} 人")
+    click.echo(f"送信不可: {d['denied']:,} 人")
+    click.echo("理由（1人が複数に当たることがあります）:")
     for code, n in d["reasons"].items():
         r = reasons.get(code)
-        click.echo(f"  {code:<22} {n:>10,}  {r.ja}")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "unknown"
+        click.echo(f"  {n:>10,} 人  {labels.label('reason', code)} — {r.ja}")
 
 
 def register(cli: click.Group) -> None:

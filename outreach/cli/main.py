@@ -15,6 +15,8 @@ import sys
 
 import click
 
+from outreach import logs
+
 # command name → the area module that registers it
 COMMANDS: dict[str, str] = {
     "init": "outreach.cli.db",
@@ -41,6 +43,12 @@ COMMANDS: dict[str, str] = {
     "incident": "outreach.cli.incidents",
     "retention": "outreach.cli.retention",
     "compliance": "outreach.cli.compliance",
+    "backup": "outreach.cli.ops",
+    "restore": "outreach.cli.ops",
+    "feedback": "outreach.cli.feedback",
+    "calls": "outreach.cli.day",
+    "letters": "outreach.cli.day",
+    "conversion": "outreach.cli.day",
 }
 AREAS = tuple(dict.fromkeys(COMMANDS.values()))
 
@@ -77,6 +85,7 @@ def build() -> click.Group:
 
 def run() -> None:
     command = build()
+    logs.setup_from_env()
     try:
         command.main(prog_name="outreach", standalone_mode=False)
     except click.ClickException as e:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,8 +11,9 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.clock import JST, today
 from outreach.records import csvimport, customers, demo_data, fields, wareki
 
@@ -21,13 +21,15 @@ REPORT_LINES = 20
 
 
 @contextmanager
-def _progress(label: str, length: int) -> Iterator[Callable[[int], None] | None]:
-    """A progress bar on a terminal; nothing when stderr is a pipe or a file."""
-    if not sys.stderr.isatty() or length <= 0:
+def _progress(
+    label: str, length: int, as_json: bool, unit: str = "件"
+) -> Iterator[Callable[[int], None] | None]:
+    """Count, rate and time left on a terminal; JSON lines on stderr with --json, else quiet."""
+    if length <= 0:
         yield None
         return
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield bar.update
+    with Meter(label, length, json_lines=as_json, unit=unit) as meter:
+        yield meter.advance
 
 
 # --- demo-data -------------------------------------------------------------------------------
@@ -58,7 +60,7 @@ def demo_data_cmd(
     async def _go(app: bootstrap.App) -> demo_data.Summary:
         day = today_ or today(app.clock)
         notice, new_purpose = demo_data.notice_of(app.settings.config_dir)
-        with _progress("demo-data", count) as bar:
+        with _progress("demo-data", count, as_json) as bar:
             return await demo_data.load(
                 app.engine,
                 customers=count,
@@ -79,7 +81,7 @@ def _print_demo(d: dict[str, Any]) -> None:
     click.echo(
         f"デモデータを作成しました: 顧客 {rows['customers']:,} 件、車両 {rows['vehicles']:,} 件、"
         f"保険契約 {rows['insurance_policies']:,} 件、同意履歴 {rows['consent_events']:,} 件"
-        f" (seed={d['seed']}, 基準日 {d['today']}, {d['seconds']:.1f} 秒)"
+        f"（乱数の種 {d['seed']}、基準日 {labels.when(d['today'])}、{d['seconds']:.1f} 秒）"
     )
 
 
@@ -100,7 +102,8 @@ def _print_demo(d: dict[str, Any]) -> None:
     "--errors",
     "report",
     type=click.Path(path_type=Path, dir_okay=False),
-    help="Error report CSV (default: FILE.errors.csv next to FILE, written only if needed).",
+    help="Error report CSV (default: DATA_DIR/import-errors/FILE.<time>.errors.csv, mode 600; "
+    "written only if needed).",
 )
 @common.json_option
 def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_json: bool) -> None:
@@ -115,26 +118,30 @@ def import_cmd(kind: str, file: Path, encoding: str, report: Path | None, as_jso
     except OSError:
         size = 0
 
-    async def _go(app: bootstrap.App) -> csvimport.Result:
-        with _progress(f"import {kind}", size) as bar:
-            return await csvimport.run(
+    async def _go(app: bootstrap.App) -> tuple[csvimport.Result, Path]:
+        now = app.clock.now()
+        with _progress(f"import {kind}", size, as_json, unit="バイト") as bar:
+            result = await csvimport.run(
                 app.engine,
                 app.settings.config_dir,
                 kind,
                 file,
-                now=app.clock.now(),
+                now=now,
                 encoding=encoding,
                 progress=bar,
             )
+        return result, csvimport.default_report(app.settings.data_dir, file, now)
 
-    result = common.run_app(_go)
+    result, default_report = common.run_app(_go)
     report_path: Path | None = None
     if result.problems:
-        report_path = report or file.with_name(file.name + ".errors.csv")
         try:
-            csvimport.write_report(report_path, result.problems)
+            report_path = csvimport.write_report(
+                report or default_report, result.problems, exclusive=report is None
+            )
         except OSError as e:
-            click.echo(f"warning: cannot write the error report {report_path}: {e}", err=True)
+            target = report or default_report
+            click.echo(f"warning: cannot write the error report {target}: {e.strerror}", err=True)
             report_path = None
     data = result.as_dict() | {"error_report": str(report_path) if report_path else None}
     if as_json:
@@ -151,6 +158,8 @@ def _print_import(r: csvimport.Result, report_path: Path | None) -> None:
     )
     if r.email_bases_added:
         line += f"・配信根拠 {r.email_bases_added:,} 件を追加"
+    if r.reminders_cancelled:
+        line += f"・予定のご案内 {r.reminders_cancelled:,} 件を取消"
     click.echo(line + f" ({r.encoding})", err=True)
     if r.ignored_columns:
         click.echo(f"対応付けのない列を無視しました: {', '.join(r.ignored_columns)}", err=True)
@@ -194,38 +203,23 @@ def _user() -> str:
         return "unknown"
 
 
-LABELS = {
-    "status": {"active": "有効", "deceased": "死亡", "closed": "取引終了"},
-    "acquisition": {"direct": "直接取得", "joint_use": "共同利用"},
-    "basis": {
-        "opt_in": "オプトイン同意",
-        "written": "書面で通知",
-        "transaction": "取引関係",
-        "published": "公表アドレス",
-    },
-    "vehicle_status": {"owned": "保有", "sold": "売却済", "scrapped": "廃車"},
-    "owner_kind": {"user": "本人", "lease": "リース会社", "credit": "信販会社", "other": "その他"},
-    "insurer": {
-        "tokio_marine": "東京海上日動",
-        "aioi_nissay_dowa": "あいおいニッセイ同和",
-        "mitsui_sumitomo": "三井住友海上",
-        "other": "その他",
-    },
-    "policy_kind": {"jibaiseki": "自賠責", "nini": "任意保険"},
-    "action": {
-        "grant": "同意",
-        "withdraw": "同意撤回",
-        "opt_out": "配信停止",
-        "resubscribe": "配信再開",
-        "cessation": "利用停止",
-        "reinstate": "利用再開",
-    },
-    "suppressed": {"hard_bounce": "不達 (ハードバウンス)", "complaint": "苦情", "manual": "手動"},
+# The catalogue group of each field shown (outreach.labels, shared with the console).
+GROUP_OF = {
+    "status": "customer_status",
+    "acquisition": "acquisition",
+    "basis": "email_basis",
+    "vehicle_status": "vehicle_status",
+    "owner_kind": "owner_kind",
+    "insurer": "insurer",
+    "policy_kind": "policy_kind",
+    "action": "consent_action",
+    "suppressed": "suppression_reason",
+    "source": "source",
 }
 
 
 def _label(group: str, value: Any) -> str:
-    return "—" if value is None else LABELS[group].get(str(value), str(value))
+    return labels.label(GROUP_OF[group], value)
 
 
 def _d(value: dt.date | None) -> str:
@@ -240,11 +234,7 @@ def _dt(value: dt.datetime | None) -> str:
 
 
 def _scope(scope: str) -> str:
-    if scope == "all":
-        return "すべて"
-    kind, _, rest = scope.partition(":")
-    names = {"category": "区分", "purpose": "利用目的", "channel": "経路", "kind": "種類"}
-    return f"{names.get(kind, kind)}:{rest}" if rest else scope
+    return labels.scope(scope)
 
 
 def _print_customer(d: dict[str, Any]) -> None:
@@ -271,7 +261,7 @@ def _print_customer(d: dict[str, Any]) -> None:
     out("連絡の設定")
     out(f"  配信停止: {'、'.join(_scope(s) for s in p['opt_outs']) or 'なし'}")
     out(f"  利用停止: {'あり' if p['use_suspended'] else 'なし'}")
-    out(f"  同意: {'、'.join(p['consents']) or 'なし'}")
+    out(f"  同意: {'、'.join(_scope(x) for x in p['consents']) or 'なし'}")
     out("メール配信根拠 (特定電子メール法)")
     for b in d["email_bases"] or [None]:
         if b is None:
@@ -280,7 +270,7 @@ def _print_customer(d: dict[str, Any]) -> None:
         state = f" (撤回 {_dt(b['withdrawn_at'])})" if b["withdrawn_at"] else ""
         out(
             f"  {b['email']}: {_label('basis', b['basis'])}、{_dt(b['evidence_at'])}、"
-            f"{b['evidence_method']}{state}"
+            f"{labels.label('evidence_method', b['evidence_method'])}{state}"
         )
     out("車両")
     for v in d["vehicles"] or [None]:
@@ -316,7 +306,7 @@ def _print_customer(d: dict[str, Any]) -> None:
             continue
         out(
             f"  #{e['seq']} {_dt(e['occurred_at'])} {_label('action', e['action'])}"
-            f" {_scope(e['scope'])} ({e['source']}, {e['actor']})"
+            f" {_scope(e['scope'])}（{_label('source', e['source'])}、{e['actor']}）"
         )
     if d["sensitive_records"]:
         out(f"要配慮個人情報: {d['sensitive_records']} 件 (内容は表示しません)")

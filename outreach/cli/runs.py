@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import sys
 from typing import Any
 
 import click
 from sqlalchemy import select
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.db.models import Run
 
 
@@ -22,29 +22,30 @@ from outreach.db.models import Run
     default=None,
     help="Run date YYYY-MM-DD (default: today in Asia/Tokyo).",
 )
-@click.option("--dry-run", is_flag=True, help="Decide but record, queue and write nothing.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Decide but record, queue and write nothing (the only way to run a future date).",
+)
 @common.json_option
 def run_daily(day: dt.datetime | None, dry_run: bool, as_json: bool) -> None:
     """Run the daily reminder run once by hand and print its summary."""
-    from outreach import daily
+    from outreach import clock, daily
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
-        bar: Any = None
-
-        def progress(done: int, total: int) -> None:
-            nonlocal bar
-            if bar is None:
-                bar = click.progressbar(
-                    length=max(total, 1), label="リマインド処理", file=sys.stderr, show_pos=True
-                )
-                bar.__enter__()
-            bar.update(done - bar.pos)
-            if done >= total:
-                bar.__exit__(None, None, None)
-
-        summary = await daily.run(
-            app, day.date() if day else None, dry_run=dry_run, progress=progress
-        )
+        today = clock.today(app.clock)
+        if day is not None and day.date() > today and not dry_run:
+            # A run dated ahead would send today what may only go out later (a booking
+            # invitation before the R31 window opens, "1か月前" a month early).
+            raise common.Failure(
+                f"実行日 {day.date().isoformat()} は今日（{today.isoformat()}）より後です。"
+                "先の日付は --dry-run でのみ確認できます",
+                2,
+            )
+        with Meter("リマインド処理", None, json_lines=as_json) as meter:
+            summary = await daily.run(
+                app, day.date() if day else None, dry_run=dry_run, progress=meter.update
+            )
         return summary.as_dict()
 
     result = common.run_app(_go)
@@ -54,21 +55,29 @@ def run_daily(day: dt.datetime | None, dry_run: bool, as_json: bool) -> None:
 def _print_summary(s: dict[str, Any]) -> None:
     w = s["window"]
     click.echo(
-        f"日次リマインド {s['date']}（対象期間 {w['after']} の翌日〜{w['through']}）"
-        + ("［ドライラン］" if s["dry_run"] else "")
+        f"日次リマインド {labels.when(s['date'])}"
+        f"（対象期間 {labels.when(w['after'])} の翌日〜{labels.when(w['through'])}）"
+        + ("［試行のみ・記録しません］" if s["dry_run"] else "")
     )
     click.echo(
-        f"  候補 {s['candidates']}  送信済み {s['already_queued']}  許可 {s['allowed']}  "
-        f"拒否 {s['denied']}  保留 {s['deferred']}  キュー追加 {s['queued']}  "
-        f"要確認フラグ {s['flags']}"
+        f"  候補 {s['candidates']:,}  登録済み {s['already_queued']:,}  許可 {s['allowed']:,}  "
+        f"除外 {s['denied']:,}  保留 {s['deferred']:,}  新たに登録 {s['queued']:,}  "
+        f"要確認 {s['flags']:,}"
     )
     for code, n in s["denied_by_reason"].items():
-        click.echo(f"  拒否理由 {code}: {n}")
+        click.echo(f"  除外の理由「{labels.label('reason', code)}」: {n:,} 件")
     for key, counts in s["by_kind_stage_channel"].items():
-        parts = "  ".join(f"{k} {v}" for k, v in sorted(counts.items()))
-        click.echo(f"  {key}: {parts}")
+        parts = "  ".join(f"{labels.label('summary', k)} {v:,}" for k, v in sorted(counts.items()))
+        click.echo(f"  {_kind_stage_channel(key)}: {parts}")
     for f in s["files"]:
         click.echo(f"  出力 {f}")
+
+
+def _kind_stage_channel(key: str) -> str:
+    """`shaken/2/email` → 車検・第2段・電子メール."""
+    kind, _, rest = key.partition("/")
+    stage, _, channel = rest.partition("/")
+    return f"{labels.label('kind', kind)}・第{stage}段・{labels.label('channel', channel)}"
 
 
 @click.command("runs")
@@ -102,9 +111,11 @@ def runs(limit: int, as_json: bool) -> None:
         for r in items:
             s = r["summary"] or {}
             click.echo(
-                f"{r['id']:>6}  {r['kind']:<8} {r['run_date'] or '-':<10} {r['status']:<8}"
-                f"{' dry-run' if r['dry_run'] else ''}  候補 {s.get('candidates', '-')}  "
-                f"キュー追加 {s.get('queued', '-')}  開始 {r['started_at']}"
+                f"{r['id']:>6}  {labels.label('run_kind', r['kind'])}  "
+                f"{labels.when(r['run_date']) if r['run_date'] else '—'}  "
+                f"{labels.label('run_status', r['status'])}"
+                f"{'（試行のみ）' if r['dry_run'] else ''}  候補 {s.get('candidates', '—')}  "
+                f"新たに登録 {s.get('queued', '—')}  開始 {labels.when(r['started_at'])}"
             )
 
     common.emit(common.run_app(_go), as_json, human)
@@ -132,11 +143,7 @@ def scheduler(retry_seconds: float, lease_seconds: float) -> None:
     leader lock fires jobs; the others stand by and take over when it dies. On SQLite run
     the scheduler in one process only.
     """
-    import logging
-
     from outreach import schedule
-
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
 
     async def _go(app: bootstrap.App) -> None:
         await schedule.serve_forever(

@@ -9,19 +9,10 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap, outbox, pipeline
+from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
 from outreach.cli import common
+from outreach.cli.progress import Meter
 from outreach.send import service
-
-_LABELS = {
-    "queued": "送信待ち",
-    "sending": "送信中",
-    "sent": "送信済み",
-    "failed": "送信失敗",
-    "suppressed": "送信停止",
-    "paused": "一時停止",
-    "cancelled": "取消",
-}
 
 
 @click.command("worker")
@@ -51,6 +42,12 @@ _LABELS = {
     show_default=True,
     help="Seconds between polls when the outbox is empty.",
 )
+@click.option(
+    "--metrics-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve this worker's Prometheus metrics on 127.0.0.1:PORT/metrics.",
+)
 @common.json_option
 def worker(
     once: bool,
@@ -58,6 +55,7 @@ def worker(
     concurrency: int | None,
     lease: float | None,
     idle: float,
+    metrics_port: int | None,
     as_json: bool,
 ) -> None:
     """Drain the outbox: claim, re-check with the gate, build, send, record.
@@ -77,16 +75,25 @@ def worker(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        if metrics_port is not None:  # after the handlers: once it answers, SIGTERM is clean
+            try:
+                metrics.serve(metrics_port)
+            except OSError as e:
+                await w.transport.close()
+                raise common.Failure(f"cannot serve metrics on port {metrics_port}: {e}") from None
 
-        def progress(r: pipeline.BatchReport) -> None:
-            if not as_json:
-                parts = " ".join(f"{k}={v}" for k, v in sorted(r.results.items()))
-                click.echo(f"batch: claimed={r.claimed} {parts}", err=True)
+        ready = None
+        if once:
+            async with app.sessions() as session:
+                ready = await outbox.ready(session, now=app.clock.now())
+        with Meter("送信", ready, json_lines=as_json) as meter:
 
-        try:
-            report = await pipeline.drain(w, once=once, stop=stop, idle=idle, on_batch=progress)
-        finally:
-            await w.transport.close()
+            def progress(r: pipeline.BatchReport) -> None:
+                meter.advance(r.claimed)
+
+            report = await heartbeat.run(
+                app, stop, in_process=False, once=once, idle=idle, worker=w, on_batch=progress
+            )
         return pipeline.summary(report)
 
     result = common.run_app(_go)
@@ -94,12 +101,7 @@ def worker(
 
 
 def _human_summary(d: dict[str, Any]) -> None:
-    click.echo(
-        f"処理 {d['claimed']} 件: 送信 {d.get('sent', 0)}、再試行待ち {d.get('temp_fail', 0)}、"
-        f"失敗 {d.get('perm_fail', 0) + d.get('hard_bounce', 0)}、"
-        f"停止 {d.get('denied', 0) + d.get('suppressed', 0)}、延期 {d.get('deferred', 0)}"
-        f"（250 から記録までの最長 {d.get('crash_window_ms', 0)} ms）"
-    )
+    click.echo("送信結果: " + common.delivery_line(d))
 
 
 @click.command("outbox")
@@ -122,7 +124,7 @@ def outbox_cmd(statuses: tuple[str, ...], as_json: bool) -> None:
 
     def human(d: dict[str, int]) -> None:
         for status, n in d.items():
-            click.echo(f"{status:<10} {n:>8,}  {_LABELS.get(status, '')}")
+            click.echo(f"{labels.label('outbox_status', status)}\t{n:>8,} 件")
 
     common.emit(counts, as_json, human)
 

@@ -8,18 +8,20 @@ from typing import Any
 
 import click
 
+from outreach import labels
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.clock import JST, SystemClock
 from outreach.errors import OutreachError
-from outreach.gate import purposes
+from outreach.gate import fake
+from outreach.gate.context import load_context
+from outreach.gate.decision import Permit, Request
+from outreach.render import compose, context, golive, message, sample, templates
 from outreach.render import dealer as dealer_mod
-from outreach.render import environment, message, sample, templates
 
 
 def _catalog(s: settings_mod.Settings) -> templates.Catalog:
-    registry = purposes.load(s.config_dir / "purposes.toml")
-    return templates.load(s.templates_dir / "mail", registry)
+    return templates.load(s.templates_dir / "mail", load_context(s.config_dir).registry)
 
 
 def register(cli: click.Group) -> None:
@@ -31,9 +33,14 @@ def register(cli: click.Group) -> None:
     @common.json_option
     def check(as_json: bool) -> None:
         """Load every template under templates/mail/ and apply the load-time checks
-        (purpose items, sensitive fields, the R19 footer). Exit 2 if any is refused."""
+        (purpose items, sensitive fields, classification), and the go-live guard on the
+        sender's details. Exit 2 if any template is refused or a placeholder is left."""
+        s = settings_mod.load()
         try:
-            catalog = _catalog(settings_mod.load())
+            catalog = _catalog(s).require_all()
+            golive.require_live(
+                dealer_mod.path(s), s.config_dir / "purposes.toml", what="templates check"
+            )
         except OutreachError as e:
             raise common.Failure(str(e), e.exit_code) from None
         rows = [
@@ -41,6 +48,7 @@ def register(cli: click.Group) -> None:
                 "name": t.name,
                 "purpose": t.meta.purpose,
                 "advertising": t.meta.advertising,
+                "advertising_reason": t.meta.advertising_reason,
                 "stream": t.meta.stream,
                 "channels": {c: sorted(t.items_for(c)) for c in sorted(t.channels)},
                 "version": t.version,
@@ -52,10 +60,15 @@ def register(cli: click.Group) -> None:
         def human(data: list[dict[str, Any]]) -> None:
             for r in data:
                 ad = "広告" if r["advertising"] else "通知"
-                click.echo(f"{r['name']:<28} {r['purpose']} {ad} {r['stream']:<8} {r['hash'][:12]}")
+                click.echo(
+                    f"{r['name']:<28} 利用目的{labels.purpose_number(r['purpose'])} {ad} "
+                    f"{r['hash'][:12]}"
+                )
+                click.echo(f"    分類の理由: {r['advertising_reason']}")
                 for channel, items in r["channels"].items():
-                    click.echo(f"    {channel:<6} {', '.join(items)}")
-            click.echo(f"{len(data)} templates ok")
+                    used = "、".join(labels.label("data_item", i) for i in items)
+                    click.echo(f"    {labels.label('channel', channel)}: {used}")
+            click.echo(f"テンプレート {len(data)} 件: 問題なし")
 
         common.emit(rows, as_json, human)
 
@@ -69,26 +82,54 @@ def register(cli: click.Group) -> None:
     )
     @click.option("--eml", is_flag=True, help="Print the complete MIME message (email only).")
     def preview(name: str, channel: str, eml: bool) -> None:
-        """Render template NAME with sample data (a made-up customer)."""
+        """Render template NAME with sample data (a made-up customer), through the same
+        composer as the worker: only the data the purpose grants, the sender display added."""
         s = settings_mod.load()
         try:
-            catalog = _catalog(s)
+            ctx = load_context(s.config_dir)
+            catalog = templates.load(s.templates_dir / "mail", ctx.registry)
             tmpl = catalog.get(name)
-            dl = dealer_mod.load(s.config_dir / "dealer.toml")
-            renderer = environment.Renderer(environment.make(s.templates_dir / "mail"))
+            mail = compose.mail_renderer(s, ctx.registry)
             now = SystemClock().now()
-            ctx = sample.context(dl, now.astimezone(JST).date(), base_url=s.base_url)
+            permit = _sample_permit(ctx, tmpl, channel, now)
+            roots = sample.context(mail.dealer, now.astimezone(JST).date(), base_url=s.base_url)
+            links = context.Links(
+                id=0,
+                message_id=message.message_id(0, s.mail_domain),
+                optout_url=roots["message"].optout_url,
+                preferences_url=roots["message"].preferences_url,
+                advertising=permit.advertising,
+            )
             if channel != "email":
-                click.echo(templates.render_channel(renderer, tmpl, channel, ctx), nl=False)
+                click.echo(mail.render_channel(tmpl, permit, roots, links), nl=False)
                 return
-            out = templates.render_email(renderer, tmpl, ctx)
+            out = mail.render(tmpl, permit, roots, links)
             if not eml:
                 click.echo(f"件名: {out.subject}\n\n{out.text}", nl=False)
                 return
-            sys.stdout.buffer.write(_eml(s, dl, tmpl, out, ctx, now))
+            sys.stdout.buffer.write(_eml(s, mail.dealer, tmpl, out, links, now))
         except (OutreachError, ValueError) as e:
             code = e.exit_code if isinstance(e, OutreachError) else 1
             raise common.Failure(str(e), code) from None
+
+
+def _sample_permit(
+    ctx: Any, tmpl: templates.MailTemplate, channel: str, now: dt.datetime
+) -> Permit:
+    """The gate's permit for the synthetic sample customer, at a time inside the send window
+    (a preview at night shows the mail, not OUTSIDE_SEND_WINDOW)."""
+    day = now.astimezone(JST).date()
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    at = dt.datetime.combine(day, dt.time(12, 0), tzinfo=JST)
+    request = Request(
+        purpose=tmpl.meta.purpose,
+        channel=channel,
+        items=tmpl.items_for(channel),
+        advertising=tmpl.meta.advertising,
+        kind=tmpl.meta.kind,
+    )
+    return fake.sample_permit(ctx, request, at)
 
 
 def _eml(
@@ -96,22 +137,22 @@ def _eml(
     dl: dealer_mod.Dealer,
     tmpl: templates.MailTemplate,
     out: templates.Rendered,
-    ctx: dict[str, Any],
+    links: context.Links,
     now: dt.datetime,
 ) -> bytes:
     stream = dl.stream(tmpl.meta.stream)
     sender = s.campaign_from if tmpl.meta.stream == "campaign" else s.reminder_from
-    unsubscribe = [ctx["message"].optout_url]
+    unsubscribe = [links.optout_url]
     if s.unsubscribe_mailto:
         unsubscribe.append(f"mailto:{s.unsubscribe_mailto}?subject=unsubscribe")
     return message.build(
         message.Mail(
             sender=message.Address(sender, stream.display_name),
-            to=message.Address(ctx["customer"].email, ctx["customer"].name_kanji),
+            to=message.Address(fake.SAMPLE_EMAIL, "髙橋 花子"),
             subject=out.subject,
             text=out.text,
             html=out.html,
-            message_id=message.message_id(0, s.mail_domain),
+            message_id=links.message_id,
             date=now,
             list_id=message.list_id(stream.list_name, tmpl.meta.stream, s.mail_domain),
             list_unsubscribe=unsubscribe,

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.errors import InputRejected
 from outreach.staff import auth, roles, users
@@ -52,7 +52,9 @@ def add(
     common.emit(
         data,
         as_json,
-        lambda d: click.echo(f"ユーザー {d['username']}（{d['role']}）を作成しました"),
+        lambda d: click.echo(
+            f"ユーザー {d['username']}（{labels.label('role', d['role'])}）を作成しました"
+        ),
     )
 
 
@@ -79,7 +81,8 @@ def list_(as_json: bool) -> None:
         for r in rows:
             state = "" if r["active"] else " (無効)"
             click.echo(
-                f"{r['id']:>4} {r['username']:<20} {r['role']:<9} {r['display_name']}{state}"
+                f"{r['id']:>4} {r['username']:<20} {labels.label('role', r['role'])}"
+                f" {r['display_name']}{state}"
             )
 
     common.emit(common.run_app(_go), as_json, human)

@@ -1,17 +1,17 @@
-"""`outreach serve`: the web app (opt-out pages; later the console) under uvicorn.
+"""`outreach serve`: the web app (opt-out pages, console), the scheduler and the outbox
+worker under uvicorn.
 
 Exit codes: 0 after a clean stop, 2 usage or configuration error (e.g. no secret key).
 """
 
 from __future__ import annotations
 
-import logging
 import os
 
 import click
 from fastapi import FastAPI
 
-from outreach import bootstrap
+from outreach import bootstrap, logs
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.errors import OutreachError
@@ -24,26 +24,37 @@ def _scheduler_on() -> bool:
     return os.environ.get("OUTREACH_SERVE_SCHEDULER", "1") != "0"
 
 
-def startup_hooks(app: bootstrap.App) -> list[web_app.Hook]:
-    """What `serve` starts next to the web app: the job scheduler (one leader per database)."""
-    from outreach import schedule
+def _worker_on() -> bool:
+    # Set by `serve --no-worker` (split deployments: `outreach worker` runs elsewhere).
+    return os.environ.get("OUTREACH_SERVE_WORKER", "1") != "0"
 
-    return [schedule.start_in_background] if _scheduler_on() else []
+
+def startup_hooks(app: bootstrap.App) -> list[web_app.Hook]:
+    """What `serve` starts next to the web app: the job scheduler (one leader per database)
+    and the outbox worker, so one process runs the whole product on one machine."""
+    from outreach import heartbeat, schedule
+
+    hooks: list[web_app.Hook] = [schedule.start_in_background] if _scheduler_on() else []
+    return hooks + ([heartbeat.start_in_background] if _worker_on() else [])
 
 
 def shutdown_hooks(app: bootstrap.App) -> list[web_app.Hook]:
-    from outreach import schedule
+    from outreach import heartbeat, schedule
 
     async def close(a: bootstrap.App) -> None:
         await a.close()
 
-    # Run in reverse: the scheduler stops (its running job finishes) before the engine closes.
-    return [close, schedule.stop_background] if _scheduler_on() else [close]
+    # Run in reverse: the worker finishes its batch and the scheduler its running job
+    # before the engine closes.
+    hooks: list[web_app.Hook] = [close]
+    hooks += [schedule.stop_background] if _scheduler_on() else []
+    return hooks + ([heartbeat.stop_background] if _worker_on() else [])
 
 
 def factory() -> FastAPI:
     """The uvicorn factory (`outreach.cli.web:factory`): one App per worker process."""
     app = bootstrap.build()
+    logs.setup(app.settings.log_level, app.settings.log_format)  # each uvicorn worker process
     return web_app.create_app(app, on_startup=startup_hooks(app), on_shutdown=shutdown_hooks(app))
 
 
@@ -59,11 +70,21 @@ def factory() -> FastAPI:
     show_default=True,
     help="Also run the job scheduler (jobs/*.toml); one leader fires, however many serve.",
 )
-def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
-    """Serve the opt-out pages (and the console) over HTTP; put TLS in front of it."""
+@click.option(
+    "--worker/--no-worker",
+    "send_worker",
+    default=True,
+    show_default=True,
+    help="Also run the outbox worker in-process (turn off when `outreach worker` runs "
+    "on other machines sharing PostgreSQL).",
+)
+def serve(host: str, port: int, workers: int, scheduler: bool, send_worker: bool) -> None:
+    """Serve the opt-out pages and the console over HTTP, with the scheduler and the outbox
+    worker in the same process; put TLS in front of it."""
     import uvicorn
 
     os.environ["OUTREACH_SERVE_SCHEDULER"] = "1" if scheduler else "0"
+    os.environ["OUTREACH_SERVE_WORKER"] = "1" if send_worker else "0"
 
     settings = settings_mod.load()
     try:  # fail now, in one line, rather than in every worker
@@ -71,9 +92,6 @@ def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
         policy.load(settings.config_dir / "optout.toml")
     except OutreachError as e:
         raise common.Failure(str(e), e.exit_code) from None
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s %(message)s"
-    )
     uvicorn.run(
         "outreach.cli.web:factory",
         factory=True,
@@ -82,6 +100,7 @@ def serve(host: str, port: int, workers: int, scheduler: bool) -> None:
         workers=workers,
         access_log=False,  # uvicorn's access log would print the tokens in the paths
         log_level=settings.log_level.lower(),
+        log_config=None,  # keep outreach.logs' JSON handler (set up by the CLI entry point)
         server_header=False,
         proxy_headers=False,
     )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
@@ -42,23 +44,37 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _create_private(path: Path) -> None:
+    """Create the SQLite file (and its folder) readable by the owner only, before SQLite
+    does with the umask's 644: it holds every customer's record. SQLite gives its -wal and
+    -shm files the database file's mode."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+    except FileExistsError:
+        return  # an existing database keeps the mode its owner gave it
+    os.close(fd)
+
+
 def make_engine(url: str, *, echo: bool = False, pre_ping: bool = False) -> AsyncEngine:
     """The async engine. PostgreSQL connections are recycled after 30 minutes; a connection
     that fails with a disconnect error is dropped by the pool. `pre_ping` adds a round trip
     per checkout (it halved the one-click opt-out throughput): turn it on only where
-    something between us and the server kills idle connections silently."""
+    something between us and the server kills idle connections silently.
+
+    `hide_parameters`: a database error's text (which reaches the logs) shows the SQL but
+    never the bound values, which are customers' names, addresses and tokens."""
     u = async_url(url)
     if u.get_backend_name() == "sqlite":
-        if u.database and u.database != ":memory:":
-            from pathlib import Path
-
-            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(u, echo=echo)
+        if u.database and u.database != ":memory:" and not u.database.startswith("file:"):
+            _create_private(Path(u.database))
+        engine = create_async_engine(u, echo=echo, hide_parameters=True)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(
         u,
         echo=echo,
+        hide_parameters=True,
         pool_size=10,
         max_overflow=10,
         pool_pre_ping=pre_ping,

@@ -30,6 +30,7 @@ from sqlalchemy import (
 from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses
 from outreach.db.models import Customer, EmailBasis, GateDecision, OutboxMessage, Store, Suppression
 from outreach.gate import rules
 from outreach.gate.context import GateContext
@@ -90,7 +91,7 @@ def _state_query(after: int | None = None) -> Any:
                 *([_eb.customer_id > after] if after is not None else []),
             ),
         )
-        .outerjoin(Suppression.__table__, _sup.email == _c.email)
+        .outerjoin(Suppression.__table__, _sup.email == addresses.sql_normalised(_c.email))
         .where(*([_c.id > after] if after is not None else []))
     )
 

@@ -1,15 +1,28 @@
 """The gate's value types: what is asked (`Request`), what is answered (`Decision`) and the
-`Permit` that the outbox and the sender demand.
+`Permit` that the outbox, the composer and every transport demand.
 
-A `Permit` can only be made by the gate (it needs the module-private `_GATE_KEY`), and only
-from an allowed decision; it names the exact customer, purpose, channel and item set it
-covers, so a permit for one send cannot be spent on another.
+Only the gate makes a Permit, in two locks:
+
+- Sealed constructor: `Permit(...)` is a type error under mypy strict (its one parameter is
+  `Never`) and raises GateRefused at run time; `permit_for` builds one without `__init__`.
+- Sealed source: `permit_for` accepts only a decision that the gate's rules made
+  (`rules.decide` marks it); a `Decision(allowed=True, ...)` written by hand is refused.
+- MAC: each permit carries an HMAC-SHA256 over its decision id, customer, purpose, channel,
+  items, advertising flag, policy version and time, under a key that lives only in this
+  process. `verify` / `require` (the outbox, the composer, the transports) recompute it, so a
+  permit copied and edited (`object.__setattr__`) no longer passes.
+
+A permit names the exact customer, purpose, channel and item set it covers, so a permit for
+one send cannot be spent on another, and the renderer is given only the items it names.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import secrets
 from dataclasses import dataclass, field
+from typing import Never
 
 from outreach.errors import GateRefused
 
@@ -35,11 +48,17 @@ class Request:
     topic: str | None = None
 
 
+# Marks a Decision made by the gate's rules (`rules.decide`); only outreach.gate uses it.
+GATE_MARK = object()
+
+
 @dataclass(frozen=True)
 class Decision:
     """Allowed or not, with every reason that applies (not just the first).
 
-    No `slots`, so the gate's hot loop can build one by filling its dict (`rules.decide`).
+    No `slots`, so the gate's hot loop can build one by filling its dict (`rules.decide`),
+    which is also where `_by` is set: a decision constructed anywhere else (its `__init__`
+    leaves `_by` None) explains itself like any other but never yields a Permit.
     """
 
     customer_id: int
@@ -49,31 +68,89 @@ class Decision:
     policy_version: int
     decided_at: dt.datetime
     deferred_until: dt.datetime | None = None  # OUTSIDE_SEND_WINDOW: the next allowed time
+    _by: object = field(default=None, init=False, repr=False, compare=False)
 
     @property
     def deferred(self) -> bool:
         return self.deferred_until is not None and not self.allowed
 
+    @property
+    def by_gate(self) -> bool:
+        return self._by is GATE_MARK
 
-_GATE_KEY = object()  # only outreach.gate modules use it
+
+_key: bytes | None = None
 
 
-@dataclass(frozen=True, slots=True)
+def _mac_key() -> bytes:
+    # Made on first use (nothing at import), never stored or logged: a permit is valid only
+    # in the process whose gate issued it.
+    global _key
+    if _key is None:
+        _key = secrets.token_bytes(32)
+    return _key
+
+
+_ITEMS_TEXT: dict[frozenset[str], str] = {}
+
+
+def _items_text(items: frozenset[str]) -> str:
+    text = _ITEMS_TEXT.get(items)
+    if text is None:
+        if len(_ITEMS_TEXT) > 4096:
+            _ITEMS_TEXT.clear()
+        text = _ITEMS_TEXT[items] = ",".join(sorted(items))
+    return text
+
+
+def _mac(
+    decision_id: int | None,
+    customer_id: int,
+    purpose: str,
+    channel: str,
+    items: frozenset[str],
+    advertising: bool,
+    policy_version: int,
+    decided_at: dt.datetime,
+) -> bytes:
+    payload = "\x1f".join(
+        (
+            str(decision_id),
+            str(customer_id),
+            purpose,
+            channel,
+            _items_text(items),
+            "1" if advertising else "0",
+            str(policy_version),
+            decided_at.isoformat(),
+        )
+    )
+    return hmac.digest(_mac_key(), payload.encode(), "sha256")
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Permit:
-    """Proof that the gate allowed exactly this send. Demanded by outbox and sender."""
+    """Proof that the gate allowed exactly this send. Demanded by outbox, composer, sender.
+
+    `advertising` is the gate's classification of the send (R14): the composer adds the
+    legally required sender display (R19) whenever it is true.
+    """
 
     customer_id: int
     purpose: str
     channel: str
     items: frozenset[str]
+    advertising: bool
     policy_version: int
     decided_at: dt.datetime
-    decision_id: int | None = None
-    _key: object = field(default=None, repr=False, compare=False)
+    decision_id: int | None
+    mac: bytes = field(repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        if self._key is not _GATE_KEY:
-            raise GateRefused("a Permit can only be issued by the gate")
+    def __new__(cls, *args: object, **kwargs: object) -> Permit:
+        raise GateRefused("a Permit can only be issued by the gate (decision.permit_for)")
+
+    def __init__(self, sealed: Never, /) -> None:  # the type checker's view: no call fits
+        raise GateRefused("a Permit can only be issued by the gate (decision.permit_for)")
 
     def covers(self, customer_id: int, purpose: str, channel: str, items: frozenset[str]) -> bool:
         return (
@@ -84,35 +161,82 @@ class Permit:
         )
 
 
+_new = object.__new__
+_set = object.__setattr__
+
+
 def permit_for(decision: Decision, decision_id: int | None = None) -> Permit:
-    """Issue the permit of an allowed decision; refuse any other."""
+    """Issue the permit of an allowed decision made by the gate's rules; refuse any other."""
+    if decision._by is not GATE_MARK:
+        raise GateRefused(f"customer {decision.customer_id}: not a decision of the gate")
     if not decision.allowed:
         raise GateRefused(
             f"customer {decision.customer_id}: not allowed ({' '.join(decision.reasons)})"
         )
     r = decision.request
-    return Permit(
-        customer_id=decision.customer_id,
-        purpose=r.purpose,
-        channel=r.channel,
-        items=r.items,
-        policy_version=decision.policy_version,
-        decided_at=decision.decided_at,
-        decision_id=decision_id,
-        _key=_GATE_KEY,
+    advertising = bool(r.advertising)
+    p = _new(Permit)
+    values = (
+        ("customer_id", decision.customer_id),
+        ("purpose", r.purpose),
+        ("channel", r.channel),
+        ("items", r.items),
+        ("advertising", advertising),
+        ("policy_version", decision.policy_version),
+        ("decided_at", decision.decided_at),
+        ("decision_id", decision_id),
     )
+    for name, value in values:
+        _set(p, name, value)
+    _set(
+        p,
+        "mac",
+        _mac(
+            decision_id,
+            decision.customer_id,
+            r.purpose,
+            r.channel,
+            r.items,
+            advertising,
+            decision.policy_version,
+            decision.decided_at,
+        ),
+    )
+    return p
+
+
+def verify(permit: object) -> Permit:
+    """A genuine, unaltered permit of this process's gate, or GateRefused."""
+    if not isinstance(permit, Permit):
+        raise GateRefused("no gate decision for this send")
+    try:
+        expected = _mac(
+            permit.decision_id,
+            permit.customer_id,
+            permit.purpose,
+            permit.channel,
+            permit.items,
+            permit.advertising,
+            permit.policy_version,
+            permit.decided_at,
+        )
+        genuine = hmac.compare_digest(permit.mac, expected)
+    except (AttributeError, TypeError):  # a Permit shell made with object.__new__
+        genuine = False
+    if not genuine:
+        raise GateRefused("no gate decision for this send (the permit's seal does not match)")
+    return permit
 
 
 def require(
     permit: object, customer_id: int, purpose: str, channel: str, items: frozenset[str]
 ) -> Permit:
     """The outbox's and sender's check: a real permit for exactly this send, or GateRefused."""
-    if not isinstance(permit, Permit) or permit._key is not _GATE_KEY:
-        raise GateRefused("no gate decision for this send")
-    if not permit.covers(customer_id, purpose, channel, items):
+    p = verify(permit)
+    if not p.covers(customer_id, purpose, channel, items):
         raise GateRefused(
-            f"the permit is for customer {permit.customer_id} / {permit.purpose} / "
-            f"{permit.channel}, "
+            f"the permit is for customer {p.customer_id} / {p.purpose} / "
+            f"{p.channel}, "
             f"not for customer {customer_id} / {purpose} / {channel}"
         )
-    return permit
+    return p

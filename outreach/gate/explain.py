@@ -11,15 +11,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses
 from outreach.clock import JST
-from outreach.db.models import (
-    AuditEntry,
-    ConsentEvent,
-    Customer,
-    EmailBasis,
-    Store,
-    Suppression,
-)
+from outreach.db.models import ConsentEvent, Customer, EmailBasis, Store, Suppression
 from outreach.errors import InputRejected, NotFound
 from outreach.gate import batch, reasons, rules
 from outreach.gate.context import GateContext
@@ -94,10 +88,9 @@ async def explain(
     *,
     template: str | None = None,
     fields: frozenset[str] = frozenset(),
-    actor: str = "system",
 ) -> Explanation:
-    """One decision explained. Reads the customer's name, email and ledger, so the read is
-    written to the audit log (R11) and committed with the explanation."""
+    """One decision explained. It reads the customer's name, email and ledger: the caller
+    audits the read (R11) in the same transaction."""
     c = (await session.execute(select(Customer).where(Customer.id == customer_id))).scalar()
     if c is None:
         raise NotFound(f"no customer with id {customer_id}")
@@ -114,16 +107,6 @@ async def explain(
             ctx.registry.interpretations[k] for k in rules.interpretations(ctx, state, request)
         )
     )
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="read",
-            entity="customer",
-            entity_id=str(c.id),
-            reason=f"gate explain {request.purpose}/{request.channel}",
-            at=now,
-        )
-    )
     store = None
     if c.store_id is not None:
         s = await session.get(Store, c.store_id)
@@ -138,7 +121,9 @@ async def explain(
     suppressed = None
     if c.email:
         suppressed = (
-            await session.execute(select(Suppression.reason).where(Suppression.email == c.email))
+            await session.execute(
+                select(Suppression.reason).where(Suppression.email == addresses.normalise(c.email))
+            )
         ).scalar()
     events = (
         (
@@ -151,7 +136,6 @@ async def explain(
         .scalars()
         .all()
     )
-    await session.commit()
     return Explanation(
         decision=d,
         customer={

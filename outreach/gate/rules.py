@@ -18,7 +18,7 @@ from outreach.clock import JST
 from outreach.gate import reasons as R
 from outreach.gate import window as window_mod
 from outreach.gate.context import GateContext
-from outreach.gate.decision import Decision, Request
+from outreach.gate.decision import GATE_MARK, Decision, Request
 from outreach.gate.policy import Window
 from outreach.gate.state import CustomerState
 
@@ -243,6 +243,7 @@ def decide_planned(
         policy_version=ctx.registry.version,
         decided_at=now,
         deferred_until=deferred_until,
+        _by=GATE_MARK,
     )
     return d
 

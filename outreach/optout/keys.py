@@ -34,18 +34,21 @@ def fingerprint(key: bytes) -> str:
 
 
 def parse_old(spec: str) -> dict[str, bytes]:
+    """`kid=key` pairs or bare keys. A bare key may itself hold `=` (base64 padding, say),
+    so every item is also kept whole, under its own fingerprint: a token issued under it
+    carries that fingerprint and still verifies, whichever reading was meant."""
     ring: dict[str, bytes] = {}
     for raw in spec.split(","):
         item = raw.strip()
         if not item:
             continue
+        whole = item.encode()
+        ring[fingerprint(whole)] = whole
         label, sep, rest = item.partition("=")
         if sep and _LABEL.match(label) and rest:
             key = rest.encode()
-            ring[label] = key
-        else:
-            key = item.encode()
-        ring[fingerprint(key)] = key
+            ring.setdefault(label, key)
+            ring.setdefault(fingerprint(key), key)
     return ring
 
 

@@ -1,16 +1,21 @@
 """Opt-out tokens: opaque, URL-safe, authenticated capabilities carried in mail links.
 
 A token binds one customer, one outbox message and the scope of that message (its campaign
-or reminder kind, purpose, category and advertising flag). It is built like SIV
-(synthetic-IV) authenticated encryption from HMAC-SHA256 alone:
+or reminder kind, purpose, category and advertising flag). Version 2 (issued now) is
+AES-SIV (RFC 5297, deterministic authenticated encryption) from the `cryptography` library:
 
-    tag        = HMAC(k_mac, version | kid | payload)[:16]
-    ciphertext = payload XOR HMAC-CTR(k_enc, tag)
-    token      = base64url(version | len(kid) | kid | tag | ciphertext)   (no padding)
+    k_siv      = HKDF-SHA256(key, info="outreach/optout-token/aes-siv/v2", 64 bytes)
+    sealed     = AES-256-SIV(k_siv).encrypt(payload, associated_data=[version | kid])
+    token      = base64url(version | len(kid) | kid | sealed)   (no padding)
 
 so nothing in the URL can be read (ids and scopes are opaque) and nothing can be changed:
-one flipped bit anywhere gives a different tag. The key id (kid) is in clear so that a
-token issued under an old key still verifies after a rotation while that key is kept.
+SIV authenticates the payload and the header. Deterministic: re-rendering a message gives
+the same link. The key id (kid) is in clear so that a token issued under an old key still
+verifies after a rotation while that key is kept.
+
+Version 1 tokens (an HMAC-SHA256 SIV-style construction, in links already sent) are still
+verified, never issued: the links in mail sent before the change keep working, through key
+rotations too, for as long as the key that issued them is in the ring.
 
 Pure: no settings, no I/O. `optout.keys` builds the key ring from the settings.
 """
@@ -19,15 +24,22 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
 from outreach.errors import OutreachError
 
-VERSION = 1
+VERSION = 2  # issued
+LEGACY_VERSION = 1  # verified only
 TAG_LEN = 16
 _KID = re.compile(r"^[A-Za-z0-9_-]{1,16}$")
 _TEXT = re.compile(r"^[A-Za-z0-9_:.\-]{0,64}$")
@@ -85,16 +97,14 @@ def issue(
         )
     )
     header = bytes([VERSION, len(kid)]) + kid.encode()
-    mac_key, enc_key = _subkeys(key)
-    tag = hmac.new(mac_key, header + payload, hashlib.sha256).digest()[:TAG_LEN]
-    body = _xor(payload, _keystream(enc_key, tag, len(payload)))
-    return base64.urlsafe_b64encode(header + tag + body).rstrip(b"=").decode()
+    sealed = _siv(key).encrypt(payload, [header])
+    return base64.urlsafe_b64encode(header + sealed).rstrip(b"=").decode()
 
 
 def verify(keys: Mapping[str, bytes], token: str) -> TokenClaims:
     """The claims of an untampered token signed by one of `keys` (kid → key), else TokenError."""
     raw = _decode(token)
-    if len(raw) < 2 or raw[0] != VERSION:
+    if len(raw) < 2 or raw[0] not in (VERSION, LEGACY_VERSION):
         raise TokenError("invalid token")
     kid_len = raw[1]
     if len(raw) < 2 + kid_len + TAG_LEN + 4:
@@ -104,13 +114,14 @@ def verify(keys: Mapping[str, bytes], token: str) -> TokenClaims:
     key = keys.get(kid)
     if key is None:
         raise TokenError("invalid token")
-    tag = raw[len(header) : len(header) + TAG_LEN]
-    body = raw[len(header) + TAG_LEN :]
-    mac_key, enc_key = _subkeys(key)
-    payload = _xor(body, _keystream(enc_key, tag, len(body)))
-    expected = hmac.new(mac_key, header + payload, hashlib.sha256).digest()[:TAG_LEN]
-    if not hmac.compare_digest(tag, expected):
-        raise TokenError("invalid token")
+    sealed = raw[len(header) :]
+    if raw[0] == VERSION:
+        try:
+            payload = _siv(key).decrypt(sealed, [header])
+        except InvalidTag:
+            raise TokenError("invalid token") from None
+    else:
+        payload = _open_v1(key, header, sealed)
     try:
         return _parse(kid, payload)
     except (IndexError, ValueError, UnicodeDecodeError) as e:  # only with a leaked key
@@ -138,6 +149,24 @@ def mailto_url(address: str, token: str) -> str:
 
 
 # --- internals -----------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=32)
+def _siv(key: bytes) -> AESSIV:
+    info = b"outreach/optout-token/aes-siv/v2"
+    derived = HKDF(algorithm=hashes.SHA256(), length=64, salt=None, info=info).derive(key)
+    return AESSIV(derived)
+
+
+def _open_v1(key: bytes, header: bytes, sealed: bytes) -> bytes:
+    """The payload of a version 1 token (links sent before AES-SIV), or TokenError."""
+    tag, body = sealed[:TAG_LEN], sealed[TAG_LEN:]
+    mac_key, enc_key = _subkeys(key)
+    payload = _xor(body, _keystream(enc_key, tag, len(body)))
+    expected = hmac.new(mac_key, header + payload, hashlib.sha256).digest()[:TAG_LEN]
+    if not hmac.compare_digest(tag, expected):
+        raise TokenError("invalid token")
+    return payload
 
 
 def _subkeys(key: bytes) -> tuple[bytes, bytes]:

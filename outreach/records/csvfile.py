@@ -8,6 +8,12 @@ Records stream: the file is read line by line in binary and each line decoded on
 a line that does not decode becomes a rejected record instead of stopping the import. (A
 newline byte never occurs inside a CP932 or UTF-8 multibyte character, so splitting on it is
 safe.)
+
+One record per line, and reading never stops early. Each line is parsed on its own: a line
+whose quote does not close on it (a stray `"`, or a field with a line break, which no field
+may hold anyway: control characters are refused) is reported as a rejected record and
+reading resumes at the next line. So a broken quote costs exactly its own line, is always in
+the error report, and can never swallow the rest of the file.
 """
 
 from __future__ import annotations
@@ -118,24 +124,31 @@ class Reader:
             except OSError:
                 self.size = 0
             lines = _Lines(fh, self.encoding)
-            reader = csv.reader(lines, strict=True)
-            while True:
-                start = lines.number + 1
-                try:
-                    cells = next(reader)
-                except StopIteration:
-                    return
-                except csv.Error as e:
-                    self.bytes_read = lines.bytes_read
-                    yield Record(start, [], False, f"CSVとして解釈できません ({e})")
-                    return  # the parser cannot resync after a broken quote
+            for line in lines:
                 self.bytes_read = lines.bytes_read
+                number = lines.number
+                bad = lines.bad_lines.pop(number, None)
+                try:
+                    cells = next(csv.reader((line,), strict=True), [])
+                except csv.Error as e:
+                    yield Record(number, [], lines.last_had_newline, _csv_reason(e))
+                    continue
                 if not any(c.strip() for c in cells):
                     continue  # blank line
-                bad = [
-                    lines.bad_lines.pop(n)
-                    for n in range(start, lines.number + 1)
-                    if n in lines.bad_lines
-                ]
                 # Only the file's last line can lack its newline: a cut-off export.
-                yield Record(start, cells, lines.last_had_newline, bad[0] if bad else None)
+                yield Record(number, cells, lines.last_had_newline, bad)
+
+
+def _csv_reason(e: csv.Error) -> str:
+    text = str(e)
+    if "unexpected end of data" in text or "newline inside string" in text:
+        why = '引用符 (") がこの行の中で閉じていません'
+    elif "expected after" in text:
+        why = '閉じた引用符 (") の後に区切りのカンマがありません'
+    elif "new-line character" in text:
+        why = "行の途中に改行文字 (CR) があります"
+    elif "field larger than field limit" in text:
+        why = "項目が長すぎます"
+    else:
+        why = text
+    return f"CSVとして解釈できません: {why} (次の行から読み続けます)"

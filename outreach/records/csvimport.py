@@ -1,4 +1,5 @@
-"""`outreach import customers|vehicles|policies FILE`: the DMS CSV import service.
+"""`outreach import customers|vehicles|policies|bookings|completions FILE`: the DMS CSV
+import service.
 
 Every record is validated whole before anything is written; valid rows are upserted by
 external id in batches, one transaction per batch, so a rejected row never half-writes a
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from outreach.clock import JST
 from outreach.db import models
 from outreach.gate import purposes
-from outreach.records import csvfile, fields, mappings, rows, upsert
+from outreach.records import csvfile, fields, mappings, rows, service_events, upsert
 from outreach.records.rows import Problem, Row
 
 BATCH = 1000
@@ -44,6 +46,7 @@ class Result:
     unchanged: int = 0
     email_bases_added: int = 0
     receipts_recorded: int = 0  # Art. 30 receipt records of data from another company (R5)
+    reminders_cancelled: int = 0  # bookings and completions end the vehicle's cycle
     problems: list[Problem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
 
@@ -63,6 +66,7 @@ class Result:
             "rejected": self.rejected,
             "email_bases_added": self.email_bases_added,
             "receipts_recorded": self.receipts_recorded,
+            "reminders_cancelled": self.reminders_cancelled,
             "ignored_columns": self.ignored_columns,
             "problems": [
                 {"line": p.line, "column": p.column, "reason": p.reason} for p in self.problems
@@ -205,6 +209,15 @@ async def _write(
     good, found = await _resolve(conn, kind, batch, headers, result)
     if not good:
         return
+    if kind in service_events.KINDS:
+        counts, cancelled = await service_events.write(
+            conn, kind, service_events.db_rows(kind, good, found), now
+        )
+        result.inserted += counts.inserted
+        result.updated += counts.updated
+        result.unchanged += counts.unchanged
+        result.reminders_cancelled += cancelled
+        return
     if kind == "customers":
         table, db_rows = models.Customer.__table__, [_customer(r, found) for r in good]
     elif kind == "vehicles":
@@ -297,10 +310,39 @@ async def _add_bases(conn: AsyncConnection, good: Sequence[Row], ids: dict[str, 
     return len((await conn.execute(stmt.returning(table.c.id), bases)).all())
 
 
-def write_report(path: Path, problems: Sequence[Problem]) -> None:
-    """The error report: one line per problem, UTF-8 with BOM so Excel opens it as such."""
-    with path.open("w", encoding="utf-8-sig", newline="") as fh:
+REPORT_DIR = "import-errors"
+
+
+def default_report(data_dir: Path, source: Path, now: dt.datetime) -> Path:
+    """Where the error report of an import goes by default: the data folder (0700), never
+    next to the input, whose folder may belong to someone else."""
+    stamp = now.astimezone(JST).strftime("%Y%m%d-%H%M%S")
+    return data_dir / REPORT_DIR / f"{source.name}.{stamp}.errors.csv"
+
+
+def write_report(path: Path, problems: Sequence[Problem], *, exclusive: bool = True) -> Path:
+    """The error report: one line per problem, UTF-8 with BOM so Excel opens it as such.
+
+    Opened with O_NOFOLLOW and mode 600: a planted symlink is never followed, and the rows
+    (which may quote customer data) are readable by the owner only. `exclusive`: never
+    overwrite; a taken name gets a numbered sibling. Returns the path written."""
+    if path.parent.name == REPORT_DIR:
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+    flags |= os.O_EXCL if exclusive else os.O_TRUNC
+    target = path
+    for n in range(1, 100):
+        try:
+            fd = os.open(target, flags, 0o600)
+            break
+        except FileExistsError:
+            if not exclusive or n == 99:
+                raise
+            target = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    with os.fdopen(fd, "w", encoding="utf-8-sig", newline="") as fh:
+        os.fchmod(fh.fileno(), 0o600)  # an existing file (not exclusive) keeps no wider mode
         w = csv.writer(fh)
         w.writerow(["行", "列", "理由"])
         for p in problems:
             w.writerow([p.line, p.column, p.reason])
+    return target

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import addresses
 from outreach.db import models
 from outreach.errors import NotFound
 
@@ -74,7 +75,9 @@ async def show(
     suppressed = None
     if c.email:
         suppressed = await session.scalar(
-            select(models.Suppression.reason).where(models.Suppression.email == c.email)
+            select(models.Suppression.reason).where(
+                models.Suppression.email == addresses.normalise(c.email)
+            )
         )
     store = await session.get(models.Store, c.store_id) if c.store_id else None
     session.add(

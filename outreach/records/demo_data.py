@@ -23,7 +23,6 @@ vehicles and policies falls due within ~3 months of `today` so the daily run has
 from __future__ import annotations
 
 import bisect
-import calendar
 import datetime as dt
 import functools
 import itertools
@@ -39,6 +38,7 @@ from typing import Any, TypeVar
 from sqlalchemy import JSON, Boolean, Date, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from outreach.candidates.calendar import add_months
 from outreach.clock import JST
 from outreach.db import models
 from outreach.gate import ledger
@@ -70,15 +70,6 @@ def add_years(d: dt.date, years: int) -> dt.date:
         return d.replace(year=d.year + years)
     except ValueError:
         return d.replace(year=d.year + years, day=28)
-
-
-def add_months(d: dt.date, months: int) -> dt.date:
-    """Same day `months` later, clamped to the month's last day (R36)."""
-    y, m = divmod(d.month - 1 + months, 12)
-    year, month = d.year + y, m + 1
-    if not dt.MINYEAR <= year <= dt.MAXYEAR:
-        raise ValueError(f"year {year} is out of range")
-    return dt.date(year, month, min(d.day, calendar.monthrange(year, month)[1]))
 
 
 def shaken_expiry(first_registered: dt.date, on_or_after: dt.date) -> tuple[dt.date, int]:

@@ -20,7 +20,7 @@ class Field:
     default: object = None  # what an empty cell means for a column that cannot be NULL
 
 
-KINDS = ("customers", "vehicles", "policies")
+KINDS = ("customers", "vehicles", "policies", "bookings", "completions")
 
 STATUS = ("active", "deceased", "closed")
 ACQUISITION = ("direct", "joint_use")
@@ -89,10 +89,33 @@ _POLICIES = (
     Field("held_as_processor", "bool", default=False),
 )
 
+SERVICES = ("shaken", "inspection")
+
+# Service bookings (入庫予約) and completed services (車検実施) from the DMS: each ends the
+# reminder cycle of its vehicle (outreach.records.service_events).
+_BOOKINGS = (
+    Field("external_id", "text", required=True, max_len=64),
+    Field("vehicle_external_id", "ref", required=True, max_len=64, ref="vehicle"),
+    Field("service", "choice", choices=SERVICES, default="shaken"),
+    Field("on_date", "date", required=True),
+    Field("store_code", "ref", max_len=32, ref="store"),
+)
+
+_COMPLETIONS = (
+    Field("external_id", "text", required=True, max_len=64),
+    Field("vehicle_external_id", "ref", required=True, max_len=64, ref="vehicle"),
+    Field("service", "choice", choices=SERVICES, default="shaken"),
+    Field("on_date", "date", required=True),
+    Field("next_expiry_on", "date"),
+    Field("store_code", "ref", max_len=32, ref="store"),
+)
+
 FIELDS: dict[str, tuple[Field, ...]] = {
     "customers": _CUSTOMERS,
     "vehicles": _VEHICLES,
     "policies": _POLICIES,
+    "bookings": _BOOKINGS,
+    "completions": _COMPLETIONS,
 }
 
 

@@ -27,7 +27,8 @@ class Row:
     values: dict[str, Any]  # only the fields the file carries; None for an empty cell
 
 
-def _parse(f: fields.Field, cell: str, mapping: Mapping) -> Any:
+def parse_cell(f: fields.Field, cell: str, mapping: Mapping) -> Any:
+    """One non-empty cell through its field's validator: the typed value or ValueError."""
     if f.type in ("text", "ref"):
         return validate.text(cell, max_len=f.max_len)
     if f.type == "kana":
@@ -71,7 +72,7 @@ def check(record: Record, mapping: Mapping, columns: Columns) -> Row | list[Prob
             values[f.name] = f.default
             continue
         try:
-            values[f.name] = _parse(f, cell, mapping)
+            values[f.name] = parse_cell(f, cell, mapping)
         except ValueError as e:
             problems.append(Problem(line, header, str(e)))
     problems += _cross_checks(line, values, mapping, columns)
@@ -106,4 +107,9 @@ def _cross_checks(
         start, end = v.get("starts_on"), v.get("expires_on")
         if start and end and start >= end:
             bad("expires_on", "満期日が始期日より前です")
+    if mapping.kind == "completions":
+        if v.get("service", "shaken") == "shaken" and not v.get("next_expiry_on"):
+            bad("next_expiry_on", "車検の実施には新しい車検満了日が必要です")
+        if v.get("next_expiry_on") and v.get("on_date") and v["next_expiry_on"] <= v["on_date"]:
+            bad("next_expiry_on", "新しい車検満了日が実施日より前です")
     return out

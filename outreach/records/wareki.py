@@ -31,6 +31,13 @@ ERAS: tuple[Era, ...] = (
     Era("平成", "H", dt.date(1989, 1, 8), dt.date(2019, 4, 30)),
     Era("令和", "R", dt.date(2019, 5, 1), None),
 )
+# 明治 runs from 慶応4年1月1日 (1868-01-25): the 改元の詔 of 明治元年9月8日 made the new era
+# retroactive to the first day of that year. But Japan kept the lunisolar calendar until the
+# 改暦ノ布告 (明治5年太政官布告第337号) made 明治5年12月3日 into 明治6年1月1日 (1873-01-01), so
+# a 和暦 day before that has no same-numbered Gregorian day: both reading (`parse`) and
+# writing (`to_wareki`, `outreach.render.dates`) refuse such days rather than shift them.
+GREGORIAN_FROM = dt.date(1873, 1, 1)
+
 _BY_NAME = {e.kanji: e for e in ERAS} | {e.letter: e for e in ERAS}
 
 _YEAR_SEP = r"\s*(?:年|[./\-])\s*"
@@ -74,6 +81,8 @@ def parse(text: str, *, month_only: bool = False) -> dt.date:
             raise ValueError(f"元号の年が不正です: {text!r}")
         day = int(m["d"]) if m["d"] else None
         date = _build(era.start.year + year - 1, int(m["m"]), day, month_only=month_only, text=text)
+        if date < GREGORIAN_FROM.replace(day=1 if day is None else GREGORIAN_FROM.day):
+            raise ValueError(_BEFORE_GREGORIAN)
         first = era.start if day is not None else era.start.replace(day=1)
         if date < first or (era.end is not None and date > era.end):
             until = f"{japanese(era.end)}まで" if era.end else ""
@@ -89,7 +98,13 @@ def parse(text: str, *, month_only: bool = False) -> dt.date:
     raise ValueError(f"日付として解釈できません: {text!r}")
 
 
+_BEFORE_GREGORIAN = "明治6年1月1日（1873年1月1日）より前の日付は旧暦のため換算できません"
+
+
 def era_of(date: dt.date) -> Era:
+    """The era a Gregorian day falls in; days before 1873-01-01 are refused (lunisolar)."""
+    if date < GREGORIAN_FROM:
+        raise ValueError(_BEFORE_GREGORIAN)
     for era in reversed(ERAS):
         if date >= era.start:
             return era

@@ -151,6 +151,12 @@ class _Walker:
                     self.bind(t, self.path(v, scope), scope)
             else:
                 self.bind(target, self.path(value, scope), scope)
+            if isinstance(target, nodes.NSRef):
+                # `{% set ns.c = customer %}`: a namespace attribute is not followed, so what
+                # it holds counts as read, whole (`customer` is refused, not trusted).
+                held = self.path(value, scope)
+                if held is not None:
+                    self.found.add(held)
         elif isinstance(node, nodes.AssignBlock):
             if node.filter is not None:
                 self.visit(node.filter, scope)

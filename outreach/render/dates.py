@@ -12,24 +12,15 @@ they are (R36: dates only, in Japan's zone).
 
 from __future__ import annotations
 
-import calendar
 import datetime as dt
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+from outreach.candidates.calendar import add_months
+from outreach.records import wareki as wareki_mod
+
 JST = ZoneInfo("Asia/Tokyo")
 WEEKDAYS = "月火水木金土日"
-
-# (first day, name): 明治 from the adoption of the Gregorian calendar (明治6年1月1日), since
-# earlier 明治 dates are lunisolar and have no Gregorian equivalent day-for-day here.
-ERAS: tuple[tuple[dt.date, str], ...] = (
-    (dt.date(2019, 5, 1), "令和"),
-    (dt.date(1989, 1, 8), "平成"),
-    (dt.date(1926, 12, 25), "昭和"),
-    (dt.date(1912, 7, 30), "大正"),
-    (dt.date(1873, 1, 1), "明治"),
-)
-MEIJI_FIRST_YEAR = 1868
 
 
 def _day(value: dt.date | dt.datetime) -> dt.date:
@@ -54,13 +45,11 @@ def jdate(value: dt.date | dt.datetime, weekday: bool = True) -> str:
 
 
 def era(value: dt.date | dt.datetime) -> tuple[str, int]:
-    """The era name and the year within it: 2026-12-01 → ("令和", 8)."""
+    """The era name and the year within it: 2026-12-01 → ("令和", 8). One era table for the
+    whole product (`records.wareki.ERAS`); days before 明治6年1月1日 are refused (lunisolar)."""
     d = _day(value)
-    for start, name in ERAS:
-        if d >= start:
-            first_year = MEIJI_FIRST_YEAR if name == "明治" else start.year
-            return name, d.year - first_year + 1
-    raise ValueError(f"{d.isoformat()} is before the Gregorian calendar in Japan (明治6年)")
+    e = wareki_mod.era_of(d)
+    return e.kanji, d.year - e.start.year + 1
 
 
 def wareki(value: dt.date | dt.datetime, weekday: bool = False) -> str:
@@ -81,14 +70,6 @@ def jdatetime(value: dt.datetime) -> str:
     """2026年12月1日(火) 9時30分, in Asia/Tokyo."""
     local = _jst(value)
     return f"{jdate(local.date())} {jtime(local.time())}"
-
-
-def add_months(day: dt.date, months: int) -> dt.date:
-    """`day` moved by whole months, clamped to the month's last day (1/31 + 1 → 2/28)."""
-    index = day.year * 12 + (day.month - 1) + months
-    year, month0 = divmod(index, 12)
-    last = calendar.monthrange(year, month0 + 1)[1]
-    return dt.date(year, month0 + 1, min(day.day, last))
 
 
 def months_before(value: dt.date | dt.datetime, months: int) -> dt.date:

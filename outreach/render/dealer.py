@@ -10,12 +10,21 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outreach.errors import ConfigError
 
+if TYPE_CHECKING:
+    from outreach.settings import Settings
+
 STREAMS = ("reminder", "campaign")
 REQUIRED = ("sender_name", "postal_code", "postal_address", "contact_phone")
+DEMO_FILE = "dealer.demo.toml"  # the demo's sender, marked as such in every field
+
+
+def path(settings: Settings) -> Path:
+    """The dealer file in use: OUTREACH_DEALER_FILE, else config_dir/dealer.toml."""
+    return settings.dealer_file or settings.config_dir / "dealer.toml"
 
 
 @dataclass(frozen=True, slots=True)

@@ -133,5 +133,7 @@ class Renderer:
             raise RenderError(f"template {label}: refused by the sandbox: {e}") from e
         except jinja2.UndefinedError as e:
             raise RenderError(f"template {label}: undefined: {e.message}") from e
-        except (TypeError, ValueError) as e:
+        except (TypeError, ValueError, AttributeError, LookupError) as e:
             raise RenderError(f"template {label}: cannot render a value: {e}") from e
+        except jinja2.TemplateError as e:  # e.g. a filter's bad arguments, a failed include
+            raise RenderError(f"template {label}: {e}") from e

@@ -2,7 +2,8 @@
 
 A template is a folder `templates/mail/<name>/`:
 
-    meta.toml     purpose = "p2", advertising = true|false (R14), stream = "reminder"|"campaign",
+    meta.toml     purpose = "p2", advertising = true|false and advertising_reason (R14),
+                  stream = "reminder"|"campaign",
                   optional kind, stage, version, description
     subject.txt   email subject            ┐
     body.txt      email text part          ├ channel "email"
@@ -17,9 +18,11 @@ The checks (`check`), the same at load and when staff save a campaign, refuse a 
 - that is not classified as advertising or not (R14);
 - that uses a field whose data item lies outside its purpose, or any `sensitive.*` field
   (R3), or a whole personal object (`{{ customer }}`), naming the file and the variable;
-- that is advertising and whose text or HTML part lacks the legal footer fields: sender
-  name, postal address, contact and opt-out link (R19), normally by including
-  `_base/footer.txt` / `_base/footer.html`.
+- that fails to render once with synthetic sample data (an unknown filter, a runtime error).
+
+The legally required sender display (R19) is not the template's business: the composer adds
+it to every advertising mail (`render.display`), so no template can drop or hide it.
+`_base/footer.*` are kept empty only so older campaign texts that include them still render.
 Every problem is reported, not just the first. A loaded template carries its version and a
 sha256 over every source it renders from (includes too) for the send log (R28).
 """
@@ -33,12 +36,12 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import MappingProxyType, SimpleNamespace
+from types import MappingProxyType
 from typing import Any
 
 import jinja2
 
-from outreach.errors import ConfigError, NotFound, OutreachError
+from outreach.errors import ConfigError, GateRefused, NotFound, OutreachError
 from outreach.gate import purposes
 from outreach.render import analysis, environment, sample
 from outreach.render import dealer as dealer_mod
@@ -53,15 +56,6 @@ FILES: Mapping[str, str] = MappingProxyType(
     }
 )
 STREAMS = ("reminder", "campaign")
-# R19: what every advertising mail must show; the footer include provides all four.
-FOOTER_FIELDS: Mapping[str, str] = MappingProxyType(
-    {
-        "dealer.sender_name": "送信者の氏名又は名称",
-        "dealer.postal_address": "送信者の住所",
-        "dealer.contact_phone": "苦情・問合せの連絡先",
-        "message.optout_url": "配信停止（オプトアウト）のリンク",
-    }
-)
 # Attributes of the variables that hold no personal data.
 NON_PERSONAL_FIELDS: Mapping[str, frozenset[str]] = MappingProxyType(
     {
@@ -84,6 +78,20 @@ class TemplateRefused(ConfigError):
         super().__init__(f"テンプレート {name} は使用できません: " + " / ".join(problems))
 
 
+class TemplateParked(ConfigError):
+    """A message's catalogue template was refused when the catalogue loaded: its messages
+    wait on the retry schedule (ops can fix the file); every other template still sends."""
+
+
+def permanent(e: BaseException) -> bool:
+    """Whether a build failure is final, retrying the same message cannot help: a refusal
+    of the gate or of the checks, a render refusal (a field outside the permit, the sandbox),
+    a value the MIME writer refuses (header injection). Anything else may be fixed by ops."""
+    if isinstance(e, TemplateParked):
+        return False
+    return isinstance(e, GateRefused | TemplateRefused | environment.RenderError | ValueError)
+
+
 @dataclass(frozen=True, slots=True)
 class Meta:
     purpose: str
@@ -93,6 +101,8 @@ class Meta:
     stage: str | None = None
     version: int = 1
     description: str = ""
+    # Why the template is (or is not) advertising (R14); every shipped template says why.
+    advertising_reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -149,7 +159,13 @@ def parse_meta(text: str, where: str) -> Meta:
         )
     if raw.get("stream") not in STREAMS:
         problems.append(f"meta.toml: stream は {' / '.join(STREAMS)} のいずれかです")
-    for key, kind in (("kind", str), ("stage", str), ("description", str), ("version", int)):
+    for key, kind in (
+        ("kind", str),
+        ("stage", str),
+        ("description", str),
+        ("version", int),
+        ("advertising_reason", str),
+    ):
         if key in raw and not isinstance(raw[key], kind):
             problems.append(f"meta.toml: {key} の型が不正です")
     if problems:
@@ -169,21 +185,31 @@ def load_one(mail_dir: Path, name: str, registry: purposes.Registry) -> MailTemp
 
 @dataclass(frozen=True)
 class Catalog:
-    """Every mail template under templates/mail/, checked."""
+    """Every mail template under templates/mail/, checked. A refused template is kept as its
+    refusal: asking for it raises TemplateParked, the others are unaffected."""
 
     templates: Mapping[str, MailTemplate]
+    refused: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
     def get(self, name: str) -> MailTemplate:
         try:
             return self.templates[name]
         except KeyError:
+            if name in self.refused:
+                raise TemplateParked(self.refused[name]) from None
             raise NotFound(f"unknown mail template {name!r}") from None
+
+    def require_all(self) -> Catalog:
+        """This catalogue, or one ConfigError listing every refused template."""
+        if self.refused:
+            raise ConfigError("\n".join(self.refused.values()))
+        return self
 
 
 def load(mail_dir: Path, registry: purposes.Registry) -> Catalog:
-    """Load and check every template; one TemplateRefused lists every refused template."""
+    """Load and check every template; a refused one is recorded in `refused`."""
     found: dict[str, MailTemplate] = {}
-    refused: list[str] = []
+    refused: dict[str, str] = {}
     if not mail_dir.is_dir():
         raise ConfigError(f"no template folder {mail_dir}")
     for folder in sorted(p for p in mail_dir.iterdir() if p.is_dir()):
@@ -192,12 +218,10 @@ def load(mail_dir: Path, registry: purposes.Registry) -> Catalog:
         try:
             found[folder.name] = load_one(mail_dir, folder.name, registry)
         except TemplateRefused as e:
-            refused.append(str(e))
-        except (NotFound, ConfigError) as e:
-            refused.append(f"{folder.name}: {e}")
-    if refused:
-        raise ConfigError("\n".join(refused))
-    return Catalog(MappingProxyType(found))
+            refused[folder.name] = str(e)
+        except (NotFound, ConfigError, OSError, UnicodeDecodeError) as e:
+            refused[folder.name] = f"{folder.name}: {e}"
+    return Catalog(MappingProxyType(found), MappingProxyType(refused))
 
 
 def file_loader(mail_dir: Path) -> Callable[[str], str]:
@@ -228,9 +252,7 @@ def check(
     is broken. Used at load (files) and when staff save a campaign (text from the form).
 
     With a `renderer`, each file is also compiled and rendered once with sample data: an
-    unknown filter or a runtime error is found now rather than at send time, and an
-    advertising part must actually print the footer values (not hide them behind a
-    condition)."""
+    unknown filter or a runtime error is found now rather than at send time."""
     problems: list[str] = []
     try:
         purpose: purposes.Purpose | None = registry.purpose(meta.purpose)
@@ -270,17 +292,6 @@ def check(
                     f"利用目的 {purpose.id} {purpose.number} は {channel} での連絡を含みません"
                 )
 
-    if meta.advertising:
-        for fname in ("body.txt", "body.html"):
-            if fname in per_file:
-                for f, label in FOOTER_FIELDS.items():
-                    if f not in per_file[fname]:
-                        problems.append(
-                            f"{fname}: 広告メールの表示義務事項がありません: {label}（{f}）"
-                            '— {% include "_base/footer.'
-                            + fname.rsplit(".", 1)[1]
-                            + '" %} を入れてください (R19)'
-                        )
     if not problems and renderer is not None:
         problems.extend(_trial_render(meta, sources, renderer))
     if problems:
@@ -307,14 +318,6 @@ def check(
     )
 
 
-_SENTINELS: Mapping[str, str] = MappingProxyType(
-    {
-        "dealer.sender_name": "R19-SENDER-NAME",
-        "dealer.postal_address": "R19-POSTAL-ADDRESS",
-        "dealer.contact_phone": "R19-CONTACT",
-        "message.optout_url": "https://r19.invalid/u/R19-OPTOUT",
-    }
-)
 _TRIAL_DAY = dt.date(2026, 1, 5)
 
 
@@ -322,28 +325,19 @@ def _trial_render(
     meta: Meta, sources: Mapping[str, str], renderer: environment.Renderer
 ) -> list[str]:
     trial_dealer = dealer_mod.Dealer(
-        sender_name=_SENTINELS["dealer.sender_name"],
-        postal_code="〒000-0000",
-        postal_address=_SENTINELS["dealer.postal_address"],
-        contact_phone=_SENTINELS["dealer.contact_phone"],
+        sender_name="R19-SENDER-NAME",
+        postal_code="〒100-0001",
+        postal_address="R19-POSTAL-ADDRESS",
+        contact_phone="R19-CONTACT",
         brand="LEXUS",
     )
     ctx = sample.context(trial_dealer, _TRIAL_DAY)
-    ctx["message"].optout_url = _SENTINELS["message.optout_url"]
     problems: list[str] = []
     for fname, source in sources.items():
         try:
-            out = renderer.render_string(source, ctx, html=fname.endswith(".html"), label=fname)
+            renderer.render_string(source, ctx, html=fname.endswith(".html"), label=fname)
         except environment.RenderError as e:
             problems.append(f"{fname}: サンプルデータで表示できません: {e}")
-            continue
-        if meta.advertising and fname in ("body.txt", "body.html"):
-            for f, value in _SENTINELS.items():
-                if value not in out:
-                    problems.append(
-                        f"{fname}: 広告メールの表示義務事項が表示されていません: "
-                        f"{FOOTER_FIELDS[f]}（{f}）(R19)"
-                    )
     return problems
 
 
@@ -422,34 +416,6 @@ def _field_problems(
 
 
 # -- rendering ---------------------------------------------------------------------------
-
-
-def context_for(tmpl: MailTemplate, channel: str, roots: Mapping[str, Any]) -> dict[str, Any]:
-    """The template context for one message, minimised: each personal variable (customer,
-    vehicle, policy) becomes a view holding only the fields this channel's form uses, so
-    nothing else of the record reaches the renderer. `roots` maps variable names to rows
-    (mappings), objects or None; the non-personal ones are passed through unchanged."""
-    used = tmpl.fields.get(channel)
-    if used is None:
-        raise NotFound(f"template {tmpl.name} has no {channel} form")
-    wanted: dict[str, set[str]] = {}
-    for f in used:
-        top, _, attr = f.partition(".")
-        if attr:
-            wanted.setdefault(top, set()).add(attr)
-    out: dict[str, Any] = {}
-    for name, row in roots.items():
-        if name in purposes.NON_PERSONAL or row is None:
-            out[name] = row
-            continue
-        # A field the row lacks stays out: the render then fails naming it (StrictUndefined).
-        attrs = sorted(wanted.get(name, ()))
-        if isinstance(row, Mapping):
-            view = {a: row[a] for a in attrs if a in row}
-        else:
-            view = {a: getattr(row, a) for a in attrs if hasattr(row, a)}
-        out[name] = SimpleNamespace(**view)
-    return out
 
 
 def render_email(

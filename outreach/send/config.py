@@ -17,13 +17,19 @@ class SendingConfig:
     retry: retry.Policy = field(default_factory=retry.Policy)
     batch: int = 100
     lease: dt.timedelta = dt.timedelta(seconds=300)
-    max_wait: float = 2.0
+    # How far ahead one claim allots the relay's budget: the longest a message waits in its
+    # batch for the relay (a carrier group's budget is only taken for what it allows now).
+    max_wait: float = 1.0
     groups: dict[str, ratelimit.Limit] = field(default_factory=dict)
     domains: dict[str, str] = field(default_factory=dict)  # domain → group
 
-    def limiter(self, per_second: float, per_hour: float) -> ratelimit.Limiter:
-        return ratelimit.Limiter(
-            relay=ratelimit.Limit(per_second, per_hour), groups=self.groups, domains=self.domains
+    def budgets(self, per_second: float | None, per_hour: float | None) -> ratelimit.Budgets:
+        """The relay's limits (settings) with the carrier groups of this file."""
+        return ratelimit.Budgets(
+            relay=ratelimit.Limit(per_second, per_hour),
+            groups=self.groups,
+            domains=self.domains,
+            ahead=self.max_wait,
         )
 
 
@@ -67,7 +73,7 @@ def parse(raw: dict[str, Any], where: str = "sending.toml") -> SendingConfig:
         retry=policy,
         batch=_num(w, "batch", 100, where, "worker", integer=True),
         lease=dt.timedelta(seconds=_num(w, "lease_seconds", 300, where, "worker")),
-        max_wait=_num(w, "max_wait_seconds", 2.0, where, "worker"),
+        max_wait=_num(w, "max_wait_seconds", 1.0, where, "worker"),
         groups=groups,
         domains=domains,
     )

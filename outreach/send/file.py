@@ -14,6 +14,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
+from outreach.gate import decision
 from outreach.send.protocol import SendResult
 
 _MESSAGE_ID = re.compile(rb"^Message-ID:[ \t]*<([^>\r\n]+)>", re.IGNORECASE | re.MULTILINE)
@@ -35,7 +36,10 @@ class FileTransport:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    async def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> SendResult:
+    async def send(
+        self, permit: decision.Permit, envelope_from: str, recipients: Sequence[str], data: bytes
+    ) -> SendResult:
+        decision.verify(permit)
         try:
             path = await asyncio.to_thread(self._write, data)
         except OSError as e:

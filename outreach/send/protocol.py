@@ -1,10 +1,16 @@
-"""The sender port: what the pipeline needs from any transport (SMTP, file, capture)."""
+"""The sender port: what the pipeline needs from any transport (SMTP, file, capture).
+
+Every transport takes the gate's Permit with the message and checks its seal
+(`decision.verify`) before anything leaves: there is no way to hand a transport bytes alone.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from outreach.gate.decision import Permit
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +30,7 @@ class SendResult:
 
 class Transport(Protocol):
     async def send(
-        self, envelope_from: str, recipients: Sequence[str], data: bytes
+        self, permit: Permit, envelope_from: str, recipients: Sequence[str], data: bytes
     ) -> SendResult: ...
 
     async def close(self) -> None: ...

@@ -9,9 +9,12 @@ import socket
 
 from outreach import bootstrap, pipeline
 from outreach.gate.context import load_context
-from outreach.send import compose, gatecheck, transports
+from outreach.render import compose, golive
+from outreach.render import dealer as dealer_mod
 from outreach.send import config as send_config
+from outreach.send import gatecheck, transports
 from outreach.send.protocol import Transport
+from outreach.send.smtp import SmtpTransport
 
 
 def worker_id() -> str:
@@ -28,6 +31,9 @@ def build_worker(
 ) -> pipeline.Worker:
     """A worker wired to the configured transport, templates and gate."""
     s = app.settings
+    golive.require_live(
+        dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started"
+    )
     cfg = send_config.load(s.config_dir / "sending.toml")
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})
@@ -38,7 +44,15 @@ def build_worker(
         gate=gatecheck.BatchGate(load_context(s.config_dir)),
         clock=app.clock,
         config=cfg,
-        limiter=cfg.limiter(s.smtp_rate_per_second, s.smtp_rate_per_hour),
+        # The relay's and the carriers' limits are the relay's business: a capture or file
+        # transport writes locally and is not held to them.
+        budgets=(
+            cfg.budgets(s.smtp_rate_per_second, s.smtp_rate_per_hour)
+            if (
+                s.transport == "smtp" if transport is None else isinstance(transport, SmtpTransport)
+            )
+            else None
+        ),
         worker_id=worker_id(),
         mail_domain=compose.message_domain(s.mail_domain),
         batch=batch or cfg.batch,

@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 import aiosmtplib
 
 from outreach.errors import ConfigError
+from outreach.gate import decision
 from outreach.send.protocol import SendResult
 from outreach.send.retry import enhanced_status
 
@@ -102,7 +103,10 @@ class SmtpTransport:
             )
         self.size = size
 
-    async def send(self, envelope_from: str, recipients: Sequence[str], data: bytes) -> SendResult:
+    async def send(
+        self, permit: decision.Permit, envelope_from: str, recipients: Sequence[str], data: bytes
+    ) -> SendResult:
+        decision.verify(permit)  # the gate's seal, before a connection is taken
         client = await self._idle.get()
         try:
             reused = client.is_connected

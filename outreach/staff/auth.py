@@ -1,28 +1,102 @@
 """Staff sessions: server-side rows holding the hash of a random token, an absolute expiry, an
 idle timeout and the session's CSRF token; and login rate limiting.
 
-Failed logins are audit rows (`login.failed`), so the limit holds across processes and
-restarts and the trail shows every attempt.
+A login attempt is counted before its password is checked, in one atomic upsert per counter
+(`login_throttle`, correct under concurrency on SQLite and PostgreSQL), so parallel attempts
+cannot slip past the limit and an attempt that cannot be counted is refused, not checked.
+Three counters, so that an attacker is slowed without locking the owner out:
+
+- an account at one address: after `per_account_address` failures that pair is refused for
+  the rest of the window; the owner at another address still gets in;
+- an address, whatever the account: after `per_address` failures that address is refused;
+- an account, from anywhere: after `account_slowdown_after` failures each further attempt
+  waits a little longer (up to `slowdown_max` seconds), but is never refused for it.
+
+The argon2 check runs in a small thread pool (`PasswordChecks`) with a cap on how many may
+wait for it, so a flood of logins never blocks the event loop (the opt-out pages stay fast)
+and attempts beyond the cap are answered "busy" at once. Failed logins are also audit rows
+(`login.failed`).
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import hashlib
+import os
 import secrets
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach.db.models import AuditEntry, StaffSession, StaffUser
+from outreach.db.models import TS, AuditEntry, LoginThrottle, StaffSession, StaffUser
 from outreach.staff import audit, roles, users
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
 TOUCH_EVERY = dt.timedelta(minutes=1)  # refresh last_seen_at at most this often
-MAX_FAILURES = 5
+MAX_FAILURES = 5  # of one account at one address, per window
 FAILURE_WINDOW = dt.timedelta(minutes=15)
+PRUNE_EVERY = 64  # about one attempt in this many deletes the counters of past windows
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class LoginPolicy:
+    per_account_address: int = MAX_FAILURES
+    per_address: int = 20
+    account_slowdown_after: int = 10
+    slowdown_step: float = 0.25  # seconds added per failure beyond the threshold
+    slowdown_max: float = 3.0
+    window: dt.timedelta = FAILURE_WINDOW
+
+
+class PasswordChecks:
+    """argon2 off the event loop: `threads` checks at once in a private pool, at most
+    `waiting` more queued; beyond that `run` returns None (busy) without queueing.
+
+    The pool's threads run at a lower CPU priority (`nice`, per thread on Linux), so that a
+    flood of logins only gets the CPU the opt-out pages and the console leave free."""
+
+    NICE = 10
+
+    def __init__(self, threads: int = 2, waiting: int = 8) -> None:
+        self.threads = threads
+        self.capacity = threads + waiting
+        self._pool: ThreadPoolExecutor | None = None
+        self._inflight = 0
+
+    async def run(self, fn: Callable[..., T], *args: Any) -> T | None:
+        if self._inflight >= self.capacity:
+            return None
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(
+                self.threads, thread_name_prefix="password-check", initializer=_lower_priority
+            )
+        self._inflight += 1  # one event loop thread: no race between the check and the add
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+        finally:
+            self._inflight -= 1
+
+    def close(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+
+def _lower_priority() -> None:
+    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: as is
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PasswordChecks.NICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +122,7 @@ class Login:
     """The outcome of a login attempt, a value: ok with a token, or the reason it failed."""
 
     ok: bool
-    reason: str | None = None  # bad_credentials | rate_limited
+    reason: str | None = None  # bad_credentials | rate_limited | busy | unavailable
     token: str | None = None
     principal: Principal | None = None
 
@@ -57,7 +131,12 @@ def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def throttle_key(kind: str, *parts: str) -> str:
+    return hashlib.sha256("\x00".join(("outreach/login", kind, *parts)).encode()).hexdigest()
+
+
 async def recent_failures(session: AsyncSession, username: str, now: dt.datetime) -> int:
+    """Failed logins of an account in the last window, from the audit trail."""
     q = (
         select(func.count())
         .select_from(AuditEntry)
@@ -71,65 +150,156 @@ async def recent_failures(session: AsyncSession, username: str, now: dt.datetime
     return int(await session.scalar(q) or 0)
 
 
+async def count_attempt(
+    session: AsyncSession, key: str, *, now: dt.datetime, window: dt.timedelta
+) -> int:
+    """Add one to the counter `key` (restarting it when its window has passed); its new
+    value. One statement, so concurrent attempts each see their own number."""
+    table = LoginThrottle.__table__
+    dialect = session.get_bind().dialect.name
+    ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    expired = table.c.window_start <= now - window
+    stmt = ins.values(key=key, failures=1, window_start=now).on_conflict_do_update(
+        index_elements=[table.c.key],
+        set_={
+            "failures": case((expired, 1), else_=table.c.failures + 1),
+            "window_start": case((expired, literal(now, TS)), else_=table.c.window_start),
+        },
+    )
+    return int((await session.execute(stmt.returning(table.c.failures))).scalar_one())
+
+
+async def _uncount(session: AsyncSession, keys: list[str]) -> None:
+    await session.execute(
+        update(LoginThrottle)
+        .where(LoginThrottle.key.in_(keys), LoginThrottle.failures > 0)
+        .values(failures=LoginThrottle.failures - 1)
+    )
+
+
 async def login(
-    session: AsyncSession,
+    sessions: async_sessionmaker[AsyncSession],
+    checks: PasswordChecks,
     username: str,
     password: str,
     *,
     now: dt.datetime,
     remote: str | None = None,
+    policy: LoginPolicy = LoginPolicy(),
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Login:
-    """Check the password and open a session. The caller commits in every outcome, so a
-    failure's audit row (which feeds the rate limit) is kept."""
+    """Count the attempt, check the password off the event loop, open a session.
+
+    Three short transactions, none held across the password check: count (or refuse), look
+    the account up, record the outcome. A database error while counting refuses the login
+    (`unavailable`): an attempt that is not counted is never checked."""
     username = username.strip()[:64]
-    if await recent_failures(session, username, now) >= MAX_FAILURES:
-        await audit.record(
-            session,
-            actor=username or "-",
-            action="login.limited",
-            entity="staff_user",
-            entity_id=username,
-            now=now,
-            reason=remote,
-        )
+    name = username.lower()
+    address = remote or "-"
+    pair_key = throttle_key("account-address", name, address)
+    address_key = throttle_key("address", address)
+    account_key = throttle_key("account", name)
+    try:
+        async with sessions() as s, s.begin():
+            pair = await count_attempt(s, pair_key, now=now, window=policy.window)
+            per_address = await count_attempt(s, address_key, now=now, window=policy.window)
+            per_account = await count_attempt(s, account_key, now=now, window=policy.window)
+            if secrets.randbelow(PRUNE_EVERY) == 0:  # random usernames leave rows behind
+                await s.execute(
+                    delete(LoginThrottle).where(LoginThrottle.window_start <= now - policy.window)
+                )
+            limited = pair > policy.per_account_address or per_address > policy.per_address
+            if limited:
+                await audit.record(
+                    s,
+                    actor=username or "-",
+                    action="login.limited",
+                    entity="staff_user",
+                    entity_id=username,
+                    now=now,
+                    reason=remote,
+                )
+    except SQLAlchemyError:
+        return Login(ok=False, reason="unavailable")
+    if limited:
         return Login(ok=False, reason="rate_limited")
-    user = await users.by_username(session, username)
-    good = users.verify_password(user.password_hash if user else users.dummy_hash(), password)
-    if user is None or not good or not user.active:
+    beyond = per_account - policy.account_slowdown_after
+    if beyond > 0:
+        await sleep(min(policy.slowdown_max, beyond * policy.slowdown_step))
+
+    try:
+        return await _check_and_record(
+            sessions, checks, username, password, now=now, remote=remote,
+            keys=(pair_key, address_key, account_key),
+        )  # fmt: skip
+    except SQLAlchemyError:  # counted already; the outcome could not be written
+        return Login(ok=False, reason="unavailable")
+
+
+async def _check_and_record(
+    sessions: async_sessionmaker[AsyncSession],
+    checks: PasswordChecks,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    remote: str | None,
+    keys: tuple[str, str, str],
+) -> Login:
+    pair_key, address_key, account_key = keys
+    async with sessions() as s:
+        user = await users.by_username(s, username)
+        stored = (user.password_hash, user.active) if user is not None else None
+    reference = stored[0] if stored else await checks.run(users.dummy_hash)
+    good = (
+        None if reference is None else await checks.run(users.verify_password, reference, password)
+    )
+    if good is None:  # too many checks in flight: not a failure of this account
+        async with sessions() as s, s.begin():
+            await _uncount(s, [pair_key, address_key, account_key])
+        return Login(ok=False, reason="busy")
+
+    async with sessions() as s, s.begin():
+        user = await users.by_username(s, username) if stored else None
+        if user is None or not good or not user.active:
+            await audit.record(
+                s,
+                actor=username or "-",
+                action="login.failed",
+                entity="staff_user",
+                entity_id=username,
+                now=now,
+                reason=remote,
+            )
+            return Login(ok=False, reason="bad_credentials")
+        await s.execute(delete(LoginThrottle).where(LoginThrottle.key == pair_key))
+        await _uncount(s, [address_key, account_key])
+        if users.needs_rehash(user.password_hash):
+            rehashed = await checks.run(users.hash_password, password)
+            if rehashed is not None:
+                user.password_hash = rehashed
+        token = secrets.token_urlsafe(32)
+        row = StaffSession(
+            token_hash=token_hash(token),
+            user_id=user.id,
+            csrf_token=secrets.token_urlsafe(32),
+            created_at=now,
+            expires_at=now + SESSION_LIFETIME,
+            last_seen_at=now,
+        )
+        s.add(row)
+        user.last_login_at = now
+        await s.flush()
         await audit.record(
-            session,
-            actor=username or "-",
-            action="login.failed",
+            s,
+            actor=user.username,
+            action="login",
             entity="staff_user",
             entity_id=username,
             now=now,
             reason=remote,
         )
-        return Login(ok=False, reason="bad_credentials")
-    if users.needs_rehash(user.password_hash):
-        user.password_hash = users.hash_password(password)
-    token = secrets.token_urlsafe(32)
-    row = StaffSession(
-        token_hash=token_hash(token),
-        user_id=user.id,
-        csrf_token=secrets.token_urlsafe(32),
-        created_at=now,
-        expires_at=now + SESSION_LIFETIME,
-        last_seen_at=now,
-    )
-    session.add(row)
-    user.last_login_at = now
-    await session.flush()
-    await audit.record(
-        session,
-        actor=user.username,
-        action="login",
-        entity="staff_user",
-        entity_id=username,
-        now=now,
-        reason=remote,
-    )
-    return Login(ok=True, token=token, principal=_principal(user, row))
+        return Login(ok=True, token=token, principal=_principal(user, row))
 
 
 def _principal(user: StaffUser, row: StaffSession) -> Principal:

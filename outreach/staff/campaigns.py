@@ -198,8 +198,13 @@ async def approve(
     *,
     actor: Actor,
     now: dt.datetime,
+    certify_non_advertising: bool = False,
 ) -> Campaign:
-    """Four-eyes: an approver other than the creator approves exactly `version`."""
+    """Four-eyes: an approver other than the creator approves exactly `version`.
+
+    A campaign is advertising (R14). One filed as not advertising (possible only under a
+    service-notice purpose) is approved only with the approver's explicit certification,
+    refused while its text holds promotional wording, and the certification is audited."""
     roles.require(actor.role, "campaign.approve")
     c = await get(session, campaign_id, for_update=True)
     if c.created_by == actor.username:
@@ -208,7 +213,27 @@ async def approve(
         raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは承認できません")
     if version != c.version:
         raise Conflict(f"承認しようとした版 {version} は最新の版 {c.version} ではありません")
-    _validated(spec_of(c), rules)  # the registry may have changed since it was saved
+    s = spec_of(c)
+    purpose = _validated(s, rules)  # the registry may have changed since it was saved
+    if not c.advertising:
+        if not certify_non_advertising:
+            raise Conflict(
+                "広告でない連絡として承認するには、承認者が広告を含まないことを確認する"
+                "必要があります（--certify-non-advertising）"
+            )
+        problems = validation.non_advertising_problems(s, purpose)
+        if problems:
+            raise Invalid(problems)
+        await audit.record(
+            session,
+            actor=actor.username,
+            action="campaign.certify_non_advertising",
+            entity="campaign",
+            entity_id=c.id,
+            now=now,
+            after={"version": c.version, "purpose": c.purpose, "advertising": False},
+            reason="承認者が広告を含まないサービスのお知らせであることを確認（宣伝の文言なし）",
+        )
     before = snapshot(c)
     c.status = APPROVED
     c.approved_by = actor.username

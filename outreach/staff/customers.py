@@ -6,6 +6,9 @@ disclosure export (Art. 33, R7). Every read of personal data is audited (R11).
 from __future__ import annotations
 
 import datetime as dt
+import re
+import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table, func, or_, select
@@ -29,7 +32,7 @@ from outreach.db.models import (
 from outreach.errors import NotFound
 from outreach.gate import consent
 from outreach.provision import records as provision_records
-from outreach.staff import audit
+from outreach.staff import audit, validation
 from outreach.staff.errors import Invalid, Problem
 
 _INTERNAL = {"opt_outs", "use_suspended", "consents", "ledger_seq", "ledger_head"}
@@ -56,7 +59,7 @@ REQUEST_SCOPES = {
     "channel:visit": "訪問",
 }
 SOURCES = {"phone": "電話", "store": "店頭", "letter": "書面", "email": "電子メール"}
-SEARCH_LIMIT = 50
+SEARCH_LIMIT = 20
 
 
 def _row(obj: Any, *, hide: set[str] | None = None) -> dict[str, Any]:
@@ -71,29 +74,77 @@ async def get(session: AsyncSession, customer_id: int) -> Customer:
     return c
 
 
+@dataclass(frozen=True)
+class SearchResult:
+    hits: list[dict[str, Any]]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+_SPACES = re.compile(r"\s+")
+_HIRAGANA = {c: c + 0x60 for c in range(ord("ぁ"), ord("ゖ") + 1)}
+
+
+def normalise(text: str) -> str:
+    """How search compares names: NFKC (full/half width, ﾅｶﾑﾗ → ナカムラ), no spaces of any
+    width, hiragana as katakana."""
+    return _SPACES.sub("", unicodedata.normalize("NFKC", text)).translate(_HIRAGANA)
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that matches `text` literally (%, _ and the escape escaped)."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+def _squeezed(column: Any) -> Any:
+    """The column without half- and full-width spaces (both engines)."""
+    return func.replace(func.replace(column, " ", ""), "\u3000", "")
+
+
 async def search(
-    session: AsyncSession, query: str, *, actor: str, now: dt.datetime, limit: int = SEARCH_LIMIT
-) -> list[dict[str, Any]]:
-    """Customers whose external id, name, kana, email or phone matches; the search is audited."""
-    q = query.strip()
-    if not q:
-        return []
-    if "\x00" in q or len(q) > 100:
-        raise Invalid([Problem("q", "検索語が正しくありません")])
-    like = f"%{q.replace('%', '').replace('_', '')}%"
+    session: AsyncSession,
+    query: str,
+    *,
+    actor: str,
+    now: dt.datetime,
+    limit: int = SEARCH_LIMIT,
+    page: int = 1,
+) -> SearchResult:
+    """Customers whose number, name, kana, email or phone matches, however typed (IME
+    full-width space, half-width kana, hiragana for the kana, a phone without hyphens);
+    counted and paged. The search is audited."""
+    raw = query.strip()
+    if not raw:
+        return SearchResult([], 0, 1, limit)
+    if len(raw) > 100 or any(unicodedata.category(ch) == "Cc" for ch in raw):
+        raise Invalid([Problem("q", "検索語が正しくありません（100文字以内、制御文字なし）")])
+    q = unicodedata.normalize("NFKC", raw).strip()
+    key = normalise(q)
+    digits = re.sub(r"\D", "", q)
+    conditions = [
+        Customer.external_id == q,
+        func.upper(Customer.external_id) == q.upper(),
+        func.lower(Customer.email) == q.lower(),
+    ]
+    if key:
+        pattern = _like(key)
+        conditions += [
+            _squeezed(Customer.name_kanji).like(pattern, escape="\\"),
+            _squeezed(Customer.name_kana).like(pattern, escape="\\"),
+        ]
+    if len(digits) >= 4 and re.fullmatch(r"[\d\s\-()+]+", q):
+        bare = func.replace(func.replace(Customer.phone, "-", ""), " ", "")
+        conditions.append(bare.like(_like(digits), escape="\\"))
+    where = or_(*conditions)
+    total = int(await session.scalar(select(func.count()).select_from(Customer).where(where)) or 0)
+    page = max(1, page)
     stmt = (
-        select(Customer)
-        .where(
-            or_(
-                Customer.external_id == q,
-                Customer.name_kanji.like(like),
-                Customer.name_kana.like(like),
-                func.lower(Customer.email) == q.lower(),
-                Customer.phone == q,
-            )
-        )
-        .order_by(Customer.id)
-        .limit(limit)
+        select(Customer).where(where).order_by(Customer.id).limit(limit).offset((page - 1) * limit)
     )
     found = list((await session.scalars(stmt)).all())
     await audit.record(
@@ -102,9 +153,9 @@ async def search(
         action="customer.search",
         entity="customer",
         now=now,
-        reason=f"q={q[:100]} hits={len(found)}",
+        reason=f"q={raw[:80]} hits={total}",
     )
-    return [
+    hits = [
         {
             "id": c.id,
             "external_id": c.external_id,
@@ -112,10 +163,12 @@ async def search(
             "name_kana": c.name_kana,
             "prefecture": c.prefecture,
             "city": c.city,
+            "phone": c.phone,
             "status": c.status,
         }
         for c in found
     ]
+    return SearchResult(hits, total, page, limit)
 
 
 async def page(
@@ -256,29 +309,27 @@ async def correct(
     actor: str,
     now: dt.datetime,
     outcome: str = "corrected",
+    identity: str = "",
 ) -> dict[str, Any]:
     """Art. 34: correct one field (or record a refusal), with the before/after audit row,
     the request row, and a task to notify the customer of the outcome (R8)."""
     problems = []
+    new: Any = None
     if field not in CORRECTABLE:
         problems.append(Problem("field", "訂正できない項目です"))
+    else:  # the import's validator for the field: no control characters, a phone is a phone
+        new, bad = validation.correction_value(field, value)
+        problems += bad
     if outcome not in ("corrected", "refused"):
-        problems.append(Problem("outcome", "corrected または refused を指定してください"))
+        problems.append(Problem("outcome", "「訂正する」か「訂正しない」を選んでください"))
     if not reason.strip() or len(reason) > 400:
         problems.append(Problem("reason", "調査結果・理由を400文字以内で入力してください"))
-    if len(value) > 400 or "\x00" in value + reason:
-        problems.append(Problem("value", "値が長すぎるか、使えない文字を含みます"))
-    new: Any = value.strip() or None
-    if field == "birth_date" and new is not None:
-        try:
-            new = dt.date.fromisoformat(new)
-        except ValueError:
-            problems.append(Problem("value", "生年月日は YYYY-MM-DD で入力してください"))
+    problems += validation.controls("reason", reason, allow=validation.FREE_TEXT_LAYOUT)
+    if identity and identity not in IDENTITY_CHECKS:
+        problems.append(Problem("identity", "本人確認の方法を選んでください"))
     if problems:
         raise Invalid(problems)
     c = await get(session, customer_id)
-    if field == "name_kanji" and new is None:
-        raise Invalid([Problem("value", "氏名は空にできません")])
     old = getattr(c, field)
     if outcome == "corrected":
         setattr(c, field, new)
@@ -294,6 +345,8 @@ async def correct(
             "before": before[field],
             "requested": _plain(new),
             "reason": reason,
+            "identity_check": identity or None,
+            "prepared_by": actor,
         },
         outcome=outcome,
     )
@@ -312,6 +365,10 @@ async def correct(
     )
     await _notice_task(session, req, now)
     return {"request_id": req.id, "before": before, "after": after, "outcome": outcome}
+
+
+def _has_control(text: str) -> bool:
+    return bool(validation.controls("-", text))
 
 
 async def _notice_task(session: AsyncSession, req: DataRequest, now: dt.datetime) -> None:
@@ -436,3 +493,169 @@ async def export(
 
 def _plain(v: Any) -> Any:
     return v.isoformat() if isinstance(v, dt.date) else v
+
+
+IDENTITY_CHECKS = (
+    "license",
+    "mynumber_card",
+    "passport",
+    "health_insurance",
+    "phone_callback",
+    "in_person_known",
+)
+DELIVERIES = ("paper", "pdf")
+
+
+async def disclose(
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    actor: str,
+    now: dt.datetime,
+    identity: str,
+    delivery: str,
+    requester: str = "",
+    note: str = "",
+) -> DataRequest:
+    """Art. 33: record one disclosure request and its answer — who prepared it, when, how the
+    requester's identity was checked, how it is handed over. The document is then viewed
+    (page, PDF) as often as needed without recording another request."""
+    problems = []
+    if identity not in IDENTITY_CHECKS:
+        problems.append(Problem("identity", "本人確認の方法を選んでください"))
+    if delivery not in DELIVERIES:
+        problems.append(Problem("delivery", "交付方法を選んでください"))
+    for name, text in (("requester", requester), ("note", note)):
+        if len(text) > 200 or _has_control(text):
+            problems.append(Problem(name, "200文字以内で、制御文字を含めずに入力してください"))
+    if problems:
+        raise Invalid(problems)
+    c = await get(session, customer_id)
+    req = DataRequest(
+        customer_id=c.id,
+        kind="disclosure",
+        received_at=now,
+        received_by=actor,
+        detail={
+            "delivery": delivery,
+            "identity_check": identity,
+            "requester": requester.strip() or "ご本人",
+            "prepared_by": actor,
+            "prepared_at": now.isoformat(),
+            "note": note.strip(),
+        },
+        outcome="disclosed",
+        notified_at=now,
+    )
+    session.add(req)
+    await session.flush()
+    await audit.record(
+        session,
+        actor=actor,
+        action="customer.disclosure",
+        entity="customer",
+        entity_id=c.id,
+        now=now,
+        after={"request_id": req.id, "identity_check": identity, "delivery": delivery},
+    )
+    return req
+
+
+async def request_of(
+    session: AsyncSession, customer_id: int, request_id: int, kind: str
+) -> DataRequest:
+    req = await session.get(DataRequest, request_id)
+    if req is None or req.customer_id != customer_id or req.kind != kind:
+        raise NotFound(f"請求 {request_id} はありません")
+    return req
+
+
+async def disclosure_document(
+    session: AsyncSession,
+    customer_id: int,
+    request_id: int,
+    *,
+    actor: str,
+    now: dt.datetime,
+) -> dict[str, Any]:
+    """The content of a recorded disclosure, as held when it was prepared (rows written
+    later are left out). Viewing it is a read of personal data (audited), not a request."""
+    req = await request_of(session, customer_id, request_id, "disclosure")
+    c = await get(session, customer_id)
+    asof = req.received_at
+
+    async def rows(model: Any, *where: Any, order: Any) -> list[Any]:
+        return list((await session.scalars(select(model).where(*where).order_by(order))).all())
+
+    outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == c.id)
+    store = await session.get(Store, c.store_id) if c.store_id is not None else None
+    doc = {
+        "request": req,
+        "customer": c,
+        "store": store,
+        "vehicles": await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
+        "policies": await rows(
+            InsurancePolicy, InsurancePolicy.customer_id == c.id, order=InsurancePolicy.id
+        ),
+        "email_bases": await rows(
+            EmailBasis,
+            EmailBasis.customer_id == c.id,
+            EmailBasis.evidence_at <= asof,
+            order=EmailBasis.id,
+        ),
+        "consents": await rows(
+            ConsentEvent,
+            ConsentEvent.customer_id == c.id,
+            ConsentEvent.occurred_at <= asof,
+            order=ConsentEvent.seq,
+        ),
+        "messages": await rows(
+            OutboxMessage,
+            OutboxMessage.customer_id == c.id,
+            OutboxMessage.created_at <= asof,
+            order=OutboxMessage.id,
+        ),
+        "attempts": await rows(
+            SendAttempt,
+            SendAttempt.outbox_id.in_(outbox_ids),
+            SendAttempt.at <= asof,
+            order=SendAttempt.id,
+        ),
+        # Third-party provision and receipt records (APPI Art. 29/30). The section in the
+        # document renders these rows; a richer provision record plugs in here.
+        "provisions": await rows(
+            ProvisionRecord,
+            ProvisionRecord.customer_id == c.id,
+            ProvisionRecord.at <= asof,
+            order=ProvisionRecord.id,
+        ),
+        "requests": await rows(
+            DataRequest,
+            DataRequest.customer_id == c.id,
+            DataRequest.received_at <= asof,
+            DataRequest.id != req.id,
+            order=DataRequest.id,
+        ),
+        "sensitive": await rows(
+            SensitiveRecord,
+            SensitiveRecord.customer_id == c.id,
+            SensitiveRecord.created_at <= asof,
+            order=SensitiveRecord.id,
+        ),
+    }
+    await audit.read(
+        session, actor=actor, customer_id=c.id, what=f"disclosure {req.id} document", now=now
+    )
+    return doc
+
+
+async def correction_notice(
+    session: AsyncSession, customer_id: int, request_id: int, *, actor: str, now: dt.datetime
+) -> dict[str, Any]:
+    """R8: the notice of the outcome of one correction request (Art. 34(3))."""
+    req = await request_of(session, customer_id, request_id, "correction")
+    c = await get(session, customer_id)
+    await audit.read(
+        session, actor=actor, customer_id=c.id, what=f"correction notice {req.id}", now=now
+    )
+    return {"request": req, "customer": c, "label": CORRECTABLE.get(req.detail.get("field", ""))}

@@ -32,6 +32,13 @@ class RateLimited(OutreachError):
     exit_code = 1
 
 
+class Busy(OutreachError):
+    """Too many logins being checked at once, or the database could not count this one
+    (HTTP 503, try again shortly)."""
+
+    exit_code = 1
+
+
 class Conflict(OutreachError):
     """The record changed meanwhile or is in a state that does not allow this (HTTP 409)."""
 

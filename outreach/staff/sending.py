@@ -16,9 +16,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import bootstrap, outbox
+from outreach import bootstrap, enqueue, logs, outbox
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
-from outreach.gate import batch, decision, reasons, rules
+from outreach.gate import batch
 from outreach.gate.context import GateContext, load_context
 from outreach.staff import audience, audit, campaigns, preview, recurrence, validation
 from outreach.staff import rules as rules_mod
@@ -26,7 +26,6 @@ from outreach.staff import rules as rules_mod
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "scheduler"
-WINDOW = reasons.OUTSIDE_SEND_WINDOW
 
 
 def template_name(c: Campaign) -> str:
@@ -104,43 +103,36 @@ async def fire(
                 where=audience.where(conditions, needs_vehicle=needs_vehicle),
                 chunk=chunk,
             ):
-                decisions = [rules.decide(ctx, st, request, now) for st in states]
-                ids = await batch.record(s, decisions, run_id=run_id, campaign_id=campaign_id)
-                # Outside the send window, a customer is decided again for the window's
-                # opening and queued for then (the worker re-checks at send time anyway).
-                later = [
-                    rules.decide(ctx, st, request, d.deferred_until)
-                    for st, d in zip(states, decisions, strict=True)
-                    if d.deferred_until is not None and set(d.reasons) == {WINDOW}
-                ]
-                later_ids = await batch.record(s, later, run_id=run_id, campaign_id=campaign_id)
+                outcomes = await enqueue.decide(
+                    s,
+                    ctx,
+                    [(st.customer_id, request) for st in states],
+                    now,
+                    states={st.customer_id: st for st in states},
+                    run_id=run_id,
+                    campaign_id=campaign_id,
+                )
                 vehicles = (
-                    await _vehicles(s, [d.customer_id for d in decisions], conditions)
+                    await _vehicles(s, [st.customer_id for st in states], conditions)
                     if needs_vehicle
                     else {}
                 )
                 drafts = []
-                for d, decision_id in [
-                    *zip(decisions, ids, strict=True),
-                    *zip(later, later_ids, strict=True),
-                ]:
-                    if d.decided_at == now:
-                        totals["audience"] += 1
-                    if not d.allowed:
-                        if d.decided_at == now and set(d.reasons) == {WINDOW}:
-                            continue  # decided again for the window's opening, below
-                        totals["deferred" if d.deferred else "denied"] += 1
-                        reason_counts.update(d.reasons)
+                for o in outcomes:
+                    totals["audience"] += 1
+                    if o.status == enqueue.DENIED:
+                        totals["deferred" if o.final.deferred else "denied"] += 1
+                        reason_counts.update(o.reasons)
                         continue
-                    totals["allowed" if d.decided_at == now else "deferred_queued"] += 1
-                    start = max(now, d.decided_at)
-                    not_before = start + dt.timedelta(seconds=slot / rate)
+                    totals["allowed" if o.status == enqueue.ALLOWED else "deferred_queued"] += 1
+                    not_before = o.not_before + dt.timedelta(seconds=slot / rate)
                     slot += 1
+                    cid = o.first.customer_id
                     drafts.append(
                         (
                             outbox.Draft(
-                                idempotency_key=f"{prefix}:{d.customer_id}:{channel}",
-                                customer_id=d.customer_id,
+                                idempotency_key=f"{prefix}:{cid}:{channel}",
+                                customer_id=cid,
                                 purpose=purpose,
                                 category=category,
                                 channel=channel,
@@ -149,14 +141,14 @@ async def fire(
                                 items=items,
                                 advertising=advertising,
                                 not_before=not_before,
-                                vehicle_id=vehicles.get(d.customer_id),
+                                vehicle_id=vehicles.get(cid),
                                 campaign_id=campaign_id,
                                 run_id=run_id,
                             ),
-                            decision.permit_for(d, decision_id),
+                            o,
                         )
                     )
-                totals["queued"] += await outbox.enqueue(s, drafts, now=now)
+                totals["queued"] += await enqueue.enqueue(s, drafts, now=now)
                 await s.commit()
 
     summary: dict[str, Any] = {
@@ -257,7 +249,15 @@ async def scheduled() -> list[dict[str, Any]]:
     try:
         fired = await run_due(app)
         for summary in fired:
-            log.info("campaign fired: %s", summary)
+            log.info(
+                "campaign.fired",
+                extra=logs.ids(
+                    "campaign.fired",
+                    campaign_id=summary.get("campaign_id"),
+                    run_id=summary.get("run_id"),
+                    count=summary.get("queued"),
+                ),
+            )
         return fired
     finally:
         await app.close()

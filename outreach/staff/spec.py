@@ -127,12 +127,56 @@ def parse(data: dict[str, Any]) -> CampaignSpec:
 
 
 def _message(err: Any) -> str:
-    kind = err.get("type", "")
+    return japanese(err)
+
+
+def japanese(err: Any) -> str:
+    """One pydantic error in Japanese (no English, no internals): by its type and context."""
+    kind = str(err.get("type", ""))
+    ctx = err.get("ctx") or {}
     if kind == "missing":
         return "必須項目です"
     if kind == "extra_forbidden":
-        return "不明な項目です"
-    return str(err.get("msg", "値が正しくありません"))
+        return "この項目は使えません"
+    if kind == "string_too_short":
+        n = ctx.get("min_length", 1)
+        return "入力してください" if n == 1 else f"{n}文字以上で入力してください"
+    if kind == "string_too_long":
+        return f"{ctx.get('max_length')}文字以内で入力してください"
+    if kind in ("too_short", "too_long"):
+        if kind == "too_short":
+            return f"{ctx.get('min_length', 1)}つ以上選んでください"
+        return f"{ctx.get('max_length')}件以内にしてください"
+    if kind == "string_pattern_mismatch":
+        return "使えない文字が含まれています"
+    if kind in ("string_type", "str_type"):
+        return "文字で入力してください"
+    if kind.startswith(("int_", "float_")) and kind.endswith(("_parsing", "_type")):
+        return "数値で入力してください"
+    if kind == "greater_than":
+        return f"{ctx.get('gt')}より大きい値を入力してください"
+    if kind == "greater_than_equal":
+        return f"{ctx.get('ge')}以上の値を入力してください"
+    if kind == "less_than":
+        return f"{ctx.get('lt')}より小さい値を入力してください"
+    if kind == "less_than_equal":
+        return f"{ctx.get('le')}以下の値を入力してください"
+    if kind.startswith("datetime") or kind.startswith("date"):
+        return "日時は 2026-01-31T10:00 の形で入力してください"
+    if kind == "bool_parsing" or kind == "bool_type":
+        return "はい・いいえで指定してください"
+    if kind in ("literal_error", "enum"):
+        return "選べる値のどれかを指定してください"
+    if kind in ("list_type", "dict_type", "model_type", "model_attributes_type"):
+        return "形式が正しくありません"
+    if kind == "json_invalid":
+        return "JSON として読めません"
+    if kind == "value_error":
+        msg = str(ctx.get("error", "") or err.get("msg", ""))
+        msg = msg.removeprefix("Value error, ")
+        if msg and not msg.isascii():
+            return msg  # our own validators' messages are Japanese
+    return "値が正しくありません"
 
 
 def load_file(path: Path) -> CampaignSpec:

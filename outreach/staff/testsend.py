@@ -1,8 +1,11 @@
-"""A test send of a campaign to a staff member's own address, before approval.
+"""A test send of a campaign to the signed-in staff member's own address, before approval.
 
-The message is one of the preview's samples (a real allowed customer's rendering, so staff
-see exactly what will go out), marked as a test in the subject, sent only to the address of
-an active staff account — never to a customer, never to an arbitrary address — and audited.
+The message is the campaign's text rendered by the one composer from synthetic sample data
+(the made-up customer of `render.sample`, never a real customer's record), under a permit the
+gate's rules issue for that synthetic customer (`gate.fake.sample_permit`), marked as a test in
+the subject, with the sender display and List-Unsubscribe like every mail. It goes only to the
+address of the staff account that asks — never to a customer, never to an address typed in —
+and the send is audited.
 """
 
 from __future__ import annotations
@@ -14,23 +17,27 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import settings as settings_mod
+from outreach.clock import JST
 from outreach.db.models import Campaign, StaffUser
+from outreach.errors import OutreachError
+from outreach.gate import fake
 from outreach.gate.context import GateContext
-from outreach.render import dealer as dealer_mod
-from outreach.render import message
+from outreach.render import compose, context, message, sample, templates
 from outreach.send import transports
-from outreach.staff import audit, preview, validation
+from outreach.staff import audit, campaigns, preview, validation
 from outreach.staff.errors import Invalid, Problem
 
 SUBJECT_PREFIX = "【テスト送信】"
 
 
-async def staff_address(session: AsyncSession, address: str) -> StaffUser:
+async def staff_user(session: AsyncSession, username: str) -> StaffUser:
     user = await session.scalar(
-        select(StaffUser).where(StaffUser.email == address.strip(), StaffUser.active.is_(True))
+        select(StaffUser).where(StaffUser.username == username, StaffUser.active.is_(True))
     )
-    if user is None:
-        raise Invalid([Problem("to", "テスト送信はスタッフ登録済みのメールアドレスにだけ送れます")])
+    if user is None or not (user.email or "").strip():
+        raise Invalid(
+            [Problem("to", "テスト送信はご自身のスタッフアカウントのメールアドレスにだけ送れます")]
+        )
     return user
 
 
@@ -40,36 +47,73 @@ async def send(
     c: Campaign,
     rules: validation.Rules,
     *,
-    to: str,
+    to: str | None = None,
     actor: str,
     settings: settings_mod.Settings,
     now: dt.datetime,
 ) -> dict[str, Any]:
-    user = await staff_address(session, to)
-    kit = preview.kit(settings.templates_dir, settings.config_dir, settings.base_url)
-    p = await preview.preview(
-        session, ctx, c, rules, now=now, actor=actor, sample_kit=kit, with_samples=True
-    )
-    if not p.samples:
-        raise Invalid([Problem("audience", "送信できる対象者がいないため、見本を作れません")])
-    sample = p.samples[0]
-    dealer = dealer_mod.load(settings.config_dir / "dealer.toml")
-    stream = dealer.stream("campaign")
-    built = message.build(
-        message.Mail(
-            sender=message.Address(settings.campaign_from, stream.display_name),
-            to=message.Address(user.email or to, user.display_name),
-            subject=SUBJECT_PREFIX + sample.subject,
-            text=sample.text,
-            html=sample.html or None,
-            message_id=message.message_id(f"test{c.id}", settings.mail_domain),
-            date=now,
-            list_id=message.list_id(stream.list_name, "campaigns", settings.mail_domain),
+    """Send the campaign, rendered from sample data, to `actor`'s own address. `to`, if
+    given, must be that address (the form shows it); any other address is refused."""
+    user = await staff_user(session, actor)
+    address = str(user.email).strip()
+    if to and to.strip().lower() != address.lower():
+        raise Invalid(
+            [Problem("to", "テスト送信はご自身のスタッフアカウントのメールアドレスにだけ送れます")]
         )
-    )
+    spec = campaigns.spec_of(c)
+    items = validation.used_items(spec, rules)
+    request = preview.request_for(c, "email", items)
+    try:
+        permit = fake.sample_permit(ctx, request, now)
+    except OutreachError as e:
+        raise Invalid([Problem("campaign", f"この内容では送信できません: {e}")]) from None
+    mail = compose.mail_renderer(settings, ctx.registry)
+    row = {
+        "purpose": c.purpose,
+        "advertising": c.advertising,
+        "subject_template": c.subject_template,
+        "text_template": c.text_template,
+        "html_template": c.html_template,
+    }
+    base = settings.base_url.rstrip("/")
+    try:
+        tmpl = compose.campaign_template(
+            f"campaign:{c.id}:test",
+            row,
+            c.version,
+            ctx.registry,
+            templates.file_loader(settings.templates_dir / "mail"),
+        )
+        roots = sample.context(mail.dealer, now.astimezone(JST).date(), base_url=base)
+        roots["campaign"] = {"id": c.id, "name": c.name, "purpose": c.purpose}
+        message_id = message.message_id(f"test{c.id}", settings.mail_domain)
+        links = context.Links(
+            id=0,
+            message_id=message_id,
+            optout_url=f"{base}/u/TEST-SEND-SAMPLE",
+            preferences_url=f"{base}/preferences/TEST-SEND-SAMPLE",
+            advertising=permit.advertising,
+        )
+        rendered = mail.render(tmpl, permit, roots, links)
+        stream = mail.dealer.stream("campaign")
+        built = message.build(
+            message.Mail(
+                sender=message.Address(settings.campaign_from, stream.display_name),
+                to=message.Address(address, user.display_name),
+                subject=SUBJECT_PREFIX + rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+                message_id=message_id,
+                date=now,
+                list_id=message.list_id(stream.list_name, "campaigns", settings.mail_domain),
+                list_unsubscribe=[links.optout_url],
+            )
+        )
+    except (OutreachError, ValueError) as e:
+        raise Invalid([Problem("campaign", f"テスト送信のメールを作れません: {e}")]) from None
     transport = transports.from_settings(settings, pool_size=1)
     try:
-        result = await transport.send(settings.campaign_from, [user.email or to], built)
+        result = await transport.send(permit, settings.campaign_from, [address], built)
     finally:
         await transport.close()
     await audit.record(
@@ -79,12 +123,12 @@ async def send(
         entity="campaign",
         entity_id=c.id,
         now=now,
-        after={"to": user.username, "version": c.version, "sample_customer": sample.customer_id},
+        after={"to": user.username, "version": c.version, "data": "sample"},
         reason=f"{result.code} {result.detail}"[:400],
     )
     return {
         "ok": result.ok,
         "code": result.code,
-        "to": user.email,
-        "subject": SUBJECT_PREFIX + sample.subject,
+        "to": address,
+        "subject": SUBJECT_PREFIX + rendered.subject,
     }

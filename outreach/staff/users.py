@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import StaffUser
+from outreach.records import validate
 from outreach.staff import audit, roles
 from outreach.staff.errors import Conflict, Invalid, Problem
 
@@ -75,6 +76,9 @@ async def add(
 ) -> StaffUser:
     """Create a staff account (audited). Raises Invalid or Conflict; writes nothing then."""
     problems = check_new(username, password, role)
+    for name, value in (("display_name", display_name), ("email", email)):
+        if value is not None and validate.control_character(value) is not None:
+            problems.append(Problem(name, "使えない制御文字が含まれています"))
     if problems:
         raise Invalid(problems)
     if await by_username(session, username) is not None:

@@ -1,29 +1,33 @@
 """Whether a campaign definition may be saved: purpose, channels, audience fields and template
-data items against the purpose registry, and the legal footer of advertising mail (R1, R3,
-R14, R19). Pure: it takes the registry's facts through `Rules` and returns every problem.
+data items against the purpose registry, and its classification (R1, R3, R14). Pure: it
+takes the registry's facts through `Rules` and returns every problem.
+
+A campaign is advertising (R14). It may be filed as not advertising only under a
+service-notice purpose (a recall, a store closure notice) and only when its text holds no
+promotional wording (`wording.promotional`); an approver then certifies it (`campaigns.approve`).
+The legally required sender display (R19) is not the text's business: the composer adds it.
+
+Also what staff may type into a customer's record (the Art. 34 correction form and API):
+each field through the very validator the DMS import uses (`records.validate`), so a phone
+is a phone and no control character gets in, whichever way the value arrives.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Protocol
 
 from outreach.errors import OutreachError
+from outreach.records import fields as record_fields
+from outreach.records import rows as record_rows
+from outreach.records import validate
+from outreach.records.mappings import Mapping
 from outreach.staff import spec as spec_mod
+from outreach.staff import wording
 from outreach.staff.errors import Problem
 
-# What an advertising mail must show (特定電子メール法 Art. 4, R19): the sender, the postal
-# address, a contact point, and the opt-out link. Referenced as template fields.
-# Including the shared footer template (`_base/footer.*`, written once from config/dealer.toml)
-# satisfies all of them.
-FOOTER_FIELDS: dict[str, str] = {
-    "dealer.sender_name": "送信者の氏名・名称",
-    "dealer.postal_address": "送信者の住所",
-    "dealer.contact_phone": "苦情・問合せ先",
-    "message.optout_url": "配信停止の連絡先（URL）",
-}
-FOOTER_TEMPLATE_PREFIX = "_base/footer"
 NON_PERSONAL_PREFIXES = ("dealer.", "store.", "campaign.", "message.")
 
 
@@ -49,9 +53,45 @@ class Rules(Protocol):
     def includes(self, source: str) -> tuple[str | None, ...]: ...
 
 
+_NO_LABELS = Mapping(kind="customers", path=Path(), columns={})  # correctable fields: no choices
+
+# Where a campaign's text may hold layout: a template body may hold tabs and line breaks,
+# a subject (a mail header) and a name none.
+TEMPLATE_LAYOUT = "\t\n\r"
+FREE_TEXT_LAYOUT = "\t\n\r"  # a reason typed into a textarea
+
+
+def controls(where: str, value: str, *, allow: str = "") -> list[Problem]:
+    """The control-character problem of one text input, if any (the import's check)."""
+    try:
+        validate.refuse_controls(value, allow=allow)
+    except ValueError as e:
+        return [Problem(where, str(e))]
+    return []
+
+
+def correction_value(field: str, value: str) -> tuple[object, list[Problem]]:
+    """A corrected customer field, typed by the import's validator for that field: the value
+    (None for an empty one) and the problems (empty when it may be stored)."""
+    f = record_fields.by_name("customers").get(field)
+    if f is None:
+        return None, [Problem("field", "訂正できない項目です")]
+    if not value.strip():
+        if f.required:
+            return None, [Problem("value", "この項目は空にできません")]
+        return None, controls("value", value)
+    try:
+        return record_rows.parse_cell(f, value, _NO_LABELS), []
+    except ValueError as e:
+        return None, [Problem("value", str(e))]
+
+
 def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
     """Every reason the campaign cannot be saved; empty when it can."""
-    problems: list[Problem] = []
+    problems: list[Problem] = controls("name", spec.name)
+    problems += controls("subject_template", spec.subject_template)
+    for name in ("text_template", "html_template"):
+        problems += controls(name, getattr(spec, name) or "", allow=TEMPLATE_LAYOUT)
     purpose = rules.purpose(spec.purpose)
     if purpose is None:
         return [Problem("purpose", f"利用目的 {spec.purpose} はプライバシーポリシーにありません")]
@@ -76,28 +116,61 @@ def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
             continue
         try:
             used = rules.fields_used(source)
-        except (OutreachError, ValueError) as e:
-            problems.append(Problem(name, f"テンプレートを解析できません: {e}"))
+        except (OutreachError, ValueError):
+            problems.append(Problem(name, "テンプレートを解析できません"))
             continue
         except Exception as e:  # jinja2.TemplateSyntaxError and friends
-            problems.append(Problem(name, f"テンプレートの構文エラー: {e}"))
+            problems.append(Problem(name, syntax_message(source, e)))
             continue
         problems.extend(_items(name, sorted(used), purpose, rules))
-        if spec.advertising and name != "subject_template" and not _has_footer(source, rules):
-            problems.extend(
-                Problem(name, f"広告メールに必要な表示がありません: {label}（{{{{ {field} }}}}）")
-                for field, label in FOOTER_FIELDS.items()
-                if field not in used
-            )
+    if not spec.advertising:
+        problems.extend(non_advertising_problems(spec, purpose))
     return problems
 
 
-def _has_footer(source: str, rules: Rules) -> bool:
-    try:
-        names = rules.includes(source)
-    except Exception:  # a syntax error is reported by the field analysis already
-        return False
-    return any(n is not None and n.startswith(FOOTER_TEMPLATE_PREFIX) for n in names)
+def syntax_message(source: str, e: Exception) -> str:
+    """A template syntax error for staff: the line number and that line, in Japanese."""
+    lineno = getattr(e, "lineno", None)
+    lines = source.splitlines()
+    if isinstance(lineno, int) and 1 <= lineno <= len(lines):
+        text = lines[lineno - 1].strip()
+        if len(text) > 60:
+            text = text[:60] + "…"
+        return f"テンプレートの {lineno} 行目（またはその直前）に構文の誤りがあります：「{text}」"
+    return "テンプレートに構文の誤りがあります（{{ }} や {% %} の閉じ忘れがないか確認してください）"
+
+
+SERVICE_NOTICE = "service_notice"
+
+
+def non_advertising_problems(spec: spec_mod.CampaignSpec, purpose: PurposeView) -> list[Problem]:
+    """Why this campaign cannot be sent as not advertising (R14); empty when it can be
+    certified so."""
+    if purpose.category != SERVICE_NOTICE:
+        return [
+            Problem(
+                "advertising",
+                "キャンペーンは広告メール（特定電子メール）です。広告でない連絡として送れるのは、"
+                "サービスのお知らせの利用目的（リコール・店舗休業のお知らせなど）だけです (R14)",
+            )
+        ]
+    out = []
+    texts = {
+        "name": spec.name,
+        "subject_template": spec.subject_template,
+        "text_template": spec.text_template,
+        "html_template": spec.html_template,
+    }
+    for field, text in texts.items():
+        for word, label in wording.promotional([text]):
+            out.append(
+                Problem(
+                    field,
+                    f"宣伝の文言「{word}」（{label}）があるため、広告でない連絡にはできません。"
+                    "広告メールとして送るか、文言を改めてください (R14)",
+                )
+            )
+    return out
 
 
 def _items(where: str, fields: Iterable[str], purpose: PurposeView, rules: Rules) -> list[Problem]:
@@ -110,8 +183,8 @@ def _items(where: str, fields: Iterable[str], purpose: PurposeView, rules: Rules
             continue
         try:
             items = rules.items_for_fields([field])
-        except OutreachError as e:
-            out.append(Problem(where, f"不明な項目 {field}: {e}"))
+        except OutreachError:  # its message names the registry file: not for staff
+            out.append(Problem(where, f"「{field}」は使えるデータ項目にありません"))
             continue
         outside = sorted(items - purpose.items)
         if outside:

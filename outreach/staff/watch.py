@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
-from outreach.db.models import ConsentEvent, GateDecision, OutboxMessage, Run
+from outreach.db.models import ConsentEvent, GateDecision, OutboxMessage, Run, SendAttempt
 from outreach.gate import reasons
 from outreach.staff import campaigns
 
@@ -27,30 +27,62 @@ def reason_label(code: str) -> str:
         return code
 
 
-async def campaign_results(session: AsyncSession, campaign_id: int) -> dict[str, Any]:
+async def campaign_results(
+    session: AsyncSession, campaign_id: int, *, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """A campaign's results now, from the send log: the outbox rows by status, the waiting
+    ones by why they wait, the permanent failures (bounces), the people the gate turned away
+    (each once, under the first reason of their latest decision: a deferred customer who was
+    queued for the window's opening is not counted), and the opt-outs since."""
     c = await campaigns.get(session, campaign_id)
+    now = now or dt.datetime.now(dt.UTC)
+    mine = OutboxMessage.campaign_id == c.id
     by_status = dict(
         (
             await session.execute(
                 select(OutboxMessage.status, func.count())
-                .where(OutboxMessage.campaign_id == c.id)
+                .where(mine)
                 .group_by(OutboxMessage.status)
             )
         ).all()
     )
-    denied: Counter[str] = Counter()
-    deferred = 0
-    rows = await session.execute(
-        select(GateDecision.reasons, GateDecision.deferred_until, func.count())
-        .where(GateDecision.campaign_id == c.id, GateDecision.allowed.is_(False))
-        .group_by(GateDecision.reasons, GateDecision.deferred_until)
+    waiting_rows = (
+        await session.execute(
+            select(
+                OutboxMessage.not_before > now,
+                OutboxMessage.attempts > 0,
+                func.count(),
+            )
+            .where(mine, OutboxMessage.status == "queued")
+            .group_by(OutboxMessage.not_before > now, OutboxMessage.attempts > 0)
+        )
+    ).all()
+    waiting: Counter[str] = Counter()
+    for later, retried, n in waiting_rows:
+        waiting["retry" if retried else "scheduled" if later else "ready"] += n
+    latest = (
+        select(func.max(GateDecision.id))
+        .where(GateDecision.campaign_id == c.id)
+        .group_by(GateDecision.customer_id, GateDecision.channel)
     )
-    for text, deferred_until, n in rows:
-        if deferred_until is not None:
-            deferred += n
-        for code in (text or "").split():
-            denied[code] += n
-    ids = select(OutboxMessage.id).where(OutboxMessage.campaign_id == c.id)
+    rows = await session.execute(
+        select(GateDecision.reasons, func.count())
+        .where(GateDecision.id.in_(latest), GateDecision.allowed.is_(False))
+        .group_by(GateDecision.reasons)
+    )
+    denied: Counter[str] = Counter()
+    for text, n in rows:
+        codes = (text or "").split()
+        denied[codes[0] if codes else "?"] += n
+    ids = select(OutboxMessage.id).where(mine)
+    bounced = int(
+        await session.scalar(
+            select(func.count(func.distinct(SendAttempt.outbox_id))).where(
+                SendAttempt.outbox_id.in_(ids), SendAttempt.result == "perm_fail"
+            )
+        )
+        or 0
+    )
     start = c.created_at
     events = (
         await session.execute(
@@ -58,9 +90,7 @@ async def campaign_results(session: AsyncSession, campaign_id: int) -> dict[str,
                 ConsentEvent.action == "opt_out",
                 ConsentEvent.source.in_(OPTOUT_SOURCES),
                 ConsentEvent.occurred_at >= start,
-                ConsentEvent.customer_id.in_(
-                    select(OutboxMessage.customer_id).where(OutboxMessage.campaign_id == c.id)
-                ),
+                ConsentEvent.customer_id.in_(select(OutboxMessage.customer_id).where(mine)),
             )
         )
     ).all()
@@ -71,11 +101,10 @@ async def campaign_results(session: AsyncSession, campaign_id: int) -> dict[str,
             optouts[scope] += 1
     sent_times = (
         await session.scalars(
-            select(OutboxMessage.sent_at).where(
-                OutboxMessage.campaign_id == c.id, OutboxMessage.sent_at.is_not(None)
-            )
+            select(OutboxMessage.sent_at).where(mine, OutboxMessage.sent_at.is_not(None))
         )
     ).all()
+    points, step = timeline_with_step([t for t in sent_times if t is not None])
     return {
         "campaign_id": c.id,
         "status": c.status,
@@ -84,20 +113,46 @@ async def campaign_results(session: AsyncSession, campaign_id: int) -> dict[str,
             k: int(by_status.get(k, 0))
             for k in ("queued", "paused", "sending", "sent", "failed", "suppressed", "cancelled")
         },
+        "waiting": {k: waiting.get(k, 0) for k in ("ready", "scheduled", "retry")},
+        "bounced": bounced,
         "denied": [
             {"code": k, "label": reason_label(k), "count": n} for k, n in denied.most_common()
         ],
-        "deferred": deferred,
+        "deferred": waiting.get("scheduled", 0),
         "optouts": sum(optouts.values()),
         "optouts_by_scope": dict(optouts),
-        "timeline": timeline([t for t in sent_times if t is not None]),
+        "timeline": points,
+        "timeline_step": step,
+        "as_of": now.isoformat(),
     }
 
 
+WORKER_RECENT = dt.timedelta(minutes=10)
+
+
+async def worker_state(session: AsyncSession, *, now: dt.datetime) -> dict[str, Any]:
+    """Whether a worker is sending: the last send attempt, and messages claimed now."""
+    last = await session.scalar(select(func.max(SendAttempt.at)))
+    sending = int(
+        await session.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.status == "sending", OutboxMessage.lease_until > now)
+        )
+        or 0
+    )
+    running = sending > 0 or (last is not None and now - last <= WORKER_RECENT)
+    return {"running": running, "last_attempt_at": last, "sending": sending}
+
+
 def timeline(times: list[dt.datetime]) -> list[dict[str, Any]]:
-    """Messages sent per minute (per hour for long campaigns), JST labels."""
+    return timeline_with_step(times)[0]
+
+
+def timeline_with_step(times: list[dt.datetime]) -> tuple[list[dict[str, Any]], str]:
+    """Messages sent per minute (per hour for long campaigns), JST labels; and the step."""
     if not times:
-        return []
+        return [], "1分"
     lo, hi = min(times), max(times)
     step = dt.timedelta(minutes=1) if hi - lo <= dt.timedelta(hours=2) else dt.timedelta(hours=1)
     base = lo.astimezone(JST).replace(second=0, microsecond=0)
@@ -105,11 +160,16 @@ def timeline(times: list[dt.datetime]) -> list[dict[str, Any]]:
         base = base.replace(minute=0)
     counts: Counter[int] = Counter(int((t - base) // step) for t in times)
     last = max(counts)
-    fmt = "%H:%M" if step == dt.timedelta(minutes=1) else "%m/%d %H時"
-    return [
-        {"at": (base + i * step).strftime(fmt), "sent": counts.get(i, 0)}
+    minute = step == dt.timedelta(minutes=1)
+    points = [
+        {"at": _tick(base + i * step, minute), "sent": counts.get(i, 0)}
         for i in range(max(0, last - 59), last + 1)
     ]
+    return points, "1分" if minute else "1時間"
+
+
+def _tick(t: dt.datetime, minute: bool) -> str:
+    return f"{t:%H:%M}" if minute else f"{t.month}/{t.day} {t.hour}時"
 
 
 async def dashboard(session: AsyncSession, *, now: dt.datetime) -> dict[str, Any]:
@@ -151,7 +211,7 @@ async def dashboard(session: AsyncSession, *, now: dt.datetime) -> dict[str, Any
     per_day: Counter[dt.date] = Counter(t.astimezone(JST).date() for t in times)
     trend = [
         {
-            "day": (start + dt.timedelta(days=i)).strftime("%m/%d"),
+            "day": f"{(start + dt.timedelta(days=i)).month}/{(start + dt.timedelta(days=i)).day}",
             "optouts": per_day.get((start + dt.timedelta(days=i)).date(), 0),
         }
         for i in range(days)

@@ -12,10 +12,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from outreach import bootstrap
-from outreach.web import optout, privacy, security, staff
+from outreach.web import feedback, health, optout, privacy, security, signup, staff
 
 Hook = Callable[[bootstrap.App], Awaitable[None]]
 
@@ -55,6 +55,11 @@ def create_app(
     deps = optout.build_deps(app)
     web.router.routes.extend(optout.routes(deps))
     web.router.routes.extend(privacy.routes(app))  # /privacy, from the registry (R10)
+    sign = signup.build(app)
+    web.router.routes.extend(signup.routes(sign))  # /signup, /signup/confirm/{token}
+    # Mounted before /staff, which would otherwise take every /staff/… path.
+    web.mount(signup.SHOWROOM_PREFIX, signup.showroom(sign))
+    web.mount(feedback.PREFIX, feedback.build(app))
     staff.mount(web, app)  # /staff console and /api/v1 (outreach.web.staff)
 
     async def healthz(request: Request) -> Response:
@@ -66,6 +71,16 @@ def create_app(
         return JSONResponse({"status": "ok"})
 
     web.add_route("/healthz", healthz, methods=["GET"])
+    web.router.routes.extend(health.routes(app))  # /livez, /readyz, /metrics
+
+    async def landing(request: Request) -> Response:
+        """`/`: staff with a session go to the console; anyone else gets a Japanese page
+        saying what this site is and where to go (mail links, the phone, the console)."""
+        if request.cookies.get(staff.COOKIE):
+            return RedirectResponse("/staff/", 303)
+        return deps.render("landing.html")
+
+    web.add_route("/", landing, methods=["GET"])
 
     async def not_found(request: Request, exc: Exception) -> Response:
         return deps.error(404)

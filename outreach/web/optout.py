@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from outreach import bootstrap
+from outreach import bootstrap, logs, metrics
 from outreach.errors import InputRejected, NotFound
 from outreach.optout import keys as keys_mod
 from outreach.optout import policy as policy_mod
@@ -154,14 +154,18 @@ async def _handle(deps: Deps, request: Request, what: str, fn: Any) -> Response:
     except InputRejected:
         response = deps.error(400)
     except (SQLAlchemyError, OSError):
-        log.exception("opt-out %s: database error", what)
+        log.exception("optout.database_error", extra=logs.ids("optout.database_error", kind=what))
         response = deps.error(503)
+    took = time.perf_counter() - started
+    metrics.optout_request(what, request.method, response.status_code, took)
     log.info(
-        "opt-out %s %s status=%d %.1fms",
-        what,
-        request.method,
-        response.status_code,
-        (time.perf_counter() - started) * 1000,
+        "optout.request",
+        extra=logs.ids(
+            "optout.request",
+            kind=what,
+            status=response.status_code,
+            duration_ms=round(took * 1000, 1),
+        ),
     )
     return response
 

@@ -15,11 +15,13 @@ from pathlib import Path
 OUTREACH = str(Path(sys.executable).parent / "outreach")
 
 
+# A Thursday: most demo stores close on Tuesdays or Wednesdays, and a reminder mail waits for
+# the store's next open day (config/gate.toml).
 def _demo(data_dir: Path) -> dict[str, object]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     env["OUTREACH_DATA_DIR"] = str(data_dir)
     proc = subprocess.run(
-        [OUTREACH, "demo", "--customers", "400", "--date", "2026-01-06", "--json"],
+        [OUTREACH, "demo", "--customers", "400", "--date", "2026-01-08", "--json"],
         env=env,
         capture_output=True,
         text=True,
@@ -48,6 +50,15 @@ def test_demo_runs_the_day_end_to_end_and_a_second_run_adds_nothing(tmp_path: Pa
         assert msg["Message-ID"] and msg["List-Unsubscribe"] and msg["List-Id"]
         assert any("\u3040" <= ch <= "\u9fff" for ch in str(msg["Subject"]))
         assert msg.get_body(("plain",)) is not None and msg.get_body(("html",)) is not None
+
+    # The day's call list (a month before 車検 the store calls) and the console page of each.
+    calls = first["calls"]
+    assert isinstance(calls, dict) and calls["date"] == "2026-01-08" and calls["count"] >= 1
+    assert (data / "calls" / "2026-01-08.csv").is_file()
+    console = first["console"]
+    assert isinstance(console, dict)
+    assert console["calls"] == "http://127.0.0.1:8000/staff/calls?day=2026-01-08"
+    assert set(console) == {"sending", "letters", "calls", "conversion"}
 
     second = _demo(data)
     assert "skipped" in second["demo_data"]  # type: ignore[operator]

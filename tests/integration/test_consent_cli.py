@@ -73,7 +73,7 @@ async def test_verify_reports_problems_and_exits_1(
         await s.execute(update(ConsentEvent).values(actor="staff:someone_else"))
     r = run(db_url, tmp_path, "consent", "verify")
     assert r.returncode == 1
-    assert f"customer {cid} seq 1: hash_mismatch" in r.stdout
+    assert f"顧客 {cid}（1 件目の記録）: 記録が書き換えられています" in r.stdout
     j = run(db_url, tmp_path, "consent", "verify", "--json")
     assert j.returncode == 1
     assert json.loads(j.stdout)["problems"][0]["code"] == "hash_mismatch"

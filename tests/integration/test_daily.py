@@ -131,21 +131,23 @@ async def test_phone_outside_its_hours_is_queued_for_when_they_open(
     assert rows[0]["channel"] == "phone"
     assert rows[0]["not_before"] == dt.datetime(2026, 4, 30, 10, 0, tzinfo=JST)
     calls = Path(summary.files[0])
-    assert calls.parent.name == "calls"
+    # The call list of the day the call may be made, in Japanese, with that date on it.
+    assert calls.parent.name == "calls" and calls.name == "2026-04-30.csv"
     table = list(csv.reader(_read(calls, "utf-8").splitlines()))
-    assert table[0] == [
-        "reference",
-        "kind",
-        "stage",
-        "due_on",
-        "customer.name_kanji",
-        "customer.name_kana",
-        "customer.phone",
-        "vehicle.car_name",
-        "vehicle.registration_number",
-        "vehicle.shaken_expiry_on",
+    assert table[0][:10] == [
+        "架電日",
+        "管理番号",
+        "店舗",
+        "氏名",
+        "フリガナ",
+        "電話番号",
+        "ご用件",
+        "お車",
+        "登録番号",
+        "期日",
     ]
-    assert table[1][1:4] == ["shaken", "2", "2026-06-30"]
+    assert table[1][0] == "2026年4月30日(木)"
+    assert table[1][6] == "車検のご案内（第2段階）" and table[1][9] == "2026年6月30日(火)"
 
 
 async def test_print_batch_holds_only_the_notice_items_in_cp932(
@@ -164,19 +166,37 @@ async def test_print_batch_holds_only_the_notice_items_in_cp932(
         await kit.vehicle(s, 1, c, shaken_expiry_on=D(2026, 6, 30))
     _at(clock, DAY)
     summary = await daily.run(app, DAY, prepared=prepared)
-    [path] = [Path(f) for f in summary.files]
-    assert path.parent.name == "print" and path.name == "2026-04-30_reminder_shaken_2.csv"
+    path, pdf = (Path(f) for f in summary.files)
+    assert path.parent.name == "print" and path.name == "2026-04-30.csv"
+    assert pdf.name == "2026-04-30.pdf" and pdf.read_bytes().startswith(b"%PDF")
     text = _read(path, "cp932")
     rows = list(csv.reader(text.splitlines()))
-    assert rows[0][4:9] == [
-        "customer.name_kanji",
-        "customer.postal_code",
-        "customer.prefecture",
-        "customer.city",
-        "customer.address",
+    assert rows[0] == [
+        "管理番号",
+        "郵便番号",
+        "住所1",
+        "住所2",
+        "宛名",
+        "敬称",
+        "ご案内",
+        "お車",
+        "登録番号",
+        "満了日",
+        "保険会社",
+        "店舗",
+        "店舗電話番号",
     ]
-    assert not any("email" in h or "phone" in h or "birth" in h for h in rows[0])
-    assert rows[1][4] == "〓田 髙橋"  # 𠮷 is not in CP932; 髙 is
+    assert not any("メール" in h or h == "電話番号" or "生年月日" in h for h in rows[0])
+    assert rows[1][1:8] == [
+        "1600023",
+        "東京都新宿区",
+        "西新宿1-1",
+        "〓田 髙橋",  # 𠮷 is not in CP932; 髙 is
+        "様",
+        "車検のご案内",
+        "レクサス RX",
+    ]
+    assert rows[1][9] == "2026年6月30日"  # a human date, not 2026-06-30
     # A second run of the date rewrites the same file: no duplicate line.
     await daily.run(app, DAY, prepared=prepared)
     assert _read(path, "cp932") == text

@@ -12,8 +12,11 @@ from pathlib import Path
 
 import aiosmtplib
 import dkim as dkimpy
+import dkimkit
 import pytest
 from aiosmtpd.smtp import SMTP
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from outreach import settings as settings_mod
 from outreach.errors import ConfigError
@@ -140,7 +143,14 @@ def test_settings_build_the_signer_or_none(rsa_key: tuple[bytes, bytes], tmp_pat
     with pytest.raises(ConfigError, match="SELECTOR"):
         dkim.from_settings(with_key)
     signer = dkim.from_settings(with_key.model_copy(update={"dkim_selector": "s2026"}))
-    assert signer is not None and signer.domain == base.mail_domain
+    assert signer is not None and signer.domain == base.mail_domain and signer.beside is None
+    ed = settings_mod.SecretStr(ed25519_pem().decode())
+    both = with_key.model_copy(update={"dkim_selector": "s2026", "dkim_ed25519_private_key": ed})
+    with pytest.raises(ConfigError, match="ED25519_SELECTOR"):
+        dkim.from_settings(both)
+    signer = dkim.from_settings(both.model_copy(update={"dkim_ed25519_selector": "ed2026"}))
+    assert signer is not None and signer.beside is not None
+    assert signer.beside.algorithm == b"ed25519-sha256" and signer.beside.selector == "ed2026"
 
 
 def test_a_bad_key_is_a_config_error() -> None:
@@ -148,3 +158,83 @@ def test_a_bad_key_is_a_config_error() -> None:
         dkim.Signer(
             "s1", DOMAIN, b"-----BEGIN RSA PRIVATE KEY-----\nAAAA\n-----END RSA PRIVATE KEY-----\n"
         )
+
+
+def ed25519_pem() -> bytes:
+    key = ed25519.Ed25519PrivateKey.generate()
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def test_the_signer_publishes_its_own_dns_record(rsa_key: tuple[bytes, bytes]) -> None:
+    pem, txt = rsa_key
+    assert dkim.Signer("s2026", DOMAIN, pem).dns_record().encode() == txt
+
+
+@pytest.mark.skipif(not dkimkit.available(), reason="needs Debian's opendkim-tools (make browser)")
+def test_opendkim_verifies_what_we_sign_and_rejects_a_change(rsa_key: tuple[bytes, bytes]) -> None:
+    """An independent implementation (OpenDKIM's library) agrees with dkimpy."""
+    pem, _ = rsa_key
+    signer = dkim.Signer("s2026", DOMAIN, pem)
+    name = f"s2026._domainkey.{DOMAIN}"
+    signed = signer.sign(a_mail())
+    assert dkimkit.opendkim_verify(signed, name, signer.dns_record()) == (0, "")
+    changed = signed.replace(b"https://dealer.example.jp/u/v1.abc", b"https://evil.example/u/x")
+    rc, err = dkimkit.opendkim_verify(changed, name, signer.dns_record())
+    assert rc != 0 and "Bad signature" in err
+    other = dkim.Signer("s2026", DOMAIN, ed25519_pem())  # right selector, wrong key
+    rc, err = dkimkit.opendkim_verify(signed, name, other.dns_record())
+    assert rc != 0
+
+
+def test_ed25519_beside_rsa_both_verify_with_dkimpy(rsa_key: tuple[bytes, bytes]) -> None:
+    """RFC 8463: an Ed25519 signature beside the RSA one, each under its own selector."""
+    pem, txt = rsa_key
+    ed = dkim.Signer("ed2026", DOMAIN, ed25519_pem())
+    assert ed.algorithm == b"ed25519-sha256"
+    signed = dkim.Signer("s2026", DOMAIN, pem, beside=ed).sign(a_mail())
+    records = {
+        f"s2026._domainkey.{DOMAIN}.".encode(): txt,
+        f"ed2026._domainkey.{DOMAIN}.".encode(): ed.dns_record().encode(),
+    }
+
+    def dnsfunc(name: bytes, timeout: int = 5) -> bytes | None:
+        return records.get(name)
+
+    d = dkimpy.DKIM(signed)
+    assert d.verify(idx=0, dnsfunc=dnsfunc) and d.verify(idx=1, dnsfunc=dnsfunc)
+    algorithms = {tags_at(signed, i)["a"] for i in (0, 1)}
+    assert algorithms == {"rsa-sha256", "ed25519-sha256"}
+    tampered = signed.replace(b"https://dealer.example.jp/u/v1.abc", b"https://evil.example/u")
+    d = dkimpy.DKIM(tampered)
+    assert not d.verify(idx=0, dnsfunc=dnsfunc) and not d.verify(idx=1, dnsfunc=dnsfunc)
+
+
+def tags_at(signed: bytes, index: int) -> dict[str, str]:
+    head = signed.split(b"\r\n\r\n", 1)[0].decode()
+    found = re.findall(r"DKIM-Signature: (.*?)\r\n(?=\S)", head, re.S)
+    value = re.sub(r"\s+", "", found[index])
+    return dict(t.split("=", 1) for t in value.split(";") if t)
+
+
+def test_the_signature_is_what_dkimpy_itself_would_sign(rsa_key: tuple[bytes, bytes]) -> None:
+    """Same tags, same order, same folding, same bytes as dkimpy's own signer (RSA PKCS#1
+    v1.5 is deterministic): only the speed differs."""
+    pem, _ = rsa_key
+    mail = a_mail()
+    ours = dkim.Signer("s2026", DOMAIN, pem).signature(mail, now=1_800_000_000)
+    import time as time_mod
+    from unittest import mock
+
+    with mock.patch.object(time_mod, "time", return_value=1_800_000_000):
+        theirs = dkimpy.sign(
+            mail,
+            b"s2026",
+            DOMAIN.encode(),
+            pem,
+            include_headers=list(dkim.SIGNED_HEADERS),
+            canonicalize=(b"relaxed", b"relaxed"),
+            linesep=b"\r\n",
+        )
+    assert ours == theirs

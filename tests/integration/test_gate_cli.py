@@ -197,7 +197,7 @@ def test_audit_counts_allowed_and_each_reason(db_url: str, tmp_path: Path) -> No
         *("--at", "2026-01-06T23:00:00", "--filter", "status=active"),
     )
     assert late.returncode == 0, late.stderr
-    assert "延期 / deferred: 1" in late.stdout and "OUTSIDE_SEND_WINDOW" in late.stdout
+    assert "延期: 1 人" in late.stdout and "送信時間帯外（延期）" in late.stdout
 
 
 def test_bad_input_is_one_line_and_exit_code(db_url: str, tmp_path: Path) -> None:
@@ -241,6 +241,34 @@ def test_bad_input_is_one_line_and_exit_code(db_url: str, tmp_path: Path) -> Non
         assert "Traceback" not in r.stderr
 
 
+async def _reads(db_url: str, customer_id: int) -> list[tuple[str, str | None]]:
+    from outreach.db.models import AuditEntry
+
+    engine = engine_mod.make_engine(db_url)
+    try:
+        async with engine_mod.sessionmaker(engine)() as s:
+            rows = await s.execute(
+                select(AuditEntry.actor, AuditEntry.reason).where(
+                    AuditEntry.action == "customer.read",
+                    AuditEntry.entity_id == str(customer_id),
+                )
+            )
+            return [(a, r) for a, r in rows.all()]
+    finally:
+        await engine.dispose()
+
+
+def test_explain_is_an_audited_read_of_personal_data(db_url: str, tmp_path: Path) -> None:
+    """R11: `gate explain` shows the customer's ledger, so each run leaves an audit row."""
+    a, b = seed(db_url)
+    args = ["gate", "explain", "--customer", str(a), "--purpose", "p3", "--channel", "email"]
+    r = run_process(db_url, tmp_path, *args, "--at", AT)
+    assert r.returncode == 0, r.stderr
+    [(actor, reason)] = asyncio.run(_reads(db_url, a))
+    assert actor.startswith("cli:") and reason == "gate explain p3/email"
+    assert asyncio.run(_reads(db_url, b)) == []
+
+
 def test_explain_names_the_reading_and_audits_the_read(db_url: str, tmp_path: Path) -> None:
     """R11: explain reads name, email and ledger, so it leaves an audit row; and it names the
     interpretation of the policy that decided the case (here: (8) is per insurer)."""
@@ -256,19 +284,5 @@ def test_explain_names_the_reading_and_audits_the_read(db_url: str, tmp_path: Pa
     assert ok.returncode == 0, ok.stderr
     assert "送信可" in ok.stdout and "販売店の確認待ち" in ok.stdout
 
-    async def audited() -> list[tuple[str, str | None, str | None]]:
-        from outreach.db.models import AuditEntry
-
-        engine = engine_mod.make_engine(db_url)
-        try:
-            async with engine_mod.sessionmaker(engine)() as s:
-                rows = await s.execute(
-                    select(AuditEntry.action, AuditEntry.entity_id, AuditEntry.actor)
-                )
-                return [(a, e, c) for a, e, c in rows]
-        finally:
-            await engine.dispose()
-
-    rows = asyncio.run(audited())
-    assert len(rows) == 2 and all(r[0] == "read" and r[1] == str(b) for r in rows)
-    assert all((r[2] or "").startswith("cli:") for r in rows)
+    reads = asyncio.run(_reads(db_url, b))
+    assert len(reads) == 2 and all(actor.startswith("cli:") for actor, _ in reads)

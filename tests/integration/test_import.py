@@ -12,6 +12,7 @@ import datetime as dt
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -254,3 +255,26 @@ async def test_header_without_a_required_column_rejects_the_file(
     assert [(p.line, p.reason) for p in r.problems] == [(1, "必須の列「顧客番号」がありません")]
     async with engine.connect() as conn:
         assert await conn.scalar(select(func.count()).select_from(Customer)) == 0
+
+
+@pytest.mark.slow
+async def test_a_stray_quote_in_a_100k_row_file_rejects_one_row_and_imports_the_rest(
+    engine: AsyncEngine, tmp_path: Path
+) -> None:
+    header = "顧客番号,氏名,フリガナ,生年月日"
+    lines = [header, *(f"C{i:06d},顧客 {i},コキャク,S45.3.1" for i in range(100_000))]
+    lines[50_001] = 'C050000,"山田 太郎,ヤマダ,S45.3.1'  # a stray quote at file line 50,002
+    path = write(tmp_path, "big.csv", lines, encoding="utf-8")
+    result = await csvimport.run(
+        engine, REPO / "config", "customers", path, now=T0, batch_size=5000
+    )
+    assert result.rows == 100_000
+    assert [(p.line, p.column) for p in result.problems] == [(50_002, "")]
+    assert "引用符" in result.problems[0].reason
+    assert result.inserted == 99_999
+    async with engine.connect() as conn:
+        count = await conn.scalar(select(func.count()).select_from(Customer))
+        last = await conn.scalar(
+            select(Customer.name_kanji).where(Customer.external_id == "C099999")
+        )
+    assert count == 99_999 and last == "顧客 99999"

@@ -40,7 +40,10 @@ def test_partial_import_exits_1_with_a_report_and_rerun_is_a_no_op(
         assert f"{line}行目" in r.stderr
     assert "6行目 生年月日: 'H31.5.1' は平成の期間外です" in r.stderr  # a bad date, and why
     report = Path(data["error_report"])
-    assert report == tmp_path / "c.csv.errors.csv"
+    assert report.parent == tmp_path / "data" / "import-errors"  # the data folder, not the input's
+    assert report.name.startswith("c.csv.") and report.name.endswith(".errors.csv")
+    assert report.stat().st_mode & 0o777 == 0o600
+    assert not (tmp_path / "c.csv.errors.csv").exists()
     rows = report.read_text(encoding="utf-8-sig").splitlines()
     assert rows[0] == "行,列,理由" and len(rows) == 6
 
@@ -72,6 +75,24 @@ def test_clean_file_exits_0(db_url: str, tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert "新規 1 件" in r.stderr
     assert not (tmp_path / "ok.csv.errors.csv").exists()
+    assert not (tmp_path / "data" / "import-errors").exists()
+
+
+def test_the_report_follows_no_planted_symlink(db_url: str, tmp_path: Path) -> None:
+    victim = tmp_path / "victim.conf"
+    victim.write_text("system file\n")
+    path = customers_file(tmp_path, [g.replace(",S01,", ",,") for g in GOOD_CUSTOMERS])
+    (tmp_path / "c.csv.errors.csv").symlink_to(victim)  # the old default place, planted
+    r = run(db_url, tmp_path, "import", "customers", str(path), "--json")
+    assert r.returncode == 1
+    assert victim.read_text() == "system file\n"
+    assert Path(json.loads(r.stdout)["error_report"]).parent == tmp_path / "data" / "import-errors"
+    explicit = run(
+        db_url, tmp_path, "import", "customers", str(path), "--errors", "c.csv.errors.csv"
+    )
+    assert explicit.returncode == 1 and "Traceback" not in explicit.stderr
+    assert "cannot write the error report" in explicit.stderr
+    assert victim.read_text() == "system file\n"
 
 
 def test_usage_errors_exit_2_in_one_line(tmp_path: Path) -> None:

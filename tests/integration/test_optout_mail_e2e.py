@@ -32,9 +32,12 @@ from outreach.send import service, smtp
 from outreach.web.app import create_app
 
 D = dt.date
-EXPIRY = D(2026, 6, 30)  # shaken stage 2 (advertising) and nini stage 1 fall on 4/30
+EXPIRY = D(2026, 6, 30)  # shaken stage 2 (advertising) falls on 4/30
+JIBAISEKI = D(2026, 5, 30)  # 自賠責 stage 1 (a service notice, not advertising) on 4/30
 DAY1 = D(2026, 4, 30)
-DAY2 = D(2026, 6, 16)  # nini stage 2 (14 days before 6/30); shaken stage 3 of a 7/16 expiry
+DAY2 = D(2026, 6, 16)  # 自賠責 of a 7/16 expiry; shaken stage 3 of a 7/16 expiry
+# The 任意保険 reminders invite a review of the cover, so they are advertising (R14): the
+# notice that is not advertising here is the 自賠責 one.
 
 
 @asynccontextmanager
@@ -103,8 +106,13 @@ async def seed(app: bootstrap.App) -> tuple[int, int]:
     async with app.sessions() as s, s.begin():
         cid = await kit.customer(s, 1)
         vid = await kit.vehicle(s, 1, cid, shaken_expiry_on=EXPIRY)
-        await kit.policy(s, 1, kind="nini", customer_id=cid, expires_on=EXPIRY, vehicle_id=vid)
-        await kit.vehicle(s, 2, cid, shaken_expiry_on=D(2026, 7, 16))
+        await kit.policy(
+            s, 1, kind="jibaiseki", customer_id=cid, expires_on=JIBAISEKI, vehicle_id=vid
+        )
+        vid2 = await kit.vehicle(s, 2, cid, shaken_expiry_on=D(2026, 7, 16))
+        await kit.policy(
+            s, 2, kind="jibaiseki", customer_id=cid, expires_on=D(2026, 7, 16), vehicle_id=vid2
+        )
     return cid, vid
 
 
@@ -125,7 +133,7 @@ async def test_one_click_from_a_sent_mail_stops_that_scope_only(
         await daily.run(app, DAY1)
         with sendkit.SmtpServer() as server:
             await deliver(app, server)
-            nini = mail_for(server, "任意保険")
+            nini = mail_for(server, "自賠責")
             shaken = mail_for(server, "車検")
         assert "配信停止" in nini.get_body(("plain",)).get_content()  # type: ignore[union-attr]
         target = one_click_target(nini)
@@ -142,18 +150,18 @@ async def test_one_click_from_a_sent_mail_stops_that_scope_only(
         assert r.status_code == 200 and "location" not in r.headers
         async with app.sessions() as s:
             c = await s.get(Customer, cid)
-            assert c is not None and c.opt_outs == ["kind:nini"]  # not advertising: its kind
+            assert c is not None and c.opt_outs == ["kind:jibaiseki"]  # not advertising: its kind
             ev = (await s.execute(select(ConsentEvent))).scalar_one()
             assert ev.source == "one_click"
 
-        # Weeks later: the nini reminder is refused, the shaken reminder still goes out.
+        # Weeks later: the 自賠責 reminder is refused, the shaken reminder still goes out.
         clock.at = dt.datetime.combine(DAY2, dt.time(10, 0), tzinfo=JST)
         await daily.run(app, DAY2)
         with sendkit.SmtpServer() as server:
             await deliver(app, server)
             subjects = [str(m.parsed()["Subject"]) for m in server.received]
         assert any("車検" in s for s in subjects), subjects
-        assert not any("任意保険" in s for s in subjects), subjects
+        assert not any("自賠責" in s for s in subjects), subjects
         async with app.sessions() as s:
             refused = (
                 await s.execute(
@@ -210,7 +218,7 @@ async def test_one_click_on_advertising_mail_stops_marketing_not_service_notices
         with sendkit.SmtpServer() as server:
             await deliver(app, server)
             subjects = [str(m.parsed()["Subject"]) for m in server.received]
-        assert any("任意保険" in s for s in subjects), subjects
+        assert any("自賠責" in s for s in subjects), subjects
 
 
 async def test_one_click_on_advertising_mail_stops_the_next_advertising_reminder(

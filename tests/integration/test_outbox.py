@@ -310,3 +310,62 @@ def test_enqueue_is_idempotent_for_any_sequence_of_runs(db_url: str, runs: list[
             await eng.dispose()
 
     asyncio.run(go())
+
+
+async def test_a_budgeted_claim_takes_per_lane_and_leaves_the_rest_untouched(
+    engine: AsyncEngine,
+) -> None:
+    """Shipped carrier limits (docomo 2/s, no burst): one docomo message per claim, every
+    other message at once, a dead worker's docomo message first; the budget rows move and
+    the worker's heartbeat counts it."""
+    from outreach.db.models import SendBudget
+    from outreach.send import config as send_config
+
+    sessions = engine_mod.sessionmaker(engine)
+    async with sessions() as s, s.begin():
+        docomo = await sendkit.add_customers(s, 3, domain="docomo.ne.jp")
+        others = await sendkit.add_customers(s, 3, start=10)
+        await outbox.enqueue(s, [(draft(c), sendkit.permit(c)) for c in docomo + others], now=NOW)
+    budgets = send_config.load(sendkit.REPO / "config" / "sending.toml").budgets(1000, 10**6)
+    clock = [5000.0]
+
+    def wall() -> float:
+        return clock[0]
+
+    async with sessions() as s, s.begin():  # a worker dies holding docomo[0]
+        await s.execute(
+            OutboxMessage.__table__.update()  # type: ignore[attr-defined]
+            .where(OutboxMessage.customer_id == docomo[0])
+            .values(status="sending", claimed_by="dead", lease_until=NOW - LEASE)
+        )
+    async with sessions() as s, s.begin():
+        got = await outbox.claim(
+            s, worker="w1", limit=10, now=NOW, lease=LEASE, budgets=budgets, wall=wall
+        )
+    assert sorted(c.customer_id for c in got) == sorted([docomo[0], *others])
+    assert got.workers == 1 and all(5000.0 <= c.slot <= 5001.0 for c in got)
+    async with sessions() as s:
+        left = (
+            await s.execute(
+                select(OutboxMessage.customer_id, OutboxMessage.attempts).where(
+                    OutboxMessage.status == "queued"
+                )
+            )
+        ).all()
+        tats = dict((await s.execute(select(SendBudget.name, SendBudget.tat))).all())
+    assert sorted(left) == [(docomo[1], 0), (docomo[2], 0)]
+    assert tats["carrier:docomo/s"] == pytest.approx(5000.5)
+    assert "worker:w1" in tats
+    async with sessions() as s, s.begin():  # docomo's next token is 0.5 s away
+        assert (
+            await outbox.claim(
+                s, worker="w1", limit=10, now=NOW, lease=LEASE, budgets=budgets, wall=wall
+            )
+            == []
+        )
+    clock[0] += 0.5
+    async with sessions() as s, s.begin():
+        later = await outbox.claim(
+            s, worker="w1", limit=10, now=NOW, lease=LEASE, budgets=budgets, wall=wall
+        )
+    assert [c.customer_id for c in later] == [docomo[1]]

@@ -18,10 +18,13 @@ OUTREACH = str(Path(sys.executable).with_name("outreach"))
 def run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[bytes]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
     base.update(
-        OUTREACH_DATA_DIR=str(tmp_path / "data"),
-        OUTREACH_CONFIG_DIR=str(REPO / "config"),
-        OUTREACH_BASE_URL="https://dealer.example.jp",
-        **env,
+        {
+            "OUTREACH_DATA_DIR": str(tmp_path / "data"),
+            "OUTREACH_CONFIG_DIR": str(REPO / "config"),
+            "OUTREACH_BASE_URL": "https://dealer.example.jp",
+            "OUTREACH_DEALER_FILE": str(REPO / "config" / "dealer.demo.toml"),
+            **env,
+        }
     )
     return subprocess.run([OUTREACH, *args], env=base, capture_output=True, timeout=60)
 
@@ -36,20 +39,28 @@ def test_check_lists_every_template_with_its_items(tmp_path: Path) -> None:
     assert rows["campaign_winter_tires"]["stream"] == "campaign"
 
 
-def test_check_refuses_a_campaign_without_footer_in_one_clear_message(tmp_path: Path) -> None:
+def test_check_refuses_the_placeholders_of_the_real_dealer_file(tmp_path: Path) -> None:
+    """The go-live guard: the shipped dealer.toml still has 〒000-0000 and 送信開始前に記入."""
+    proc = run(
+        tmp_path, "templates", "check", OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.toml")
+    )
+    assert proc.returncode == 2 and proc.stdout == b""
+    err = proc.stderr.decode()
+    assert err.startswith("error: ") and err.count("\n") == 1
+    assert "dealer.toml" in err and "dealer.postal_code" in err and "〒000-0000" in err
+    assert "Traceback" not in err
+
+
+def test_check_refuses_a_broken_template_in_one_clear_message(tmp_path: Path) -> None:
     templates_dir = tmp_path / "templates"
     shutil.copytree(REPO / "templates" / "mail", templates_dir / "mail")
     body = templates_dir / "mail" / "campaign_winter_tires" / "body.txt"
-    body.write_text(
-        body.read_text(encoding="utf-8").replace('{% include "_base/footer.txt" %}', ""),
-        encoding="utf-8",
-    )
+    body.write_text(body.read_text(encoding="utf-8") + "{{ policy.insurer }}\n")
     proc = run(tmp_path, "templates", "check", OUTREACH_TEMPLATES_DIR=str(templates_dir))
     assert proc.returncode == 2
     err = proc.stderr.decode()
     assert err.startswith("error: ")
-    assert "campaign_winter_tires" in err and "body.txt" in err
-    assert "dealer.postal_address" in err and "message.optout_url" in err
+    assert "campaign_winter_tires" in err and "body.txt" in err and "policy.insurer" in err
     assert "Traceback" not in err and proc.stdout == b""
 
 
@@ -71,3 +82,20 @@ def test_preview_post_and_unknown(tmp_path: Path) -> None:
     assert post.returncode == 0 and "髙橋 花子 様" in post.stdout.decode()
     unknown = run(tmp_path, "templates", "preview", "nope")
     assert unknown.returncode == 2 and unknown.stderr.startswith(b"error: ")
+
+
+def test_the_worker_does_not_start_while_the_dealer_file_holds_placeholders(
+    tmp_path: Path,
+) -> None:
+    proc = run(
+        tmp_path,
+        "worker",
+        "--once",
+        OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.toml"),
+        OUTREACH_DATABASE_URL=f"sqlite:///{tmp_path / 'none.sqlite3'}",
+    )
+    assert proc.returncode == 2, proc.stderr
+    err = proc.stderr.decode()
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+    assert "outbox worker not started" in err and "dealer.toml" in err
+    assert "dealer.postal_code" in err

@@ -73,8 +73,8 @@ def test_worker_once_sends_rendered_mail_and_outbox_counts(db_url: str, tmp_path
     assert summary == {"claimed": 4, "sent": 4}
     assert after.returncode == 0
     assert [line.split()[:2] for line in after.stdout.splitlines()] == [
-        ["sent", "4"],
-        ["queued", "0"],
+        ["送信済み", "4"],
+        ["送信待ち", "0"],
     ]
     assert len(server.received) == 4
     rows = {r.message_id: r for r in asyncio.run(outbox_rows(db_url))}

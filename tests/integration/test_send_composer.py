@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import datetime as dt
+import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ from sqlalchemy import insert, select, update
 
 from outreach import bootstrap, outbox, pipeline, settings
 from outreach.clock import FixedClock
-from outreach.db.models import Campaign, EmailBasis, OutboxMessage, SendAttempt
+from outreach.db.models import Campaign, Customer, EmailBasis, OutboxMessage, SendAttempt
 from outreach.send import service, smtp
 
 
@@ -41,6 +42,7 @@ def make_app(db_url: str, tmp_path: Path, clock: FixedClock, **extra: Any) -> bo
         data_dir=tmp_path / "data",
         database_url=db_url,
         config_dir=sendkit.REPO / "config",
+        dealer_file=sendkit.REPO / "config" / "dealer.demo.toml",
         templates_dir=sendkit.write_templates(tmp_path / "templates"),
         secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
         base_url="https://outreach.example.jp",
@@ -194,3 +196,62 @@ async def test_campaign_text_edited_after_approval_is_not_sent(
     assert rows[1].basis == "opt_in" and rows[1].basis_id is not None
     assert rows[2].status == "failed" and "approved version" in (rows[2].last_error or "")
     assert len(attempts) == 2
+
+
+async def test_a_header_injection_is_a_final_visible_refusal(
+    db_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    """A value the MIME writer refuses is not retried as temporary: failed once, shown."""
+    app = make_app(db_url, tmp_path, clock)
+    try:
+        await seed(app, [sendkit.draft(1), sendkit.draft(2)])
+        async with app.sessions() as s, s.begin():
+            await s.execute(
+                update(Customer)
+                .where(Customer.id == 1)
+                .values(name_kanji="髙橋\r\nBcc: evil@example.jp")
+            )
+        with sendkit.SmtpServer() as server:
+            w = service.build_worker(
+                app, transport=smtp.SmtpTransport(smtp.parse_url(server.url), 1)
+            )
+            report = await pipeline.drain(w, once=True)
+            await w.transport.close()
+        async with app.sessions() as s:
+            rows = {m.customer_id: m for m in (await s.execute(select(OutboxMessage))).scalars()}
+            attempts = (await s.execute(select(SendAttempt))).scalars().all()
+    finally:
+        await app.close()
+    assert report.results["perm_fail"] == 1 and report.results["sent"] == 1
+    assert [r.rcpt_tos for r in server.received] == [["user2@example.jp"]]
+    assert rows[1].status == "failed" and rows[1].attempts == 1
+    assert (rows[1].last_error or "").startswith("build refused")
+    assert [a.result for a in attempts if a.outbox_id == rows[1].id] == ["perm_fail"]
+
+
+async def test_one_refused_template_parks_only_its_own_messages(
+    db_url: str, tmp_path: Path, clock: FixedClock
+) -> None:
+    app = make_app(db_url, tmp_path, clock)
+    broken = app.settings.templates_dir / "mail" / "broken_notice"
+    shutil.copytree(app.settings.templates_dir / "mail" / "test_notice", broken)
+    (broken / "body.txt").write_text("{{ customer.birth_date }}\n")  # not an item of p2
+    try:
+        await seed(app, [sendkit.draft(1, template="broken_notice"), sendkit.draft(2)])
+        with sendkit.SmtpServer() as server:
+            # The worker starts (no exit 2) although one catalogue template is refused.
+            w = service.build_worker(
+                app, transport=smtp.SmtpTransport(smtp.parse_url(server.url), 1)
+            )
+            report = await pipeline.drain(w, once=True)
+            await w.transport.close()
+        async with app.sessions() as s:
+            rows = {m.customer_id: m for m in (await s.execute(select(OutboxMessage))).scalars()}
+    finally:
+        await app.close()
+    assert report.results["sent"] == 1 and report.results["temp_fail"] == 1
+    assert [r.rcpt_tos for r in server.received] == [["user2@example.jp"]]
+    parked = rows[1]
+    assert parked.status == "queued" and parked.not_before > clock.now()
+    assert "broken_notice" in (parked.last_error or "")
+    assert "birth_date" in (parked.last_error or "")

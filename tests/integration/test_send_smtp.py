@@ -25,6 +25,9 @@ MSG = (
 )
 
 
+PERMIT = sendkit.permit(1)
+
+
 def msg(n: int) -> bytes:
     return MSG.format(n=n).encode()
 
@@ -55,7 +58,7 @@ async def test_pool_reuses_its_connections() -> None:
     try:
         t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 3)
         results = await asyncio.gather(
-            *(t.send("a@mail.example.jp", ["b@example.jp"], msg(i)) for i in range(30))
+            *(t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(i)) for i in range(30))
         )
         await t.close()
     finally:
@@ -74,9 +77,9 @@ async def test_a_dropped_connection_is_replaced_on_next_use() -> None:
     c.start()
     try:
         t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 1)
-        r1 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
-        r2 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(2))
-        r3 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(3))
+        r1 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(1))
+        r2 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(2))
+        r3 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(3))
         await t.close()
     finally:
         c.stop()
@@ -86,7 +89,7 @@ async def test_a_dropped_connection_is_replaced_on_next_use() -> None:
 
 async def test_server_down_is_a_temporary_failure_without_code() -> None:
     t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{sendkit.free_port()}"), 1)
-    r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+    r = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(1))
     await t.close()
     assert not r.ok and r.code is None and r.detail.startswith("connection:")
 
@@ -106,7 +109,7 @@ async def test_auth_from_the_url(password: str, delivered: bool) -> None:
         relay = smtp.parse_url(f"smtp://relay:{password}@127.0.0.1:{port}")
         # A refused login may leave the server waiting for another mechanism: short timeout.
         t = smtp.SmtpTransport(dataclasses.replace(relay, timeout=2), 1)
-        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        r = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(1))
         await t.close()
     finally:
         c.stop()
@@ -159,9 +162,9 @@ async def test_starttls_required_by_the_url(cert: tuple[Path, Path]) -> None:
     try:
         relay = smtp.parse_url(f"smtp+starttls://127.0.0.1:{port}?insecure")
         t = smtp.SmtpTransport(relay, 1)
-        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        r = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(1))
         plain = smtp.SmtpTransport(smtp.Relay("127.0.0.1", port, start_tls=False), 1)
-        refused = await plain.send("a@mail.example.jp", ["b@example.jp"], msg(2))
+        refused = await plain.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(2))
         await t.close()
         await plain.close()
     finally:
@@ -179,7 +182,7 @@ async def test_implicit_tls(cert: tuple[Path, Path]) -> None:
     try:
         relay = smtp.parse_url(f"smtps://127.0.0.1:{port}?insecure")
         t = smtp.SmtpTransport(relay, 2)
-        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        r = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(1))
         await t.close()
     finally:
         c.stop()
@@ -190,12 +193,12 @@ async def test_implicit_tls(cert: tuple[Path, Path]) -> None:
 async def test_file_and_capture_transports_write_one_eml_per_message_id(tmp_path: Path) -> None:
     t = capture.transport(tmp_path / "data")
     for n in (1, 2, 1):  # the third is a resend of the first: same file
-        r = await t.send("a@mail.example.jp", ["b@example.jp"], msg(n))
+        r = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(n))
         assert r.ok and r.code == 250
     files = sorted(p.name for p in capture.capture_dir(tmp_path / "data").iterdir())
     assert files == ["1.x@mail.example.jp.eml", "2.x@mail.example.jp.eml"]
     f = file.FileTransport(tmp_path / "out")
-    await f.send("a@mail.example.jp", ["b@example.jp"], msg(3))
+    await f.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(3))
     parsed = email.message_from_bytes(
         (tmp_path / "out" / "3.x@mail.example.jp.eml").read_bytes(), policy=email.policy.default
     )
@@ -209,9 +212,9 @@ async def test_a_connection_the_relay_closed_while_idle_is_replaced_transparentl
     c.start()
     try:
         t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 1)
-        r1 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(1))
+        r1 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(1))
         await asyncio.sleep(0.8)  # the relay hangs up on the idle connection
-        r2 = await t.send("a@mail.example.jp", ["b@example.jp"], msg(2))
+        r2 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(2))
         await t.close()
     finally:
         c.stop()

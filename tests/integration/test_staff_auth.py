@@ -23,9 +23,21 @@ async def _add(app: bootstrap.App, username: str = "alice", role: str = "markete
         )
 
 
-async def _login(app: bootstrap.App, password: str = PASSWORD) -> auth.Login:
-    async with app.sessions() as s, s.begin():
-        return await auth.login(s, "alice", password, now=app.clock.now(), remote="127.0.0.1")
+async def _login(
+    app: bootstrap.App,
+    password: str = PASSWORD,
+    *,
+    remote: str = "127.0.0.1",
+    checks: auth.PasswordChecks | None = None,
+) -> auth.Login:
+    return await auth.login(
+        app.sessions,
+        checks or auth.PasswordChecks(),
+        "alice",
+        password,
+        now=app.clock.now(),
+        remote=remote,
+    )
 
 
 async def test_password_is_stored_as_argon2id_and_the_addition_is_audited(

@@ -68,7 +68,13 @@ async def test_a_valid_campaign_is_saved_as_draft_version_1_and_audited(
         ({"channels": ["sms"]}, "channels", "sms"),
         ({"purpose": "p9"}, "purpose", "p9"),
         ({"purpose": "p2", "channels": ["visit"]}, "channels", "visit"),
-        ({"text_template": "こんにちは"}, "text_template", "配信停止"),  # no legal footer
+        ({"advertising": False}, "advertising", "広告"),  # a campaign is advertising
+        ({"purpose": "p4", "advertising": False}, "advertising", "サービスのお知らせ"),
+        (  # R14 mixed content: a tyre sale filed as a service notice
+            {"purpose": "p2", "advertising": False, "text_template": "冬タイヤ 20％オフ"},
+            "text_template",
+            "宣伝の文言",
+        ),
         ({"text_template": "{% if %}"}, "text_template", "構文"),
     ],
 )
@@ -83,14 +89,63 @@ async def test_a_campaign_breaking_purpose_or_law_cannot_be_saved(
     assert await _count(app) == 0
 
 
-async def test_the_shared_footer_include_satisfies_the_legal_footer(app: bootstrap.App) -> None:
+async def test_a_campaign_text_needs_no_footer_of_its_own(app: bootstrap.App) -> None:
+    """The composer adds the sender display (R19); the old shared include still saves."""
+    await _create(app, text_template="本文のみ")
     await _create(app, text_template='本文 {% include "_base/footer.txt" %}')
-    assert await _count(app) == 1
+    assert await _count(app) == 2
 
 
-async def test_non_advertising_mail_needs_no_footer(app: bootstrap.App) -> None:
-    await _create(app, purpose="p4", text_template="アンケートのお願い", advertising=False)
-    assert await _count(app) == 1
+RECALL = {
+    "name": "リコールのお知らせ",
+    "purpose": "p2",
+    "advertising": False,
+    "subject_template": "{{ customer.name_kanji }}様 リコール（回収・無償修理）のお知らせ",
+    "text_template": "{{ customer.name_kanji }}様\n{{ vehicle.car_name }}のリコールについて。",
+}
+
+
+async def test_a_service_notice_is_approved_as_not_advertising_only_when_certified(
+    app: bootstrap.App,
+) -> None:
+    cid = await _create(app, **RECALL)
+    async with app.sessions() as s, s.begin():
+        with pytest.raises(Conflict, match="certify"):
+            await campaigns.approve(s, cid, 1, rules(), actor=APPROVER, now=app.clock.now())
+    async with app.sessions() as s, s.begin():
+        c = await campaigns.approve(
+            s, cid, 1, rules(), actor=APPROVER, now=app.clock.now(), certify_non_advertising=True
+        )
+        assert c.status == "approved" and c.advertising is False
+    async with app.sessions() as s:
+        row = await s.scalar(
+            select(AuditEntry).where(AuditEntry.action == "campaign.certify_non_advertising")
+        )
+        assert row is not None and row.actor == APPROVER.username and row.entity_id == str(cid)
+
+
+async def test_promotional_wording_cannot_be_certified_non_advertising(
+    app: bootstrap.App,
+) -> None:
+    """Saved before the wording list grew (stored directly): approval still refuses it."""
+    cid = await _create(app, **RECALL)
+    async with app.sessions() as s, s.begin():
+        c = await campaigns.get(s, cid)
+        c.text_template += "\nこの機会に冬タイヤを20%オフでご提供。"
+    async with app.sessions() as s, s.begin():
+        with pytest.raises(Invalid) as e:
+            await campaigns.approve(
+                s,
+                cid,
+                1,
+                rules(),
+                actor=APPROVER,
+                now=app.clock.now(),
+                certify_non_advertising=True,
+            )
+    assert any("20%オフ" in p.message for p in e.value.problems), e.value.problems
+    async with app.sessions() as s:
+        assert (await campaigns.get(s, cid)).status == "draft"
 
 
 async def test_a_marketer_cannot_approve(app: bootstrap.App) -> None:

@@ -105,7 +105,7 @@ def test_users_and_the_campaign_lifecycle_from_the_cli(db_url: str, tmp_path: Pa
     [email] = json.loads(r.stdout)["channels"]
     assert (email["channel"], email["audience"], email["allowed"]) == ("email", 0, 0)
     r = run(db_url, tmp_path, "campaign", "preview", cid, "--as", "mika")  # a marketer may
-    assert r.returncode == 0 and "email: 対象 0 人" in r.stdout, r.stderr
+    assert r.returncode == 0 and "電子メール: 対象 0 人" in r.stdout, r.stderr
 
     r = run(db_url, tmp_path, "campaign", "list", "--json")
     assert [c["status"] for c in json.loads(r.stdout)] == ["approved"]

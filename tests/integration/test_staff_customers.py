@@ -36,9 +36,9 @@ async def _audit(app: bootstrap.App, action: str) -> list[AuditEntry]:
 async def test_search_and_page_reads_are_audited(app: bootstrap.App) -> None:
     ids = await seed_customers(app)
     async with app.sessions() as s, s.begin():
-        hits = await customers.search(s, "髙橋", actor="aoi", now=app.clock.now())
-        assert [h["id"] for h in hits] == [ids["C1"]]
-        assert await customers.search(s, "C2", actor="aoi", now=app.clock.now())
+        found = await customers.search(s, "髙橋", actor="aoi", now=app.clock.now())
+        assert [h["id"] for h in found.hits] == [ids["C1"]] and found.total == 1
+        assert (await customers.search(s, "C2", actor="aoi", now=app.clock.now())).hits
         page = await customers.page(s, ids["C1"], actor="aoi", now=app.clock.now())
         assert page["customer"]["name_kanji"] == "髙橋 一郎"
         assert "opt_outs" not in page["customer"] and page["vehicles"][0]["car_name"] == "RX"

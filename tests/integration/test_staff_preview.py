@@ -152,7 +152,12 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
         assert r["ok"] and r["code"] == 250
         [received] = smtp.received
         msg = received.parsed()
-        assert str(msg["subject"]) == "【テスト送信】髙橋 一郎様 冬のタイヤ交換フェアのご案内"
+        # Rendered from the synthetic sample customer, never from a real customer's record.
+        assert str(msg["subject"]) == "【テスト送信】髙橋 花子様 冬のタイヤ交換フェアのご案内"
+        plain = msg.get_body(("plain",))
+        assert plain is not None and "一郎" not in plain.get_content()
+        assert "ジャミール商事株式会社" in plain.get_content()  # the sender display
+        assert msg["List-Unsubscribe"] is not None
         assert msg["to"].addresses[0].addr_spec == "mika@dealer.example.jp"
     async with app.sessions() as s:
         logged = await s.scalar(select(AuditEntry).where(AuditEntry.action == "campaign.test_send"))

@@ -17,6 +17,7 @@ from staffkit import (
     PASSWORD,
     add_users,
     campaign_data,
+    form_token,
     seed_customers,
     serving,
 )
@@ -61,7 +62,9 @@ async def _campaigns(app: bootstrap.App) -> int:
 
 async def test_unauthenticated_requests_to_every_api_route_are_refused(base: str) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
-        spec = (await client.get("/api/v1/openapi.json")).json()
+        spec = (
+            await client.get("/api/v1/openapi.json", headers=await _token(client, "mika"))
+        ).json()
         tried = 0
         for path, methods in spec["paths"].items():
             for method in methods:
@@ -88,7 +91,9 @@ async def test_unauthenticated_console_pages_are_refused(base: str, app: bootstr
             "/staff/campaigns/1/preview",
             "/staff/customers?q=x",
             "/staff/customers/1",
-            "/staff/customers/1/export",
+            "/staff/customers/1/disclosures/1",
+            "/staff/customers/1/disclosures/1/a4.pdf",
+            "/staff/campaigns/1/schedule",
             "/staff/users",
         ):
             r = await client.get(path)
@@ -125,9 +130,10 @@ async def test_a_cross_site_form_post_is_refused(base: str, app: bootstrap.App) 
         assert api_no_header.status_code == 403  # the cookie alone does not authorise a write
         assert await _campaigns(app) == 0
 
+        page = await client.get("/staff/campaigns/new")
         ok = await client.post(
             "/staff/campaigns/new",
-            data={**form, "csrf_token": token},
+            data={**form, "csrf_token": token, "form_token": form_token(page.text)},
             headers={"origin": base},
         )
         assert ok.status_code == 303, ok.text
@@ -217,7 +223,7 @@ async def test_the_console_pages_render_for_each_role(base: str, app: bootstrap.
         assert 'value="policy.insurer" data-purposes="p2 p8"' in form.text
         preview = await client.get(f"/staff/campaigns/{cid}/preview")
         assert preview.status_code == 200
-        assert "送信できる人数" in preview.text and "OPTED_OUT" in preview.text
+        assert "送信できる人数" in preview.text and "配信停止済み" in preview.text
         assert "<svg" in preview.text
         assert (await client.get(f"/staff/customers/{ids['C1']}")).status_code == 403
         assert (await client.get("/staff/users")).status_code == 403
@@ -231,6 +237,7 @@ async def test_the_console_pages_render_for_each_role(base: str, app: bootstrap.
             f"/staff/customers/{ids['C1']}/request",
             data={
                 "csrf_token": token,
+                "form_token": form_token(r.text),
                 "kind": "opt_out",
                 "scope": "category:marketing",
                 "source": "phone",
@@ -239,8 +246,19 @@ async def test_the_console_pages_render_for_each_role(base: str, app: bootstrap.
         )
         assert r.status_code == 303
         r = await client.get(f"/staff/customers/{ids['C1']}")
-        assert "category:marketing" in r.text
-        r = await client.get(f"/staff/customers/{ids['C1']}/export")
+        shown = r.text.split('id="optouts">', 1)[1].split("</dd>", 1)[0]
+        assert shown == "営業・キャンペーンのご案内"
+        r = await client.post(
+            f"/staff/customers/{ids['C1']}/disclosures",
+            data={
+                "csrf_token": token,
+                "form_token": form_token(r.text),
+                "identity": "license",
+                "delivery": "paper",
+            },
+        )
+        assert r.status_code == 303, r.text
+        r = await client.get(r.headers["location"])
         assert r.status_code == 200 and "保有個人データ開示書" in r.text
         r = await client.get(f"/api/v1/customers/{ids['C1']}/export")
         assert r.status_code == 200 and r.json()["consent_history"][0]["source"] == "phone"

@@ -80,7 +80,21 @@ def test_first_year_is_gannen() -> None:
     assert wareki.to_wareki(dt.date(1989, 1, 7), short=True) == "S64.1.7"
 
 
-dates = st.dates(min_value=dt.date(1868, 1, 25), max_value=dt.date(2200, 12, 31))
+# Day-exact 和暦 starts with the Gregorian calendar (明治6年1月1日); see the next two tests.
+dates = st.dates(min_value=wareki.GREGORIAN_FROM, max_value=dt.date(2200, 12, 31))
+
+
+def test_the_gregorian_calendar_boundary_is_the_same_for_reading_and_writing() -> None:
+    """明治 began on 1868-01-25, but its days before 明治6年1月1日 were lunisolar: 明治5年12月2日
+    was followed by 明治6年1月1日 (改暦ノ布告). Reading and writing refuse those days alike."""
+    assert wareki.parse("明治6年1月1日") == dt.date(1873, 1, 1) == wareki.parse("M6.1.1")
+    assert wareki.to_wareki(dt.date(1873, 1, 1)) == "明治6年1月1日"
+    for text in ("明治5年12月2日", "M5.3.1", "明治元年10月23日"):
+        with pytest.raises(ValueError, match="旧暦"):
+            wareki.parse(text)
+    with pytest.raises(ValueError, match="旧暦"):
+        wareki.to_wareki(dt.date(1872, 12, 31))
+    assert wareki.ERAS[0].start == dt.date(1868, 1, 25)  # the era itself, for 明治 years
 
 
 @given(dates)

@@ -169,3 +169,10 @@ def test_static_fields_cover_every_field_read_at_render_time(parts: list[str]) -
     environment.Renderer(environment.make(None)).render_string(source, ctx)
     assert log  # every shape reads something: the recorder works
     assert log <= fields_used(source)
+
+
+def test_a_namespace_attribute_holding_data_counts_as_read_whole() -> None:
+    src = "{% set ns = namespace(v=none) %}{% set ns.v = customer %}{{ ns.v.birth_date }}"
+    assert fields_used(src) == {"customer"}
+    one = "{% set ns = namespace(v=none) %}{% set ns.v = customer.name_kanji %}{{ ns.v }}"
+    assert fields_used(one) == {"customer.name_kanji"}

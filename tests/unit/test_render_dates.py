@@ -51,6 +51,16 @@ def test_wareki_before_the_gregorian_calendar_is_refused() -> None:
         dates.wareki(dt.date(1872, 12, 31))
 
 
+def test_one_era_table_for_reading_and_writing() -> None:
+    """The templates' 和暦 and the import's 和暦 agree on every era boundary."""
+    from outreach.records import wareki as wareki_mod
+
+    for era in wareki_mod.ERAS:
+        first = max(era.start, wareki_mod.GREGORIAN_FROM)
+        assert dates.wareki(first) == wareki_mod.to_wareki(first)
+        assert wareki_mod.parse(dates.wareki(first)) == first
+
+
 def test_datetimes_are_shown_in_tokyo_and_naive_ones_refused() -> None:
     late_utc = dt.datetime(2026, 11, 30, 15, 30, tzinfo=dt.UTC)  # 2026-12-01 00:30 JST
     assert dates.jdate(late_utc) == "2026年12月1日(火)"

@@ -171,3 +171,55 @@ def test_urls() -> None:
     assert tokens.optout_url("https://x.jp/", "T") == "https://x.jp/u/T"
     assert tokens.preferences_url("https://x.jp", "T") == "https://x.jp/preferences/T"
     assert tokens.mailto_url("u@x.jp", "T") == "mailto:u@x.jp?subject=unsubscribe%20T"
+
+
+# Links already sent: version 1 tokens issued by the HMAC construction before AES-SIV
+# (recorded from that code; the old key ends in "=" like base64 padding).
+V1_TOKEN = "AQRCNWY3KcCfcb7DIk2R4miSfu81IiDc8Mpz-ZUjBO2bi0OS9ET0IOWheE5XpNEElIyQx34"
+V1_OLD_KEY = b"old-key-2025=="
+V1_OLD_TOKEN = "AQRsWWJz7eTHq3cpyAwgfSJCeI8Lc5Y8YftaIjFJl17DnbWF0CCLZmlbRbYIMuxt4EAqpLMwiA"
+
+
+def test_new_tokens_are_aes_siv_as_documented() -> None:
+    """An independent decryption with `cryptography`'s AES-SIV and the documented HKDF."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers.aead import AESSIV
+    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+    t = _token()
+    raw = base64.urlsafe_b64decode(t + "=" * (-len(t) % 4))
+    assert raw[0] == tokens.VERSION == 2
+    header = raw[: 2 + raw[1]]
+    k = HKDF(hashes.SHA256(), 64, None, b"outreach/optout-token/aes-siv/v2").derive(KEY)
+    payload = AESSIV(k).decrypt(raw[len(header) :], [header])
+    assert b"campaign:42" in payload and b"marketing" in payload
+    assert _token() == t  # deterministic: a re-rendered message has the same link
+
+
+def test_links_sent_before_the_change_still_verify() -> None:
+    c = tokens.verify(RING, V1_TOKEN)
+    assert (c.customer_id, c.outbox_id, c.scope, c.advertising) == (
+        12345,
+        987654,
+        "campaign:42",
+        True,
+    )
+    for i in range(len(V1_TOKEN)):  # and an altered old link is still refused
+        flipped = V1_TOKEN[:i] + ("A" if V1_TOKEN[i] != "A" else "B") + V1_TOKEN[i + 1 :]
+        with pytest.raises(tokens.TokenError):
+            tokens.verify(RING, flipped)
+
+
+def test_old_links_survive_a_rotation_even_with_an_equals_sign_in_the_old_key() -> None:
+    s = settings_mod.Settings(
+        secret_key="a-brand-new-key-0123456789",  # type: ignore[arg-type]
+        old_secret_keys=f"{V1_OLD_KEY.decode()}, {KEY.decode()}",  # type: ignore[arg-type]
+    )
+    ring = keys.ring(s)
+    old = tokens.verify(ring.verify, V1_OLD_TOKEN)
+    assert (old.customer_id, old.outbox_id, old.scope) == (7, None, "kind:shaken")
+    assert tokens.verify(ring.verify, V1_TOKEN).customer_id == 12345
+    assert tokens.verify(ring.verify, _token()).customer_id == 12345  # a v2 link of KEY
+    labelled = keys.parse_old("2025a=" + V1_OLD_KEY.decode())  # the labelled form still works
+    assert labelled["2025a"] == V1_OLD_KEY
+    assert tokens.verify(labelled, V1_OLD_TOKEN).customer_id == 7

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPBearer
 
+from outreach import labels
 from outreach.db.models import Campaign
 from outreach.errors import NotFound, OutreachError
 from outreach.staff import (
@@ -31,6 +32,7 @@ from outreach.staff import (
 )
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import (
+    Busy,
     Conflict,
     Forbidden,
     Invalid,
@@ -48,6 +50,7 @@ STATUS = {
     Conflict: 409,
     Invalid: 422,
     RateLimited: 429,
+    Busy: 503,
 }
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": schemas.ErrorOut, "description": "Not logged in"},
@@ -104,7 +107,11 @@ def build(st: StaffWeb) -> FastAPI:
 
     async def on_error(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, OutreachError)
-        problems = [dataclasses.asdict(p) for p in exc.problems] if isinstance(exc, Invalid) else []
+        problems = (
+            [{**dataclasses.asdict(p), "label": labels.field_name(p.field)} for p in exc.problems]
+            if isinstance(exc, Invalid)
+            else []
+        )
         return JSONResponse(
             {"detail": str(exc), "problems": problems},
             status_code=status_of(exc),
@@ -113,10 +120,17 @@ def build(st: StaffWeb) -> FastAPI:
 
     async def on_invalid(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, RequestValidationError)
-        problems = [
-            {"field": ".".join(str(x) for x in e.get("loc", ())), "message": str(e.get("msg"))}
-            for e in exc.errors()
-        ]
+        problems = []
+        for e in exc.errors():
+            loc = [str(x) for x in e.get("loc", ())]
+            field = ".".join(loc[1:] if loc and loc[0] in ("body", "query", "path") else loc)
+            problems.append(
+                {
+                    "field": field,
+                    "label": labels.field_name(field),
+                    "message": spec_mod.japanese(e),
+                }
+            )
         return JSONResponse({"detail": "入力が正しくありません", "problems": problems}, 422)
 
     api.add_exception_handler(OutreachError, on_error)
@@ -125,12 +139,11 @@ def build(st: StaffWeb) -> FastAPI:
     @api.post("/session", response_model=schemas.SessionOut, tags=["session"])
     async def login(body: schemas.LoginIn, request: Request) -> schemas.SessionOut:
         """Log in; returns a bearer token (and the session's CSRF token)."""
-        async with st.tx() as s:
-            result = await auth.login(
-                s, body.username, body.password, now=st.now, remote=remote(request)
-            )
+        result = await st.login(body.username, body.password, remote(request))
         if result.reason == "rate_limited":
             raise RateLimited("ログインの失敗が続いたため、しばらくお待ちください")
+        if result.reason in ("busy", "unavailable"):
+            raise Busy("ただいま混み合っています。少し待ってからお試しください")
         if not result.ok or result.principal is None or result.token is None:
             raise NotAuthenticated("ユーザー名またはパスワードが違います")
         p = result.principal
@@ -298,7 +311,9 @@ def build(st: StaffWeb) -> FastAPI:
         """Progress: sent, failed, deferred, denied by reason, opt-outs from this campaign."""
         async with st.tx() as s:
             who(request).require("campaign.read")
-            return schemas.ResultsOut.model_validate(await watch.campaign_results(s, campaign_id))
+            return schemas.ResultsOut.model_validate(
+                await watch.campaign_results(s, campaign_id, now=st.now)
+            )
 
     @router.get("/dashboard", tags=["watching"])
     async def dashboard(request: Request) -> dict[str, Any]:
@@ -311,12 +326,17 @@ def build(st: StaffWeb) -> FastAPI:
     async def search(
         request: Request,
         q: Annotated[str, Query(min_length=1, max_length=100, pattern=r"^[^\x00]*$")],
+        response: Response,
+        page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     ) -> list[schemas.CustomerHit]:
+        """Matching customers (NFKC, width, kana and spacing folded; phone digits), 20 a
+        page; the total is in the X-Total-Count header."""
         async with st.tx() as s:
             p = who(request)
             p.require("customer.read")
-            hits = await customers.search(s, q, actor=p.username, now=st.now)
-            return [schemas.CustomerHit.model_validate(h) for h in hits]
+            found = await customers.search(s, q, actor=p.username, now=st.now, page=page)
+            response.headers["x-total-count"] = str(found.total)
+            return [schemas.CustomerHit.model_validate(h) for h in found.hits]
 
     @router.get("/customers/{customer_id}", tags=["customers"])
     async def customer(customer_id: schemas.Id, request: Request) -> dict[str, Any]:
@@ -446,7 +466,7 @@ def _me(p: auth.Principal) -> schemas.Me:
 
 
 def _problem(p: Problem) -> schemas.ProblemOut:
-    return schemas.ProblemOut(field=p.field, message=p.message)
+    return schemas.ProblemOut(field=p.field, label=labels.field_name(p.field), message=p.message)
 
 
 def _purpose(st: StaffWeb, p: validation.PurposeView) -> schemas.PurposeOut:

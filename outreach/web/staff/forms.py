@@ -9,6 +9,7 @@ from starlette.datastructures import FormData
 
 from outreach.clock import JST
 from outreach.staff import spec as spec_mod
+from outreach.staff.errors import Invalid, Problem
 
 CONDITION_ROWS = 5
 
@@ -90,3 +91,19 @@ def jst(value: dt.datetime | dt.date | None) -> str:
     if isinstance(value, dt.datetime):
         return value.astimezone(JST).strftime("%Y年%-m月%-d日 %H:%M")
     return value.strftime("%Y年%-m月%-d日")
+
+
+def local_time(value: str) -> dt.datetime | None:
+    """A `datetime-local` field (JST); None when empty. A malformed value is refused."""
+    v = value.strip()
+    if not v:
+        return None
+    try:
+        parsed = dt.datetime.fromisoformat(v)
+    except ValueError:
+        raise Invalid([Problem("at", "日時は 2026-01-31T10:00 の形で指定してください")]) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=JST)
+
+
+def local_value(value: dt.datetime | None) -> str:
+    return value.astimezone(JST).strftime("%Y-%m-%dT%H:%M") if value else ""

@@ -39,7 +39,8 @@ class SessionOut(BaseModel):
 
 class ProblemOut(BaseModel):
     field: str
-    message: str
+    message: str = Field(description="In Japanese, for staff")
+    label: str = Field("", description="The field's Japanese name")
 
 
 class ErrorOut(BaseModel):
@@ -132,10 +133,16 @@ class ResultsOut(BaseModel):
     status_label: str
     outbox: dict[str, int]
     denied: list[ReasonCount]
-    deferred: int
+    deferred: int = Field(description="Queued for a later time (rate spacing, send window)")
+    waiting: dict[str, int] = Field(
+        default_factory=dict, description="Queued rows: ready, scheduled (later), retry"
+    )
+    bounced: int = Field(0, description="Messages with a permanent SMTP failure")
     optouts: int
     optouts_by_scope: dict[str, int]
     timeline: list[dict[str, Any]]
+    timeline_step: str = ""
+    as_of: dt.datetime | None = None
 
 
 class RequestIn(Strict):

@@ -11,10 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from outreach import bootstrap
+from outreach.db.models import StaffUser
 from outreach.gate.context import GateContext, load_context
 from outreach.staff import auth, csrf, preview
 from outreach.staff import rules as rules_mod
@@ -51,11 +53,27 @@ class StaffWeb:
         k: preview.Kit = self._cache["kit"]
         return k
 
+    async def staff_names(self, session: AsyncSession) -> dict[str, str]:
+        """username → display name, for showing people rather than account names."""
+        rows = await session.execute(select(StaffUser.username, StaffUser.display_name))
+        return {u: d or u for u, d in rows.all()}
+
     @contextlib.asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncSession]:
         """One transaction per request: committed on success, rolled back on any error."""
         async with self.app.sessions() as s, s.begin():
             yield s
+
+    @functools.cached_property
+    def passwords(self) -> auth.PasswordChecks:
+        s = self.app.settings
+        return auth.PasswordChecks(threads=s.login_hash_threads, waiting=s.login_hash_waiting)
+
+    async def login(self, username: str, password: str, remote: str | None) -> auth.Login:
+        """A login attempt (console or API): counted, checked off the event loop."""
+        return await auth.login(
+            self.app.sessions, self.passwords, username, password, now=self.now, remote=remote
+        )
 
     @functools.cached_property
     def secure_cookies(self) -> bool:
@@ -75,7 +93,7 @@ class StaffWeb:
         """The authenticated staff member, or NotAuthenticated. A state-changing request
         authenticated by the cookie must pass the CSRF checks; a bearer token need not (no
         browser sends it by itself)."""
-        bearer = _bearer(request)
+        bearer = bearer_token(request)
         token = bearer or request.cookies.get(COOKIE)
         p = await auth.authenticate(session, token, now=self.now)
         if p is None:
@@ -91,7 +109,7 @@ class StaffWeb:
         return p
 
 
-def _bearer(request: Request) -> str | None:
+def bearer_token(request: Request) -> str | None:
     value = request.headers.get("authorization", "")
     scheme, _, token = value.partition(" ")
     if scheme.lower() == "bearer" and token.strip():

@@ -1,7 +1,7 @@
 """records the law asks for: acquisition source, incident register
 
 Revision ID: i13_records
-Revises: 0001
+Revises: i12_form_submissions
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "i13_records"
-down_revision = "0001"
+down_revision = "i12_form_submissions"
 branch_labels = None
 depends_on = None
 

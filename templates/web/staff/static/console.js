@@ -32,7 +32,7 @@
       box.appendChild(ok); return;
     }
     var ul = document.createElement("ul");
-    problems.forEach(function (p) { var li = document.createElement("li"); li.textContent = p.field + ": " + p.message; ul.appendChild(li); });
+    problems.forEach(function (p) { var li = document.createElement("li"); li.textContent = (p.label || "入力") + "：" + p.message; ul.appendChild(li); });
     box.appendChild(ul);
   }
   function check() {

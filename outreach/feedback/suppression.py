@@ -1,0 +1,31 @@
+"""Writing the suppression list from reports: one row per normalised address, first reason kept."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach import addresses
+from outreach.db.models import Suppression
+
+
+async def suppress(
+    session: AsyncSession, email: str, *, reason: str, detail: str, now: dt.datetime
+) -> None:
+    """Put `email` on the suppression list (in the caller's transaction); a listed address
+    keeps its first reason."""
+    dialect = session.get_bind().dialect.name
+    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(
+        ins(Suppression)
+        .values(
+            email=addresses.normalise(email),
+            reason=reason[:32],
+            detail=detail[:400],
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["email"])
+    )

@@ -1,0 +1,103 @@
+"""The sign-up form as shown: its version, the purposes it offers and the exact consent text.
+
+Built once per process from config/signup.toml, config/purposes.toml, config/dealer.toml,
+config/optout.toml (the purposes' labels) and templates/web/signup/consent.txt. The text is
+what the person reads on the page and what the ledger records with its SHA-256 (R17).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import jinja2
+
+from outreach.errors import ConfigError
+from outreach.gate import purposes as purposes_mod
+from outreach.gate import tomlfile
+from outreach.optout import policy as optout_policy
+from outreach.render import dealer as dealer_mod
+
+CHANNELS = ("email",)
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    purpose: str  # p3
+    number: str  # (3)
+    category: str  # marketing
+    label: str  # キャンペーン・イベント・新型車などのご案内
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    per_address_per_day: int = 3
+    per_client_per_hour: int = 20
+
+
+@dataclass(frozen=True)
+class Form:
+    version: str
+    offers: tuple[Offer, ...]
+    text: str
+    token_lifetime: dt.timedelta
+    limits: Limits
+    dealer: dealer_mod.Dealer
+    policy_version: int
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    def offer(self, purpose: str) -> Offer | None:
+        return next((o for o in self.offers if o.purpose == purpose), None)
+
+
+def load(config_dir: Path, templates_dir: Path) -> Form:
+    doc = tomlfile.read(config_dir / "signup.toml")
+    f = doc.table(doc.data, ["form"])
+    lim = doc.table(doc.data, ["limits"], required=False)
+    registry = purposes_mod.load(config_dir / "purposes.toml")
+    labels = optout_policy.load(config_dir / "optout.toml").labels
+    offers = []
+    for pid in doc.strings(f, ["form", "purposes"]):
+        p = registry.purposes.get(pid)
+        if p is None or "email" not in p.channels:
+            raise doc.error(["form", "purposes"], f"{pid!r} is no purpose that allows email")
+        label = labels.get(f"category:{p.category}", p.text)
+        label = label.replace("（広告メール）", "")
+        offers.append(Offer(pid, p.number, p.category, label))
+    if not offers:
+        raise doc.error(["form", "purposes"], "offer at least one purpose")
+    version = doc.get(f, ["form", "version"], str)
+    hours = doc.get(f, ["form", "token_hours"], int, 48)
+    if not 1 <= hours <= 24 * 14:
+        raise doc.error(["form", "token_hours"], "must be between 1 and 336")
+    limits = Limits(
+        per_address_per_day=doc.get(lim, ["limits", "per_address_per_day"], int, 3),
+        per_client_per_hour=doc.get(lim, ["limits", "per_client_per_hour"], int, 20),
+    )
+    dealer = dealer_mod.load(config_dir / "dealer.toml")
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(templates_dir / "web" / "signup"),
+        autoescape=False,  # noqa: S701  (plain text; the page template escapes it)
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    try:
+        text = env.get_template("consent.txt").render(
+            version=version, dealer=dealer, purposes=offers
+        )
+    except jinja2.TemplateError as e:
+        raise ConfigError(f"templates/web/signup/consent.txt: {e}") from None
+    return Form(
+        version=version,
+        offers=tuple(offers),
+        text=text.strip() + "\n",
+        token_lifetime=dt.timedelta(hours=hours),
+        limits=limits,
+        dealer=dealer,
+        policy_version=registry.version,
+    )

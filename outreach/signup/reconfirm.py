@@ -1,0 +1,123 @@
+"""Double opt-in again when an address changes (R16).
+
+A customer who signed up for one address and whose record now holds another (a DMS import,
+a correction) has no basis for the new address: the gate's basis is per (customer, address),
+so advertising to it stops at once. `ask` then sends the new address a confirmation mail for
+the purposes the customer had chosen; following its link records the opt-in for the new
+address like any sign-up. One request per (customer, new address), ever: a re-run asks nobody
+twice. Entry point of jobs/signup_reconfirm.toml.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+from sqlalchemy import Text, and_, exists, select
+from sqlalchemy import cast as sql_cast
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from outreach import addresses, bootstrap
+from outreach.db.models import Customer, EmailBasis, SignupRequest
+from outreach.signup import form as form_mod
+from outreach.signup import mail, service
+from outreach.signup.form import CHANNELS, Form
+
+log = logging.getLogger(__name__)
+
+
+async def due(session: AsyncSession) -> list[tuple[int, str, list[str]]]:
+    """(customer id, current address, purposes chosen before) of every customer to ask."""
+    c = Customer
+    has_basis = exists().where(
+        and_(
+            EmailBasis.customer_id == c.id, EmailBasis.email == c.email,
+            EmailBasis.withdrawn_at.is_(None),
+        )
+    )  # fmt: skip
+    asked = exists().where(
+        and_(
+            SignupRequest.customer_id == c.id,
+            SignupRequest.method == "address_change",
+            SignupRequest.email == addresses.sql_normalised(c.email),
+        )
+    )
+    rows = (
+        await session.execute(
+            select(c.id, c.email, c.consents)
+            .where(
+                c.email.is_not(None),
+                c.status == "active",
+                c.use_suspended.is_(False),
+                sql_cast(c.consents, Text).like('%"email_opt_in:%'),
+                ~has_basis,
+                ~asked,
+            )
+            .order_by(c.id)
+        )
+    ).all()
+    out = []
+    for cid, email, consents in rows:
+        scopes = set(consents or ())
+        if service.address_scope(email) in scopes:
+            continue  # this very address was confirmed before (its basis was withdrawn)
+        purposes = sorted(s.removeprefix("purpose:") for s in scopes if s.startswith("purpose:"))
+        out.append((cid, email, purposes))
+    return out
+
+
+async def ask(app: bootstrap.App, form: Form) -> dict[str, int]:
+    now = app.clock.now()
+    async with app.sessions() as s:
+        todo = await due(s)
+    asked = sent = 0
+    for cid, email, purposes in todo:
+        chosen = tuple(p for p in purposes if form.offer(p) is not None) or tuple(
+            o.purpose for o in form.offers if o.category == "marketing"
+        )
+        token = secrets.token_urlsafe(32)
+        async with app.sessions.begin() as s:
+            row = SignupRequest(
+                token_hash=service.token_hash(token),
+                email=addresses.normalise(email),
+                purposes=list(chosen),
+                channels=list(CHANNELS),
+                method="address_change",
+                form_version=form.version,
+                form_text=form.text,
+                form_hash=form.sha256,
+                customer_id=cid,
+                requested_at=now,
+                expires_at=now + form.token_lifetime,
+                sent=False,
+            )
+            s.add(row)
+            await s.flush()
+            rid = row.id
+        asked += 1
+        _, data = mail.build(
+            form, to=row.email, token=token, purposes=chosen, request_id=rid,
+            expires_at=row.expires_at, settings=app.settings, now=now,
+        )  # fmt: skip
+        try:
+            result = await mail.send(app.settings, row.email, data)
+        except OSError as e:
+            log.warning("reconfirm %d: mail not sent: %s", rid, type(e).__name__)
+            continue
+        if result.ok:
+            sent += 1
+            async with app.sessions.begin() as s:
+                await service.mark_sent(s, rid)
+    return {"asked": asked, "sent": sent}
+
+
+async def scheduled() -> dict[str, Any]:
+    app = bootstrap.build()
+    try:
+        form = form_mod.load(app.settings.config_dir, app.settings.templates_dir)
+        result = await ask(app, form)
+        log.info("address-change confirmations: %s", result)
+        return result
+    finally:
+        await app.close()

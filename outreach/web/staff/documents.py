@@ -1,0 +1,77 @@
+"""Documents handed to a customer: the Art. 33 disclosure (開示書) and the notice of the
+outcome of a correction request (R8), as a printable page and as an A4 PDF (WeasyPrint over
+the same HTML, Debian's IPA fonts). Every value is shown with its Japanese label; times in
+JST, Japanese date form.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from outreach import labels
+
+STYLESHEET = "document.css"
+
+
+def render_disclosure(
+    env: jinja2.Environment,
+    doc: Mapping[str, Any],
+    *,
+    purposes: Sequence[Any],
+    names: Mapping[str, str],
+    dealer: Any = None,
+    pdf: bool = False,
+) -> str:
+    return env.get_template("documents/disclosure.html").render(
+        doc=doc,
+        dealer=dealer,
+        purposes=[p for p in purposes if p.channels or p.items],
+        person=lambda u: labels.person(u, names),
+        pdf=pdf,
+        root="/staff",
+        items=_items,
+    )
+
+
+def render_notice(
+    env: jinja2.Environment,
+    doc: Mapping[str, Any],
+    *,
+    names: Mapping[str, str],
+    dealer: Any = None,
+    pdf: bool = False,
+) -> str:
+    return env.get_template("documents/notice.html").render(
+        doc=doc,
+        dealer=dealer,
+        person=lambda u: labels.person(u, names),
+        pdf=pdf,
+        root="/staff",
+    )
+
+
+def _items(values: Sequence[str] | None) -> str:
+    return "、".join(labels.label("data_item", v) for v in values or []) or "—"
+
+
+def stylesheet_path(templates_dir: Path) -> Path:
+    return templates_dir / "web" / "staff" / "static" / STYLESHEET
+
+
+async def pdf(html: str, stylesheet: Path) -> bytes:
+    """The HTML as an A4 PDF (off the event loop: layout takes a moment)."""
+
+    def build() -> bytes:
+        import weasyprint  # imported on first use: a large library the other pages never need
+
+        out: bytes = weasyprint.HTML(string=html).write_pdf(
+            stylesheets=[weasyprint.CSS(filename=str(stylesheet))]
+        )
+        return out
+
+    return await asyncio.to_thread(build)

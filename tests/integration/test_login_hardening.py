@@ -1,0 +1,183 @@
+"""Login under a flood, on both databases: the limit is exact under concurrency, the argon2
+check runs off the event loop with a cap, and an attacker cannot lock the owner out."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import threading
+
+import pytest
+from sqlalchemy import func, select
+
+from outreach import bootstrap
+from outreach.db.models import AuditEntry
+from outreach.staff import auth, users
+
+PASSWORD = "correct horse battery"
+WRONG = "wrong password!!"
+
+
+async def _add(app: bootstrap.App, username: str = "alice") -> None:
+    async with app.sessions() as s, s.begin():
+        await users.add(
+            s,
+            username=username,
+            password=PASSWORD,
+            role="marketer",
+            actor="cli",
+            now=app.clock.now(),
+        )
+
+
+async def _audit_count(app: bootstrap.App, action: str) -> int:
+    async with app.sessions() as s:
+        q = select(func.count()).select_from(AuditEntry).where(AuditEntry.action == action)
+        return int(await s.scalar(q) or 0)
+
+
+async def _attempt(
+    app: bootstrap.App,
+    checks: auth.PasswordChecks,
+    password: str,
+    *,
+    username: str = "alice",
+    remote: str = "198.51.100.7",
+    delays: list[float] | None = None,
+) -> auth.Login:
+    async def sleep(seconds: float) -> None:
+        if delays is not None:
+            delays.append(seconds)
+
+    return await auth.login(
+        app.sessions, checks, username, password, now=app.clock.now(), remote=remote, sleep=sleep
+    )
+
+
+async def test_thirty_parallel_wrong_passwords_get_exactly_the_limit_of_checks(
+    app: bootstrap.App,
+) -> None:
+    await _add(app)
+    checks = auth.PasswordChecks(threads=2, waiting=100)
+    results = await asyncio.gather(*(_attempt(app, checks, WRONG) for _ in range(30)))
+    reasons = sorted(r.reason or "" for r in results)
+    assert reasons.count("bad_credentials") == auth.MAX_FAILURES, reasons
+    assert reasons.count("rate_limited") == 30 - auth.MAX_FAILURES, reasons
+    # every attempt is in the trail: each checked one as failed, the others as limited
+    assert await _audit_count(app, "login.failed") == auth.MAX_FAILURES
+    assert await _audit_count(app, "login.limited") == 30 - auth.MAX_FAILURES
+
+
+async def test_the_owner_at_another_address_still_gets_in(app: bootstrap.App) -> None:
+    await _add(app)
+    checks = auth.PasswordChecks()
+    for _ in range(auth.MAX_FAILURES + 3):
+        await _attempt(app, checks, WRONG, remote="203.0.113.66")
+    attacker = await _attempt(app, checks, PASSWORD, remote="203.0.113.66")
+    assert attacker.reason == "rate_limited"  # even the right password, from that address
+    owner = await _attempt(app, checks, PASSWORD, remote="192.0.2.10")
+    assert owner.ok and owner.token
+
+
+async def test_many_addresses_slow_an_account_down_but_never_lock_it(app: bootstrap.App) -> None:
+    await _add(app)
+    checks = auth.PasswordChecks()
+    policy = auth.LoginPolicy()
+    for i in range(policy.account_slowdown_after + 4):  # a distributed guess at one account
+        r = await _attempt(app, checks, WRONG, remote=f"203.0.113.{i}")
+        assert r.reason == "bad_credentials"
+    delays: list[float] = []
+    owner = await _attempt(app, checks, PASSWORD, remote="192.0.2.10", delays=delays)
+    assert owner.ok
+    assert delays and 0 < delays[0] <= policy.slowdown_max  # slowed, not refused
+
+
+async def test_one_address_guessing_many_accounts_is_refused(app: bootstrap.App) -> None:
+    await _add(app)
+    checks = auth.PasswordChecks()
+    policy = auth.LoginPolicy()
+    for i in range(policy.per_address):
+        r = await _attempt(app, checks, WRONG, username=f"guess{i}", remote="203.0.113.9")
+        assert r.reason == "bad_credentials"
+    r = await _attempt(app, checks, PASSWORD, remote="203.0.113.9")
+    assert r.reason == "rate_limited"
+    assert (await _attempt(app, checks, PASSWORD, remote="192.0.2.10")).ok
+
+
+async def test_a_good_login_clears_its_own_failures(app: bootstrap.App) -> None:
+    await _add(app)
+    checks = auth.PasswordChecks()
+    for _ in range(auth.MAX_FAILURES - 1):
+        await _attempt(app, checks, WRONG)
+    assert (await _attempt(app, checks, PASSWORD)).ok
+    for _ in range(auth.MAX_FAILURES - 1):  # a fresh allowance after the owner logged in
+        assert (await _attempt(app, checks, WRONG)).reason == "bad_credentials"
+    assert (await _attempt(app, checks, PASSWORD)).ok
+
+
+async def test_the_password_check_runs_off_the_event_loop(app: bootstrap.App) -> None:
+    await _add(app)
+    loop_thread = threading.get_ident()
+    seen: list[int] = []
+    original = users.verify_password
+
+    niceness: list[int] = []
+
+    def verify(password_hash: str, password: str) -> bool:
+        seen.append(threading.get_ident())
+        niceness.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        return original(password_hash, password)
+
+    checks = auth.PasswordChecks()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    tick = asyncio.create_task(ticker())
+    try:
+        assert await checks.run(verify, users.hash_password(PASSWORD), PASSWORD)
+        ticks_during_check = ticks
+    finally:
+        tick.cancel()
+    assert seen and loop_thread not in seen
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert len(niceness) == 1 and niceness[0] >= min(auth.PasswordChecks.NICE, base + 1)
+    assert ticks_during_check > 0  # the loop kept running other work while argon2 ran
+
+
+async def test_checks_beyond_the_cap_are_refused_as_busy_at_once(app: bootstrap.App) -> None:
+    await _add(app)
+    checks = auth.PasswordChecks(threads=1, waiting=1)
+    results = await asyncio.gather(
+        *(_attempt(app, checks, WRONG, remote=f"192.0.2.{i}") for i in range(6))
+    )
+    reasons = [r.reason for r in results]
+    assert reasons.count("busy") == 4, reasons
+    assert reasons.count("bad_credentials") == 2, reasons
+    # a busy answer is not a failure of the account: the owner's allowance is intact
+    assert await _audit_count(app, "login.failed") == 2
+    for _ in range(auth.MAX_FAILURES - 1):
+        assert (await _attempt(app, checks, WRONG, remote="192.0.2.0")).reason == "bad_credentials"
+
+
+async def test_counters_of_past_windows_are_pruned(
+    app: bootstrap.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from outreach.clock import FixedClock
+    from outreach.db.models import LoginThrottle
+
+    checks = auth.PasswordChecks()
+    await _attempt(app, checks, WRONG, username="ghost1")
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    clock.advance(auth.FAILURE_WINDOW + dt.timedelta(seconds=1))
+    monkeypatch.setattr(auth, "PRUNE_EVERY", 1)  # prune on this attempt
+    await _attempt(app, checks, WRONG, username="ghost2")
+    async with app.sessions() as s:
+        rows = int(await s.scalar(select(func.count()).select_from(LoginThrottle)) or 0)
+    assert rows == 3  # only ghost2's three counters; ghost1's expired ones are gone
