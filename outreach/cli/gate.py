@@ -46,6 +46,11 @@ def _request_options(f: Any) -> Any:
         ),
         click.option("--kind", default=None, help="Message kind (shaken, campaign, …)."),
         click.option("--campaign", "campaign_id", type=int, default=None),
+        click.option("--insurer", default=None, help="The insurer a (8) proposal is about."),
+        click.option(
+            "--data-insurer", default=None, help="The insurer partition of the policy data used."
+        ),
+        click.option("--topic", default=None, help="What a (3) message is about (topics)."),
         click.option(
             "--at",
             "at",
@@ -79,6 +84,9 @@ def _request(
     advertising: str,
     kind: str | None,
     campaign_id: int | None,
+    insurer: str | None = None,
+    data_insurer: str | None = None,
+    topic: str | None = None,
 ) -> tuple[Request, frozenset[str]]:
     fields: frozenset[str] = frozenset()
     item_ids = {i.strip() for i in items.split(",") if i.strip()}
@@ -95,6 +103,9 @@ def _request(
         advertising=_ADVERTISING[advertising],
         kind=kind,
         campaign_id=campaign_id,
+        insurer=insurer,
+        data_insurer=data_insurer,
+        topic=topic,
     )
     return req, fields
 
@@ -159,6 +170,9 @@ def explain_cmd(
     advertising: str,
     kind: str | None,
     campaign_id: int | None,
+    insurer: str | None,
+    data_insurer: str | None,
+    topic: str | None,
     at: str | None,
     as_json: bool,
 ) -> None:
@@ -176,6 +190,9 @@ def explain_cmd(
             advertising=advertising,
             kind=kind,
             campaign_id=campaign_id,
+            insurer=insurer,
+            data_insurer=data_insurer,
+            topic=topic,
         )
         async with app.sessions() as session, session.begin():
             found = await explain_mod.explain(
@@ -218,6 +235,9 @@ def audit_cmd(
     advertising: str,
     kind: str | None,
     campaign_id: int | None,
+    insurer: str | None,
+    data_insurer: str | None,
+    topic: str | None,
     at: str | None,
     as_json: bool,
     filters: tuple[str, ...],
@@ -236,6 +256,9 @@ def audit_cmd(
             advertising=advertising,
             kind=kind,
             campaign_id=campaign_id,
+            insurer=insurer,
+            data_insurer=data_insurer,
+            topic=topic,
         )
         async with app.sessions() as session:
             where = await _where(session, parsed)

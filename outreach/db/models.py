@@ -114,6 +114,9 @@ class Customer(Base):
     # How the data was acquired (R2, R4): direct, or joint_use through a named partner.
     acquisition: Mapped[str] = mapped_column(String(16), default="direct")
     joint_use_partner: Mapped[str | None] = mapped_column(String(200))
+    # The route the data came by (R4): "lexus_tokyo" for data obtained via LEXUS TOKYO, whose
+    # joint use covers only such data (purposes.toml [joint_use.groups.lexus_tokyo]).
+    acquisition_source: Mapped[str | None] = mapped_column(String(32))
     acquired_on: Mapped[dt.date | None] = mapped_column(Date)
     notice_version: Mapped[int] = mapped_column(Integer, default=1)
     store_id: Mapped[int | None] = mapped_column(ForeignKey("stores.id"))
@@ -465,6 +468,51 @@ class Lease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(100))
     expires_at: Mapped[dt.datetime] = mapped_column(TS)
+
+
+class Incident(Base):
+    """A leak or suspected leak (APPI Art. 26, R12): what, when found, its classes, deadlines.
+
+    `classes` holds the reportable classes that apply (sensitive|financial|wrongful|over_1000);
+    the 速報 and 確報 due dates are computed from `discovered_at` when it is recorded. The
+    history (every change, report and notification) is in the audit log under entity
+    "incident".
+    """
+
+    __tablename__ = "incidents"
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    discovered_at: Mapped[dt.datetime] = mapped_column(TS)
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    classes: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)  # data items involved
+    affected_count: Mapped[int] = mapped_column(Integer, default=0)
+    reportable: Mapped[bool] = mapped_column(Boolean, default=False)
+    preliminary_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    final_due_on: Mapped[dt.date | None] = mapped_column(Date)
+    preliminary_reported_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    final_reported_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    status: Mapped[str] = mapped_column(String(16), default="open")  # open|closed
+    source: Mapped[str | None] = mapped_column(String(200))  # e.g. "outbox:123"
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(TS)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(TS)
+
+
+class IncidentSubject(Base):
+    """One person an incident affects, and how and when they were told (R12)."""
+
+    __tablename__ = "incident_subjects"
+    __table_args__ = (UniqueConstraint("incident_id", "customer_id"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    incident_id: Mapped[int] = mapped_column(
+        ForeignKey("incidents.id", ondelete="CASCADE"), index=True
+    )
+    customer_id: Mapped[int] = mapped_column(Integer, index=True)
+    notified_at: Mapped[dt.datetime | None] = mapped_column(TS)
+    notified_via: Mapped[str | None] = mapped_column(String(32))  # email|post
+    notice_ref: Mapped[str | None] = mapped_column(String(200))  # outbox id or letter batch
 
 
 class SendBudget(Base):

@@ -24,7 +24,9 @@ class GateContext:
     windows: dict[tuple[str, frozenset[int], dt.datetime], dt.datetime | None] = field(
         default_factory=dict, repr=False, compare=False
     )
-    partners: dict[str | None, bool] = field(default_factory=dict, repr=False, compare=False)
+    partners: dict[tuple[str | None, str | None], bool] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     @property
     def version(self) -> int:

@@ -43,6 +43,9 @@ class Request:
     data_insurer: str | None = None  # the insurer partition of the policy data used (R6)
     data_held_as_processor: bool = False  # that data is held as the insurer's 委託先 (R6)
     vehicle_status: str | None = None  # the vehicle a reminder is about: owned|sold|scrapped
+    # What a (3) message is about, one of the purpose's `topics` (purposes.toml); None for a
+    # campaign means "campaigns". Joint-use data serves only the topics joint-use ① names.
+    topic: str | None = None
 
 
 # Marks a Decision made by the gate's rules (`rules.decide`); only outreach.gate uses it.

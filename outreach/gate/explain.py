@@ -15,7 +15,7 @@ from outreach import addresses
 from outreach.clock import JST
 from outreach.db.models import ConsentEvent, Customer, EmailBasis, Store, Suppression
 from outreach.errors import InputRejected, NotFound
-from outreach.gate import batch, reasons
+from outreach.gate import batch, reasons, rules
 from outreach.gate.context import GateContext
 from outreach.gate.decision import Decision, Request
 
@@ -30,6 +30,8 @@ class Explanation:
     template: str | None = None
     fields: frozenset[str] = frozenset()
     purpose_text: str | None = None  # "(3) 当社が取り扱う…" as in the privacy policy
+    # The readings of the policy (purposes.toml [interpretations]) that bear on this case.
+    interpretations: tuple[dict[str, Any], ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         d = self.decision
@@ -54,6 +56,7 @@ class Explanation:
             "email_bases": self.email_bases,
             "email_suppressed": self.suppressed,
             "consent_events": self.events,
+            "interpretations": list(self.interpretations),
         }
 
 
@@ -86,10 +89,24 @@ async def explain(
     template: str | None = None,
     fields: frozenset[str] = frozenset(),
 ) -> Explanation:
+    """One decision explained. It reads the customer's name, email and ledger: the caller
+    audits the read (R11) in the same transaction."""
     c = (await session.execute(select(Customer).where(Customer.id == customer_id))).scalar()
     if c is None:
         raise NotFound(f"no customer with id {customer_id}")
     (d,) = await batch.decide_for(session, ctx, [(customer_id, request)], now)
+    state = (await batch.load_states(session, ctx, [customer_id], now))[customer_id]
+    readings = tuple(
+        {
+            "id": i.id,
+            "text": i.text,
+            "quote": i.quote,
+            "confirmed": i.confirmed,
+        }
+        for i in (
+            ctx.registry.interpretations[k] for k in rules.interpretations(ctx, state, request)
+        )
+    )
     store = None
     if c.store_id is not None:
         s = await session.get(Store, c.store_id)
@@ -166,6 +183,7 @@ async def explain(
         purpose_text=(
             f"{p.number} {p.text}" if (p := ctx.registry.purposes.get(request.purpose)) else None
         ),
+        interpretations=readings,
     )
 
 
@@ -202,6 +220,11 @@ def text(e: Explanation) -> str:
         lines += ["判定: 送信不可", "decision: denied"]
     for r in d["reasons"]:
         lines += [f"  - {r['code']}: {r['ja']}", f"    {r['en']}"]
+    if d["interpretations"]:
+        lines.append("判断に用いたプライバシーポリシーの解釈 / readings of the policy applied:")
+    for i in d["interpretations"]:
+        state = "確認済み" if i["confirmed"] else "販売店の確認待ち"
+        lines += [f"  - {i['id']}（{state}）: {i['text']}", f"    根拠 / text: 「{i['quote']}」"]
     lines.append("メールアドレスの同意等の記録 / email basis:")
     if not d["email_bases"]:
         lines.append("  なし / none")

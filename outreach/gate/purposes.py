@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,9 @@ class Purpose:
     since_version: int
     reasonably_related: bool = True  # R2: may apply to earlier notices once published
     insurers: tuple[str, ...] = ()
+    advertising: bool = False  # every email under it is advertising (a proposal, R14)
+    per_insurer: bool = False  # partitioned per insurer: a request names one of `insurers` (R6)
+    topics: Mapping[str, str] = field(default_factory=dict)  # topic id → the policy's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +72,10 @@ class JointUsePurpose:
     mark: str
     text: str
     purpose: str
+    topics: frozenset[str] | None = None  # None: every topic of `purpose`
+
+    def covers(self, purpose: str, topic: str | None) -> bool:
+        return purpose == self.purpose and (self.topics is None or topic in self.topics)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,30 @@ class JointUseGroup:
     id: str
     label: str
     members: tuple[str, ...]
+    source: str | None = None  # the group covers only data with this acquisition source
+    since_version: int = 1  # the policy version that first named the group (R2, R4)
+    note: str = ""
+
+    def names(self, partner: str) -> bool:
+        return partner == self.id or partner in self.members
+
+    def covers(self, partner: str | None, source: str | None) -> bool:
+        """Whether data from `partner`, obtained via `source`, lies in this joint use."""
+        return (
+            partner is not None
+            and self.names(partner)
+            and (self.source is None or self.source == source)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Interpretation:
+    """A reading of the policy text that the gate applies (see purposes.toml)."""
+
+    id: str
+    text: str
+    quote: str
+    confirmed: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,11 +123,22 @@ class JointUse:
     def purpose_ids(self) -> frozenset[str]:
         return frozenset(p.purpose for p in self.purposes)
 
-    def in_scope(self, partner: str | None) -> bool:
-        """Whether a joint-use partner (group id or company name) is a named joint user."""
-        if partner is None:
-            return False
-        return any(partner == g.id or partner in g.members for g in self.groups)
+    def in_scope(self, partner: str | None, source: str | None = None) -> bool:
+        """Whether data from a joint-use partner (group id or company name), obtained via
+        `source`, lies in a joint use the policy names: a group limited to one source
+        (LEXUS TOKYO) covers only data obtained via that source."""
+        return any(g.covers(partner, source) for g in self.groups)
+
+    def covers_purpose(self, purpose: str, topic: str | None) -> bool:
+        return any(p.covers(purpose, topic) for p in self.purposes)
+
+    def group(self, gid: str) -> JointUseGroup:
+        for g in self.groups:
+            if g.id == gid:
+                return g
+        raise NotFound(
+            f"unknown joint-use group {gid!r} (one of {', '.join(g.id for g in self.groups)})"
+        )
 
 
 @dataclass(frozen=True)
@@ -112,6 +154,7 @@ class Registry:
     field_index: Mapping[tuple[str, str], str]  # (variable, attribute) → item id
     contact_phone: str = ""
     url: str = ""
+    interpretations: Mapping[str, Interpretation] = field(default_factory=dict)
 
     def purpose(self, purpose_id: str) -> Purpose:
         try:
@@ -153,6 +196,16 @@ class Registry:
         for f in fields:
             out |= self.field_items(f)
         return frozenset(out)
+
+    def joint_use_marks_of_fields(self, fields: Iterable[str]) -> list[str]:
+        """The joint-use items ①–⑧ the given dotted fields fall under (unknown ones: none)."""
+        marks = set()
+        for f in fields:
+            top, _, attr = f.partition(".")
+            item = self.field_index.get((top, attr))
+            if item is not None and (mark := self.items[item].joint_use) is not None:
+                marks.add(mark)
+        return sorted(marks)
 
     def published_on(self, version: int) -> dt.date | None:
         v = self.versions.get(version)
@@ -211,6 +264,16 @@ def load(path: Path) -> Registry:
             raise doc.error(
                 ["joint_use", "purposes", jp.mark, "purpose"], f"unknown purpose {jp.purpose!r}"
             )
+    for jp in joint.purposes:
+        unknown = sorted((jp.topics or frozenset()) - set(purposes[jp.purpose].topics))
+        if unknown:
+            raise doc.error(
+                ["joint_use", "purposes", jp.mark, "topics"],
+                f"topic {unknown[0]!r} is not a topic of {jp.purpose}",
+            )
+    for g in joint.groups:
+        if g.since_version not in versions:
+            raise doc.error(["joint_use", "groups", g.id, "since_version"], "no such version")
     for item in items.values():
         if item.joint_use is not None and item.joint_use not in joint.items:
             raise doc.error(
@@ -229,7 +292,23 @@ def load(path: Path) -> Registry:
         field_index=_field_index(items),
         contact_phone=doc.get(policy, ["policy", "contact_phone"], str, ""),
         url=doc.get(policy, ["policy", "url"], str, ""),
+        interpretations=_load_interpretations(doc),
     )
+
+
+def _load_interpretations(doc: tomlfile.Document) -> dict[str, Interpretation]:
+    out: dict[str, Interpretation] = {}
+    for key, v in doc.table(doc.data, ["interpretations"], required=False).items():
+        where = ["interpretations", key]
+        if not isinstance(v, dict):
+            raise doc.error(where, "must be a table")
+        out[key] = Interpretation(
+            id=key,
+            text=doc.get(v, [*where, "text"], str),
+            quote=doc.get(v, [*where, "quote"], str),
+            confirmed=doc.get(v, [*where, "confirmed"], bool, False),
+        )
+    return out
 
 
 def _load_items(doc: tomlfile.Document) -> dict[str, Item]:
@@ -301,6 +380,13 @@ def _load_purposes(
         text = doc.get(v, [*where, "text"], str)
         if not text.strip():
             raise doc.error([*where, "text"], "must not be empty")
+        topics = doc.table(v, [*where, "topics"], required=False)
+        for t, words in topics.items():
+            if not isinstance(words, str):
+                raise doc.error([*where, "topics", t], "must be a string")
+        per_insurer = doc.get(v, [*where, "per_insurer"], bool, False)
+        if per_insurer and not ins:
+            raise doc.error([*where, "per_insurer"], "needs the insurers it is partitioned by")
         purposes[key] = Purpose(
             id=key,
             number=doc.get(v, [*where, "number"], str),
@@ -311,6 +397,9 @@ def _load_purposes(
             since_version=since,
             reasonably_related=doc.get(v, [*where, "reasonably_related"], bool, True),
             insurers=tuple(ins),
+            advertising=doc.get(v, [*where, "advertising"], bool, False),
+            per_insurer=per_insurer,
+            topics=dict(topics),
         )
     if not purposes:
         raise doc.error(["purposes"], "no purposes defined")
@@ -329,11 +418,13 @@ def _load_joint_use(doc: tomlfile.Document, versions: Mapping[int, Version]) -> 
         where = [*w, "purposes", mark]
         if not isinstance(v, dict):
             raise doc.error(where, "must be a table")
+        topics = doc.strings(v, [*where, "topics"]) if "topics" in v else None
         jp.append(
             JointUsePurpose(
                 mark=mark,
                 text=doc.get(v, [*where, "text"], str),
                 purpose=doc.get(v, [*where, "purpose"], str),
+                topics=frozenset(topics) if topics is not None else None,
             )
         )
     groups: list[JointUseGroup] = []
@@ -344,8 +435,16 @@ def _load_joint_use(doc: tomlfile.Document, versions: Mapping[int, Version]) -> 
         members = doc.strings(v, [*where, "members"])
         if not members:
             raise doc.error([*where, "members"], "must name at least one company")
+        source = doc.get(v, [*where, "source"], str, "") or None
         groups.append(
-            JointUseGroup(id=gid, label=doc.get(v, [*where, "label"], str), members=tuple(members))
+            JointUseGroup(
+                id=gid,
+                label=doc.get(v, [*where, "label"], str),
+                members=tuple(members),
+                source=source,
+                since_version=doc.get(v, [*where, "since_version"], int, 1),
+                note=doc.get(v, [*where, "note"], str, ""),
+            )
         )
     since = doc.get(j, [*w, "since_version"], int)
     if since not in versions:

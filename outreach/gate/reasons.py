@@ -33,6 +33,7 @@ CUSTOMER_INACTIVE = "CUSTOMER_INACTIVE"
 VEHICLE_INACTIVE = "VEHICLE_INACTIVE"
 FREQUENCY_CAP = "FREQUENCY_CAP"
 OUTSIDE_SEND_WINDOW = "OUTSIDE_SEND_WINDOW"
+INSURER_NOT_NAMED = "INSURER_NOT_NAMED"
 
 ALL: dict[str, Reason] = {
     r.code: r
@@ -67,9 +68,12 @@ ALL: dict[str, Reason] = {
         ),
         Reason(
             JOINT_USE_SCOPE,
-            "共同利用により取得した情報で、共同利用の利用目的①〜③または項目①〜⑧の範囲外です。",
-            "The record came through joint use and the purpose or the items are outside the "
-            "joint-use purposes ①–③ or items ①–⑧.",
+            "共同利用により取得した情報で、共同利用の利用目的①〜③（①は商品・サービス・"
+            "イベント・キャンペーンのご案内に限る）、項目①〜⑧、または共同利用者の範囲"
+            "（LEXUS TOKYO経由で入手した情報に限る範囲を含む）の外です。",
+            "The record came through joint use and the purpose (① covers products, services, "
+            "events and campaigns only), the items (①–⑧) or the joint users' scope (the LEXUS "
+            "TOKYO joint use covers only data obtained via LEXUS TOKYO) do not cover it.",
         ),
         Reason(
             INSURER_PARTITION,
@@ -77,6 +81,13 @@ ALL: dict[str, Reason] = {
             "使おうとしています。",
             "Data held for one insurer would be used for another insurer's product or for a "
             "dealer campaign without consent.",
+        ),
+        Reason(
+            INSURER_NOT_NAMED,
+            "保険代理店としてのご提案（利用目的(8)）は保険会社ごとに区分されるため、"
+            "プライバシーポリシーに記載の保険会社を一社指定する必要があります。",
+            "Purpose (8) is partitioned per insurer: the request must name one of the insurers "
+            "the privacy policy lists.",
         ),
         Reason(
             OPTED_OUT,

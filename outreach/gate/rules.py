@@ -36,8 +36,8 @@ class Plan:
     since_version: int
     notified_at: dt.datetime | None  # when a later purpose applies to earlier notices
     purpose_consent: str  # the consent scope that lifts PURPOSE_NOT_NOTIFIED
-    joint_ok: bool  # purpose and items within the joint-use scope
-    insurer_needs_consent: bool
+    joint_ok: bool  # purpose, topic and items within the joint-use scope
+    insurer_consent: str | None  # the consent scope (per recipient) the insurer data needs
     insurer_forbidden: bool  # processor-held insurer data for a dealer campaign
     optout_scopes: frozenset[str]
     needs_email_basis: bool
@@ -77,6 +77,8 @@ def _plan(ctx: GateContext, req: Request) -> Plan:
         static.append(R.UNCLASSIFIED_TEMPLATE)
     if req.vehicle_status in _INACTIVE_VEHICLE:
         static.append(R.VEHICLE_INACTIVE)
+    if purpose is not None and purpose.per_insurer and req.insurer not in purpose.insurers:
+        static.append(R.INSURER_NOT_NAMED)  # (8) is partitioned per insurer (R6)
 
     notified_at = None
     since = purpose.since_version if purpose else 0
@@ -92,13 +94,22 @@ def _plan(ctx: GateContext, req: Request) -> Plan:
         req.insurer is not None and req.data_insurer is not None and req.insurer != req.data_insurer
     )
     dealer_use = category in pol.insurer_dealer_categories
+    # R5/R6: consent is per recipient — the other insurer whose product it is, or the dealer.
+    insurer_consent = None
+    if partitioned and (cross or dealer_use):
+        recipient = req.insurer if cross and not dealer_use else "dealer"
+        insurer_consent = f"{pol.insurer_consent_scope}:{recipient}"
+    # A proposal by email under (7)/(8) is advertising whatever the template says (R14).
+    advertising = req.advertising is True or (
+        purpose is not None and purpose.advertising and req.channel == "email"
+    )
 
     scopes = {"all", f"purpose:{req.purpose}", f"category:{category}", f"channel:{req.channel}"}
     if req.kind:
         scopes.add(f"kind:{req.kind}")
     if req.campaign_id is not None:
         scopes.add(f"campaign:{req.campaign_id}")
-    if req.advertising:
+    if advertising:
         # R18: an opt-out of advertising mail stops ALL advertising mail, whatever its purpose,
         # so an advertising service reminder (one that invites a booking, R14) is covered by
         # "category:marketing" too. Non-advertising service notices are not.
@@ -112,17 +123,24 @@ def _plan(ctx: GateContext, req: Request) -> Plan:
         notified_at=notified_at,
         purpose_consent=f"purpose:{req.purpose}",
         joint_ok=purpose is not None
-        and req.purpose in reg.joint_use.purpose_ids
+        and reg.joint_use.covers_purpose(req.purpose, topic_of(req))
         and req.items <= reg.joint_use_items,
-        insurer_needs_consent=partitioned and (cross or dealer_use),
+        insurer_consent=insurer_consent,
         insurer_forbidden=partitioned and dealer_use and req.data_held_as_processor,
         optout_scopes=frozenset(scopes),
-        needs_email_basis=req.channel == "email" and req.advertising is True,
+        needs_email_basis=req.channel == "email" and advertising,
         contact=_CONTACT.get(req.channel),
         capped=category in freq.capped_categories,
         rank=freq.rank(req.kind, category),
         window=pol.windows.get(req.channel),
     )
+
+
+def topic_of(req: Request) -> str | None:
+    """What the message is about: its stated topic; a campaign without one is a campaign."""
+    if req.topic is not None:
+        return req.topic
+    return "campaigns" if req.kind == "campaign" else None
 
 
 def next_allowed(
@@ -139,11 +157,12 @@ def next_allowed(
     return value
 
 
-def _in_scope(ctx: GateContext, partner: str | None) -> bool:
+def _in_scope(ctx: GateContext, partner: str | None, source: str | None) -> bool:
+    key = (partner, source)
     try:
-        return ctx.partners[partner]
+        return ctx.partners[key]
     except KeyError:
-        ok = ctx.partners[partner] = ctx.registry.joint_use.in_scope(partner)
+        ok = ctx.partners[key] = ctx.registry.joint_use.in_scope(partner, source)
         return ok
 
 
@@ -179,11 +198,11 @@ def decide_planned(
     ):
         reasons.append(R.PURPOSE_NOT_NOTIFIED)
     if state.acquisition == "joint_use" and (
-        not p.joint_ok or not _in_scope(ctx, state.joint_use_partner)
+        not p.joint_ok or not _in_scope(ctx, state.joint_use_partner, state.acquisition_source)
     ):
         reasons.append(R.JOINT_USE_SCOPE)
     if p.insurer_forbidden or (
-        p.insurer_needs_consent and ctx.policy.insurer_consent_scope not in state.consents
+        p.insurer_consent is not None and p.insurer_consent not in state.consents
     ):
         reasons.append(R.INSURER_PARTITION)
     if state.opt_outs and not p.optout_scopes.isdisjoint(state.opt_outs):
@@ -227,3 +246,35 @@ def decide_planned(
         _by=GATE_MARK,
     )
     return d
+
+
+def interpretations(ctx: GateContext, state: CustomerState, request: Request) -> tuple[str, ...]:
+    """The readings of the policy text (purposes.toml [interpretations]) that bear on this
+    decision, for `gate explain`. Not on the hot path: explain calls it for one customer."""
+    reg = ctx.registry
+    purpose = reg.purposes.get(request.purpose)
+    if purpose is None:
+        return ()
+    out: list[str] = []
+    if purpose.advertising and request.channel in purpose.channels:
+        out.append("proposal_channels")
+        if request.channel == "email":
+            out.append("proposal_email_is_advertising")
+    partitioned = any(
+        (it := reg.items.get(i)) is not None and it.insurer_partitioned for i in request.items
+    )
+    if purpose.per_insurer or partitioned:
+        out.append("insurer_partition")
+    if state.acquisition == "joint_use":
+        if any(jp.purpose == request.purpose and jp.topics for jp in reg.joint_use.purposes):
+            out.append("joint_use_purpose_1_topics")
+        partner = state.joint_use_partner
+        if partner is not None and any(
+            g.source is not None and g.names(partner) for g in reg.joint_use.groups
+        ):
+            out.append("joint_use_source")
+        if "visit_history" in request.items:
+            out.append("visit_history")
+    if "inspection_certificate" in request.items and purpose.category == "marketing":
+        out.append("p3_inspection_certificate")
+    return tuple(i for i in out if i in reg.interpretations)

@@ -31,6 +31,7 @@ class CustomerState:
     notice_version: int = 1  # the policy version shown to the customer (R2)
     acquisition: str = "direct"  # direct|joint_use
     joint_use_partner: str | None = None
+    acquisition_source: str | None = None  # the route the data came by, e.g. lexus_tokyo (R4)
     email: str | None = None
     email_suppressed: bool = False  # hard bounce or complaint
     email_basis: str | None = None  # R15 basis for `email`, only if it has evidence

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from outreach.clock import JST
 from outreach.db import models
+from outreach.gate import purposes
 from outreach.records import csvfile, fields, mappings, rows, service_events, upsert
 from outreach.records.rows import Problem, Row
 
@@ -44,6 +45,7 @@ class Result:
     updated: int = 0
     unchanged: int = 0
     email_bases_added: int = 0
+    receipts_recorded: int = 0  # Art. 30 receipt records of data from another company (R5)
     reminders_cancelled: int = 0  # bookings and completions end the vehicle's cycle
     problems: list[Problem] = field(default_factory=list)
     ignored_columns: list[str] = field(default_factory=list)
@@ -63,6 +65,7 @@ class Result:
             "unchanged": self.unchanged,
             "rejected": self.rejected,
             "email_bases_added": self.email_bases_added,
+            "receipts_recorded": self.receipts_recorded,
             "reminders_cancelled": self.reminders_cancelled,
             "ignored_columns": self.ignored_columns,
             "problems": [
@@ -114,7 +117,7 @@ async def run(
         nonlocal reported
         if batch:
             async with engine.begin() as conn:
-                await _write(conn, kind, batch, headers, now, result)
+                await _write(conn, kind, batch, headers, now, result, config_dir)
             batch.clear()
         if progress is not None:
             progress(reader.bytes_read - reported)
@@ -201,6 +204,7 @@ async def _write(
     headers: dict[str, str],
     now: dt.datetime,
     result: Result,
+    config_dir: Path,
 ) -> None:
     good, found = await _resolve(conn, kind, batch, headers, result)
     if not good:
@@ -231,6 +235,18 @@ async def _write(
     result.unchanged += counts.unchanged
     if kind == "customers":
         result.email_bases_added += await _add_bases(conn, good, counts.ids)
+        if any(r.values.get("acquisition") == "joint_use" for r in good):
+            # Art. 30 (R5): the receipt of data from another company, in the same transaction
+            from outreach.provision import receipts
+
+            result.receipts_recorded += await receipts.on_import(
+                conn,
+                purposes.load(config_dir / "purposes.toml"),
+                [r.values for r in good],
+                counts.ids,
+                now=now,
+                file_name=Path(result.path).name,
+            )
 
 
 def _customer(r: Row, found: dict[str, dict[str, Any]]) -> dict[str, Any]:

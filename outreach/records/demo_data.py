@@ -221,7 +221,14 @@ class Generator:
                 "birth_date": self._day_between(dt.date(1938, 1, 1), dt.date(2004, 12, 31)),
                 "status": status,
                 "acquisition": "joint_use" if joint else "direct",
-                "joint_use_partner": self._pick(L.JOINT_USE_PARTNERS) if joint else None,
+                "joint_use_partner": (
+                    partner := self._pick(L.JOINT_USE_PARTNERS) if joint else None
+                ),
+                # the first two partners' records came via LEXUS TOKYO (in that joint use's
+                # scope); the third's did not (out of scope though a LEXUS TOKYO company)
+                "acquisition_source": "lexus_tokyo"
+                if partner in L.JOINT_USE_PARTNERS[:2]
+                else None,
                 "acquired_on": acquired,
                 "notice_version": notice,
                 "store_id": store,
@@ -302,7 +309,7 @@ class Generator:
         rng, today = self.rng, self.today
         plan: list[tuple[str, str, str, str]] = []  # action, scope, source, actor
         if rng.random() < 0.10:
-            plan.append(("grant", "insurer_share", "store", "staff:demo"))
+            plan.append(("grant", "insurer_share:dealer", "store", "staff:demo"))
         if notice < self.notice and self.new_purpose and rng.random() < 0.3:
             plan.append(("grant", f"purpose:{self.new_purpose}", "preference_page", "customer"))
         x = rng.random()

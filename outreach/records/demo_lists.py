@@ -148,7 +148,7 @@ MAIL_DOMAINS = (
     ("corp.example.jp", 6),
 )
 
-INSURERS = (("tokio_marine", 35), ("aioi_nissay_dowa", 30), ("mitsui_sumitomo", 25), ("other", 10))
+INSURERS = (("tokio_marine", 35), ("aioi_nissay_dowa", 30), ("mitsui_sumitomo", 35))
 
 WELCAB_NOTES = (
     "車いす移乗のため助手席回転シートを希望",

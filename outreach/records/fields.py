@@ -27,7 +27,10 @@ ACQUISITION = ("direct", "joint_use")
 EMAIL_BASES = ("opt_in", "written", "transaction", "published")
 VEHICLE_STATUS = ("owned", "sold", "scrapped")
 OWNER_KINDS = ("user", "lease", "credit", "other")
-INSURERS = ("tokio_marine", "aioi_nissay_dowa", "mitsui_sumitomo", "other")
+# The insurers the privacy policy names for purpose (8) (config/purposes.toml [insurers]); an
+# insurer it does not name is refused at import (R6), a test keeps the two lists equal.
+INSURERS = ("tokio_marine", "aioi_nissay_dowa", "mitsui_sumitomo")
+ACQUISITION_SOURCES = ("lexus_tokyo",)  # purposes.toml [joint_use.groups.*].source
 POLICY_KINDS = ("jibaiseki", "nini")
 
 _CUSTOMERS = (
@@ -44,6 +47,7 @@ _CUSTOMERS = (
     Field("status", "choice", choices=STATUS, default="active"),
     Field("acquisition", "choice", choices=ACQUISITION, default="direct"),
     Field("joint_use_partner", "text"),
+    Field("acquisition_source", "choice", choices=ACQUISITION_SOURCES),
     Field("acquired_on", "date"),
     Field("notice_version", "int", default=1),
     Field("store_code", "ref", max_len=32, ref="store"),

@@ -31,6 +31,7 @@ from outreach.db.models import (
 )
 from outreach.errors import NotFound
 from outreach.gate import consent
+from outreach.provision import records as provision_records
 from outreach.staff import audit, validation
 from outreach.staff.errors import Invalid, Problem
 
@@ -470,6 +471,9 @@ async def export(
         "provision_records": await rows(
             ProvisionRecord, ProvisionRecord.customer_id == c.id, order=ProvisionRecord.id
         ),
+        # the same records as the person reads them (Art. 33(5)): date, provided/received,
+        # counterparty, items, basis, how obtained — see outreach.provision.records
+        "provision_log": await provision_records.for_customer(session, c.id),
         "requests": await rows(DataRequest, DataRequest.customer_id == c.id, order=DataRequest.id),
         "sensitive_records": await rows(
             SensitiveRecord, SensitiveRecord.customer_id == c.id, order=SensitiveRecord.id

@@ -154,6 +154,9 @@ def kit(
 
 
 def request_for(c: Campaign, channel: str, items: frozenset[str]) -> Request:
+    # A category that is not a purpose category names the campaign's topic (e.g.
+    # "store_changes"): joint-use data serves only the topics joint-use ① names.
+    topic = c.category if c.category and c.category not in purposes.CATEGORIES else None
     return Request(
         purpose=c.purpose,
         channel=channel,
@@ -161,6 +164,7 @@ def request_for(c: Campaign, channel: str, items: frozenset[str]) -> Request:
         advertising=c.advertising,
         kind="campaign",
         campaign_id=c.id,
+        topic=topic,
     )
 
 

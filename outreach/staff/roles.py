@@ -26,6 +26,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "customer.read": frozenset({APPROVER, ADMIN}),
     "customer.request": frozenset({APPROVER, ADMIN}),  # opt-out, cessation, correction, export
     "user.manage": frozenset({ADMIN}),
+    "compliance.read": frozenset({APPROVER, ADMIN}),  # the monthly report (個人情報保護管理者)
 }
 
 

@@ -26,6 +26,7 @@ class RegistryRules:
             category=p.category,
             channels=p.channels,
             items=p.items,
+            topics=frozenset(p.topics),
         )
 
     def purposes(self) -> list[PurposeView]:

@@ -38,6 +38,7 @@ class PurposeView:
     category: str
     channels: frozenset[str]
     items: frozenset[str]
+    topics: frozenset[str] = frozenset()  # what a campaign may state it is about (purposes.toml)
 
 
 class Rules(Protocol):
@@ -94,7 +95,7 @@ def check(spec: spec_mod.CampaignSpec, rules: Rules) -> list[Problem]:
     purpose = rules.purpose(spec.purpose)
     if purpose is None:
         return [Problem("purpose", f"利用目的 {spec.purpose} はプライバシーポリシーにありません")]
-    if spec.category is not None and spec.category != purpose.category:
+    if spec.category is not None and spec.category not in {purpose.category, *purpose.topics}:
         problems.append(
             Problem("category", f"利用目的 {purpose.id} の区分は {purpose.category} です")
         )

@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from outreach import bootstrap
-from outreach.web import feedback, health, optout, security, signup, staff
+from outreach.web import feedback, health, optout, privacy, security, signup, staff
 
 Hook = Callable[[bootstrap.App], Awaitable[None]]
 
@@ -54,6 +54,7 @@ def create_app(
 
     deps = optout.build_deps(app)
     web.router.routes.extend(optout.routes(deps))
+    web.router.routes.extend(privacy.routes(app))  # /privacy, from the registry (R10)
     sign = signup.build(app)
     web.router.routes.extend(signup.routes(sign))  # /signup, /signup/confirm/{token}
     # Mounted before /staff, which would otherwise take every /staff/… path.

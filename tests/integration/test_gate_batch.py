@@ -139,8 +139,12 @@ async def test_purpose_not_notified(session: AsyncSession, ctx: GateContext) -> 
 
 async def test_data_items_and_sensitive(session: AsyncSession, ctx: GateContext) -> None:
     cid = await add(session)
-    extra = dataclasses.replace(CAMPAIGN, items=frozenset({"name", "inspection_certificate"}))
+    # (3) reads the 車検証 data as part of the dealer's own 車検 service (purposes.toml), but
+    # never call recordings
+    extra = dataclasses.replace(CAMPAIGN, items=frozenset({"name", "call_recording"}))
     assert await decide(session, ctx, cid, extra) == (R.DATA_ITEM_NOT_ALLOWED,)
+    shaken = dataclasses.replace(CAMPAIGN, items=frozenset({"name", "inspection_certificate"}))
+    assert await decide(session, ctx, cid, shaken) == ()
     sensitive = dataclasses.replace(CAMPAIGN, items=frozenset({"name", "sensitive"}))
     assert R.SENSITIVE_DATA in await decide(session, ctx, cid, sensitive)
     allowed = ctx.registry.items_for_fields(
@@ -152,14 +156,30 @@ async def test_data_items_and_sensitive(session: AsyncSession, ctx: GateContext)
 async def test_joint_use_scope(session: AsyncSession, ctx: GateContext) -> None:
     toyota = await add(session, acquisition="joint_use", joint_use_partner="トヨタ自動車株式会社")
     stranger = await add(session, acquisition="joint_use", joint_use_partner="無関係商事株式会社")
+    koishikawa = "レクサス小石川販売株式会社"
+    via_lt = await add(
+        session,
+        acquisition="joint_use",
+        joint_use_partner=koishikawa,
+        acquisition_source="lexus_tokyo",
+    )
+    not_via = await add(session, acquisition="joint_use", joint_use_partner=koishikawa)
     assert await decide(session, ctx, toyota, CAMPAIGN) == ()  # ① → (3)
     assert await decide(session, ctx, toyota, SHAKEN) == (R.JOINT_USE_SCOPE,)  # (2) is not ①–③
     assert await decide(session, ctx, stranger, CAMPAIGN) == (R.JOINT_USE_SCOPE,)
+    # the LEXUS TOKYO joint use covers only data obtained via LEXUS TOKYO (read from the row)
+    assert await decide(session, ctx, via_lt, CAMPAIGN) == ()
+    assert await decide(session, ctx, not_via, CAMPAIGN) == (R.JOINT_USE_SCOPE,)
+    # ① names products, services, events and campaigns, not a store move
+    moving = dataclasses.replace(CAMPAIGN, topic="store_changes")
+    assert await decide(session, ctx, toyota, moving) == (R.JOINT_USE_SCOPE,)
+    assert await decide(session, ctx, await add(session), moving) == ()
 
 
 async def test_insurer_partition(session: AsyncSession, ctx: GateContext) -> None:
     plain = await add(session)
-    consented = await add(session, consents=["insurer_share"])
+    consented = await add(session, consents=["insurer_share:mitsui_sumitomo"])
+    other_only = await add(session, consents=["insurer_share:aioi_nissay_dowa"])
     renewal = Request(
         purpose="p2",
         channel="email",
@@ -173,6 +193,7 @@ async def test_insurer_partition(session: AsyncSession, ctx: GateContext) -> Non
     assert await decide(session, ctx, plain, renewal) == ()
     assert await decide(session, ctx, plain, cross) == (R.INSURER_PARTITION,)
     assert await decide(session, ctx, consented, cross) == ()
+    assert await decide(session, ctx, other_only, cross) == (R.INSURER_PARTITION,)
 
 
 async def test_opted_out_by_scope(session: AsyncSession, ctx: GateContext) -> None:

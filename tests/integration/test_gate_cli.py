@@ -159,9 +159,13 @@ def test_explain_with_a_template_finds_its_items(db_url: str, tmp_path: Path) ->
     assert data["items"] == ["name", "vehicle"]
     assert "customer.name_kanji" in data["fields"]
 
+    policy = write_template(tmp_path, "{{ customer.name_kanji }}様 {{ policy.expires_on }}")
+    r = run(db_url, tmp_path, *base, "--template", str(policy), "--at", AT, "--json")
+    assert json.loads(r.stdout)["reasons"][0]["code"] == "DATA_ITEM_NOT_ALLOWED"
+    # (3) may use the 車検証 data for the dealer's own 車検 service (a reading in purposes.toml)
     shaken = write_template(tmp_path, "{{ customer.name_kanji }}様 {{ vehicle.shaken_expiry_on }}")
     r = run(db_url, tmp_path, *base, "--template", str(shaken), "--at", AT, "--json")
-    assert json.loads(r.stdout)["reasons"][0]["code"] == "DATA_ITEM_NOT_ALLOWED"
+    assert json.loads(r.stdout)["allowed"] is True
 
     sensitive = write_template(tmp_path, "{{ sensitive.welcab_needs }}")
     r = run(db_url, tmp_path, *base, "--template", str(sensitive), "--at", AT, "--json")
@@ -263,3 +267,22 @@ def test_explain_is_an_audited_read_of_personal_data(db_url: str, tmp_path: Path
     [(actor, reason)] = asyncio.run(_reads(db_url, a))
     assert actor.startswith("cli:") and reason == "gate explain p3/email"
     assert asyncio.run(_reads(db_url, b)) == []
+
+
+def test_explain_names_the_reading_and_audits_the_read(db_url: str, tmp_path: Path) -> None:
+    """R11: explain reads name, email and ledger, so it leaves an audit row; and it names the
+    interpretation of the policy that decided the case (here: (8) is per insurer)."""
+    _, b = seed(db_url)
+    base = ["gate", "explain", "--customer", str(b), "--purpose", "p8", "--channel", "email"]
+    j = run(db_url, tmp_path, *base, "--at", AT, "--json")
+    assert j.returncode == 0, j.stderr
+    data = json.loads(j.stdout)
+    assert [x["code"] for x in data["reasons"]] == ["INSURER_NOT_NAMED"]
+    ids = [i["id"] for i in data["interpretations"]]
+    assert "insurer_partition" in ids and "proposal_email_is_advertising" in ids
+    ok = run(db_url, tmp_path, *base, "--insurer", "tokio_marine", "--at", AT)
+    assert ok.returncode == 0, ok.stderr
+    assert "送信可" in ok.stdout and "販売店の確認待ち" in ok.stdout
+
+    reads = asyncio.run(_reads(db_url, b))
+    assert len(reads) == 2 and all(actor.startswith("cli:") for actor, _ in reads)

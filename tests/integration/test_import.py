@@ -232,8 +232,10 @@ async def test_vehicles_and_policies_with_references(engine: AsyncEngine, tmp_pa
     ], encoding="utf-8")  # fmt: skip
     r = await run(engine, "policies", policies)
     assert r.encoding == "utf-8" and (r.inserted, r.rejected) == (2, 3)
-    assert [p.line for p in r.problems] == [4, 5, 6]
+    # line 6 twice: its dates are reversed, and その他 is no insurer the policy names for (8)
+    assert [p.line for p in r.problems] == [4, 5, 6, 6]
     assert "V9 が登録されていません" in r.problems[0].reason
+    assert any(p.line == 6 and "その他" in p.reason for p in r.problems)
     async with engine.connect() as conn:
         pol = {p.external_id: p for p in (await conn.execute(select(InsurancePolicy))).all()}
         v1_user = await conn.scalar(select(Vehicle.user_id).where(Vehicle.external_id == "V1"))

@@ -214,6 +214,12 @@ async def test_the_disclosure_export_holds_consents_send_log_and_provision_recor
     assert [m["message_id"] for m in data["send_log"]] == ["<1.x@mail.example>"]
     assert data["gate_decisions"][0]["reasons"] == ["NO_EMAIL_CONSENT", "OPTED_OUT"]
     assert data["provision_records"][0]["counterparty"] == "東京海上日動火災保険株式会社"
+    # and as the person reads them (Art. 33(5))
+    assert data["provision_log"][0]["相手方"] == "東京海上日動火災保険株式会社"
+    assert (
+        data["provision_log"][0]["区分"] == "提供"
+        and data["provision_log"][0]["根拠"] == "ご本人の同意"
+    )
     assert data["requests"][-1]["kind"] == "disclosure"
     json.dumps(data, default=str, ensure_ascii=False)  # serialisable as the JSON export
     [logged] = await _audit(app, "customer.export")

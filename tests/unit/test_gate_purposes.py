@@ -41,8 +41,11 @@ def test_the_real_registry_transcribes_the_policy() -> None:
     assert list(ju.items) == ["①", "②", "③", "④", "⑤", "⑥", "⑦", "⑧"]
     assert ju.purpose_ids == {"p3", "p4", "p6"}
     assert {g.id for g in ju.groups} == {"toyota", "lexus_tokyo"}
-    assert ju.in_scope("レクサス小石川販売株式会社")
-    assert ju.in_scope("lexus_tokyo")
+    # the LEXUS TOKYO group covers only data obtained via LEXUS TOKYO
+    assert ju.in_scope("レクサス小石川販売株式会社", "lexus_tokyo")
+    assert not ju.in_scope("レクサス小石川販売株式会社")
+    assert ju.in_scope("lexus_tokyo", "lexus_tokyo")
+    assert ju.in_scope("トヨタ自動車株式会社")  # a member of the unrestricted group as well
     assert not ju.in_scope("どこかの会社")
     assert ju.responsible_name == "ジャミール商事株式会社"
     assert "永田浩司" in ju.responsible_representative

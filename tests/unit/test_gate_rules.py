@@ -113,6 +113,7 @@ def test_a_clean_request_is_allowed(ctx: GateContext) -> None:
         ({}, {"status": "deceased"}, R.CUSTOMER_INACTIVE),
         ({}, {"status": "closed"}, R.CUSTOMER_INACTIVE),
         ({}, {"acquisition": "joint_use", "joint_use_partner": "どこかの会社"}, R.JOINT_USE_SCOPE),
+        ({}, {"acquisition": "joint_use", "joint_use_partner": "lexus_tokyo"}, R.JOINT_USE_SCOPE),
     ],
 )
 def test_each_rule_denies(
@@ -140,7 +141,14 @@ def test_each_rule_denies(
         ({"advertising": False}, {"email_basis": None}),  # non-advertising needs no basis
         ({"channel": "post"}, {"email": None, "email_basis": None}),
         ({}, {"acquisition": "joint_use", "joint_use_partner": "トヨタ自動車株式会社"}),
-        ({}, {"acquisition": "joint_use", "joint_use_partner": "lexus_tokyo"}),
+        (  # the LEXUS TOKYO joint use: only data obtained via LEXUS TOKYO
+            {},
+            {
+                "acquisition": "joint_use",
+                "joint_use_partner": "lexus_tokyo",
+                "acquisition_source": "lexus_tokyo",
+            },
+        ),
         ({}, {"email_basis": "written"}),
         ({}, {"email_basis": "transaction"}),
         ({}, {"email_basis": "published"}),
@@ -235,18 +243,24 @@ def test_insurer_partition(ctx: GateContext) -> None:
     assert rules.decide(ctx, ok_state(), renewal, TUE_10).allowed
     cross = dataclasses.replace(renewal, insurer="aioi_nissay_dowa")
     assert R.INSURER_PARTITION in reasons_of(ctx, ok_state(), cross)
-    assert rules.decide(ctx, ok_state(consents=frozenset({"insurer_share"})), cross, TUE_10).allowed
-    # a dealer campaign using insurance data
+    # consent is per recipient (R5/R6): sharing with Aioi lifts the partition for Aioi only
+    aioi = frozenset({"insurer_share:aioi_nissay_dowa"})
+    assert rules.decide(ctx, ok_state(consents=aioi), cross, TUE_10).allowed
+    ms = dataclasses.replace(renewal, insurer="mitsui_sumitomo")
+    assert R.INSURER_PARTITION in reasons_of(ctx, ok_state(consents=aioi), ms)
+    # the old undivided consent lifts nothing any more
+    assert R.INSURER_PARTITION in reasons_of(
+        ctx, ok_state(consents=frozenset({"insurer_share"})), cross
+    )
+    # a dealer campaign using insurance data needs consent to the dealer's own use
     dealer = req(items=frozenset({"name", "insurance_policy"}), data_insurer="tokio_marine")
     assert R.INSURER_PARTITION in reasons_of(ctx, ok_state(), dealer)
-    assert R.INSURER_PARTITION not in reasons_of(
-        ctx, ok_state(consents=frozenset({"insurer_share"})), dealer
-    )
+    assert R.INSURER_PARTITION in reasons_of(ctx, ok_state(consents=aioi), dealer)
+    to_dealer = frozenset({"insurer_share:dealer"})
+    assert R.INSURER_PARTITION not in reasons_of(ctx, ok_state(consents=to_dealer), dealer)
     # data held as the insurer's processor never feeds a dealer campaign, consent or not
     processor = dataclasses.replace(dealer, data_held_as_processor=True)
-    assert R.INSURER_PARTITION in reasons_of(
-        ctx, ok_state(consents=frozenset({"insurer_share"})), processor
-    )
+    assert R.INSURER_PARTITION in reasons_of(ctx, ok_state(consents=to_dealer), processor)
 
 
 # --- frequency cap ---------------------------------------------------------------------------
@@ -342,7 +356,10 @@ states = st.builds(
     status=st.sampled_from(["active", "active", "deceased"]),
     notice_version=st.sampled_from([1, 2]),
     acquisition=st.sampled_from(["direct", "joint_use"]),
-    joint_use_partner=st.sampled_from([None, "トヨタ自動車株式会社", "どこか"]),
+    joint_use_partner=st.sampled_from(
+        [None, "トヨタ自動車株式会社", "レクサス小石川販売株式会社", "どこか"]
+    ),
+    acquisition_source=st.sampled_from([None, "lexus_tokyo"]),
     email=st.sampled_from([None, "a@example.jp"]),
     email_suppressed=st.booleans(),
     email_basis=st.sampled_from([None, "opt_in", "written"]),
@@ -350,7 +367,10 @@ states = st.builds(
     has_phone=st.booleans(),
     opt_outs=st.frozensets(st.sampled_from(SCOPES), max_size=2),
     use_suspended=st.booleans(),
-    consents=st.frozensets(st.sampled_from(["insurer_share", "purpose:p7"]), max_size=2),
+    consents=st.frozensets(
+        st.sampled_from(["insurer_share:dealer", "insurer_share:mitsui_sumitomo", "purpose:p7"]),
+        max_size=2,
+    ),
     closing_weekdays=st.frozensets(st.integers(1, 7), max_size=2),
     recent=st.lists(
         st.builds(
@@ -374,6 +394,7 @@ requests = st.builds(
     data_insurer=st.sampled_from([None, "tokio_marine"]),
     data_held_as_processor=st.booleans(),
     vehicle_status=st.sampled_from([None, "owned", "sold"]),
+    topic=st.sampled_from([None, "events", "store_changes"]),
 )
 times = st.integers(0, 14 * 24 * 4).map(lambda q: TUE_10 + dt.timedelta(minutes=15 * q))
 

@@ -18,6 +18,7 @@ def test_from_row_equals_the_constructor() -> None:
         2,
         "joint_use",
         "トヨタ自動車株式会社",
+        "lexus_tokyo",
         "a@example.jp",
         True,
         "opt_in",

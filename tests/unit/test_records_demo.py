@@ -54,7 +54,11 @@ def test_every_gate_branch_is_present() -> None:
     assert any(c["email"] is None for c in customers)
     assert {c["notice_version"] for c in customers} == {1, 2}
     consents = {s for c in customers for s in c["consents"]}  # type: ignore[attr-defined]
-    assert {"insurer_share", "purpose:p7"} <= consents
+    assert {"insurer_share:dealer", "purpose:p7"} <= consents
+    # records via LEXUS TOKYO carry that source, and one partner's records do not
+    sources = {(c["joint_use_partner"], c["acquisition_source"]) for c in customers}
+    assert ("トヨタモビリティ東京株式会社", "lexus_tokyo") in sources
+    assert ("レクサス小石川販売株式会社", None) in sources
     bases = {b["basis"] for b in _flat(batches, "email_bases")}
     assert bases == {"opt_in", "written", "transaction", "published"}
     with_basis = {b["customer_id"] for b in _flat(batches, "email_bases")}
@@ -65,8 +69,9 @@ def test_every_gate_branch_is_present() -> None:
     assert {v["owner_kind"] for v in vehicles} == {"user", "lease", "credit"}
     assert {v["car_name"] for v in vehicles} >= {"LS", "RX", "NX", "LBX", "LM"}
     policies = _flat(batches, "insurance_policies")
+    # only the insurers the privacy policy names for (8): the import refuses any other
     assert {p["insurer"] for p in policies} == {
-        "tokio_marine", "aioi_nissay_dowa", "mitsui_sumitomo", "other"
+        "tokio_marine", "aioi_nissay_dowa", "mitsui_sumitomo"
     }  # fmt: skip
     assert any(p["held_as_processor"] for p in policies)
     names = {c["name_kanji"].split()[0] for c in customers}  # type: ignore[attr-defined]

@@ -31,7 +31,17 @@ from outreach.staff import (
 )
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import CsrfRejected, Forbidden, Invalid, NotAuthenticated, Problem
-from outreach.web.staff import calls, charts, conversion, documents, forms, letters, once, sending
+from outreach.web.staff import (
+    calls,
+    charts,
+    compliance,
+    conversion,
+    documents,
+    forms,
+    letters,
+    once,
+    sending,
+)
 from outreach.web.staff.state import COOKIE, StaffWeb, remote
 
 CSP = (
@@ -182,6 +192,7 @@ def build(st: StaffWeb) -> FastAPI:
         return p
 
     static_dir = st.app.settings.templates_dir / "web" / "staff" / "static"
+    compliance.add(web, pages, authed, who, st)  # /compliance: the monthly report
 
     @web.get("/static/{name}")
     async def static(name: str) -> Response:

@@ -1,0 +1,1 @@
+"""Retention (R13): what is past its period goes, the evidence §E keeps stays."""

@@ -1,0 +1,78 @@
+"""The monthly compliance report in the console: /staff/compliance (page), .pdf and .json.
+
+Added to the console app by `add(...)` from `pages.build`, behind the same session guard;
+only roles with `compliance.read` see it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+
+from outreach.clock import JST
+from outreach.compliance import pdf, report
+from outreach.errors import InputRejected
+from outreach.gate import purposes
+from outreach.staff import auth
+from outreach.web.staff.state import StaffWeb
+
+
+def _month(request: Request, now: dt.datetime) -> str:
+    value = request.query_params.get("month")
+    if value is None:
+        t = now.astimezone(JST)
+        first = dt.date(t.year, t.month, 1) - dt.timedelta(days=1)  # the month just closed
+        return f"{first.year:04d}-{first.month:02d}"
+    try:
+        report.month_bounds(value)
+    except ValueError:
+        raise InputRejected("対象月は YYYY-MM の形で指定してください") from None
+    return value
+
+
+def add(
+    web: FastAPI,
+    pages: Any,
+    authed: list[Any],
+    who: Callable[[Request], auth.Principal],
+    st: StaffWeb,
+) -> None:
+    settings = st.app.settings
+
+    async def build(request: Request) -> dict[str, Any]:
+        who(request).require("compliance.read")
+        month = _month(request, st.now)
+        reg = purposes.load(settings.config_dir / "purposes.toml")
+        async with st.tx() as s:
+            return await report.build(s, reg, month, st.now)
+
+    @web.get("/compliance", dependencies=authed)
+    async def compliance_page(request: Request) -> Response:
+        r = await build(request)
+        return pages.render("compliance/page.html", request, r=r)  # type: ignore[no-any-return]
+
+    @web.get("/compliance.json", dependencies=authed)
+    async def compliance_json(request: Request) -> Response:
+        return JSONResponse(await build(request), headers={"cache-control": "no-store"})
+
+    @web.get("/compliance.pdf", dependencies=authed)
+    async def compliance_pdf(request: Request) -> Response:
+        r = await build(request)
+        data = await pdf.pdf(r, settings.templates_dir)
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={
+                "cache-control": "no-store",
+                "content-disposition": f'attachment; filename="compliance-{r["month"]}.pdf"',
+            },
+        )
+
+    @web.get("/compliance/report.css")
+    async def compliance_css() -> Response:
+        path = settings.templates_dir / "web" / "staff" / "compliance" / "report.css"
+        return FileResponse(path, media_type="text/css", headers={"cache-control": "max-age=300"})
