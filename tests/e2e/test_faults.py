@@ -385,7 +385,9 @@ def test_a_slow_relay(pg_url: str, tmp_path: Path) -> None:
 def _serve(env: dict[str, str], port: int, log: Path) -> subprocess.Popen[bytes]:
     with log.open("ab") as out:
         return subprocess.Popen(
-            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler"],
+            # The opt-out pages only: the test's own workers send (and are killed).
+            [OUTREACH, "serve", "--host", "127.0.0.1", "--port", str(port), "--no-scheduler",
+             "--no-worker"],
             env=env, stdout=out, stderr=subprocess.STDOUT,
         )  # fmt: skip
 

@@ -141,7 +141,15 @@ async def test_two_serve_processes_fire_each_job_once(
         fh = await asyncio.to_thread(log.open, "wb")
         procs.append(
             await asyncio.create_subprocess_exec(
-                OUTREACH, "serve", "--port", str(port), env=env, stdout=fh, stderr=fh
+                # --no-worker: the scheduler's leadership is under test, not sending.
+                OUTREACH,
+                "serve",
+                "--port",
+                str(port),
+                "--no-worker",
+                env=env,
+                stdout=fh,
+                stderr=fh,
             )
         )
         fh.close()
