@@ -8,7 +8,7 @@ import datetime as dt
 from collections import Counter
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
@@ -46,20 +46,20 @@ async def campaign_results(
             )
         ).all()
     )
-    waiting_rows = (
+    later = OutboxMessage.not_before > now
+    retried = OutboxMessage.attempts > 0
+    row = (
         await session.execute(
             select(
-                OutboxMessage.not_before > now,
-                OutboxMessage.attempts > 0,
+                func.coalesce(func.sum(case((retried, 1), else_=0)), 0),
+                func.coalesce(func.sum(case((and_(~retried, later), 1), else_=0)), 0),
                 func.count(),
-            )
-            .where(mine, OutboxMessage.status == "queued")
-            .group_by(OutboxMessage.not_before > now, OutboxMessage.attempts > 0)
+            ).where(mine, OutboxMessage.status == "queued")
         )
-    ).all()
+    ).one()
     waiting: Counter[str] = Counter()
-    for later, retried, n in waiting_rows:
-        waiting["retry" if retried else "scheduled" if later else "ready"] += n
+    waiting["retry"], waiting["scheduled"] = int(row[0]), int(row[1])
+    waiting["ready"] = int(row[2]) - waiting["retry"] - waiting["scheduled"]
     latest = (
         select(func.max(GateDecision.id))
         .where(GateDecision.campaign_id == c.id)
