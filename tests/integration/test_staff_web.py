@@ -265,3 +265,29 @@ async def test_the_console_pages_render_for_each_role(base: str, app: bootstrap.
     async with httpx.AsyncClient(base_url=base) as client:
         await _console_login(client, "root")
         assert (await client.get("/staff/users")).status_code == 200
+
+
+async def test_a_service_notice_is_approved_over_the_api_only_with_the_certification(
+    base: str,
+) -> None:
+    recall = {
+        **campaign_data(),
+        "name": "リコールのお知らせ",
+        "purpose": "p2",
+        "advertising": False,
+        "subject_template": "{{ customer.name_kanji }}様 リコール（回収・無償修理）のお知らせ",
+        "text_template": "{{ customer.name_kanji }}様\n{{ vehicle.car_name }}のリコールについて。",
+    }
+    async with httpx.AsyncClient(base_url=base) as client:
+        mika, aoi = [await _token(client, u) for u in ("mika", "aoi")]
+        r = await client.post("/api/v1/campaigns", json=recall, headers=mika)
+        assert r.status_code == 201, r.text
+        cid = r.json()["id"]
+        r = await client.post(f"/api/v1/campaigns/{cid}/approve", json={"version": 1}, headers=aoi)
+        assert r.status_code == 409, r.text  # not certified: refused, not approved
+        r = await client.post(
+            f"/api/v1/campaigns/{cid}/approve",
+            json={"version": 1, "certify_non_advertising": True},
+            headers=aoi,
+        )
+        assert r.status_code == 200 and r.json()["status"] == "approved", r.text

@@ -232,7 +232,13 @@ def build(st: StaffWeb) -> FastAPI:
         async with st.tx() as s:
             p = who(request)
             c = await campaigns.approve(
-                s, campaign_id, body.version, st.rules(), actor=p, now=st.now
+                s,
+                campaign_id,
+                body.version,
+                st.rules(),
+                actor=p,
+                now=st.now,
+                certify_non_advertising=body.certify_non_advertising,
             )
             return campaign_out(c)
 

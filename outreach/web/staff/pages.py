@@ -429,6 +429,7 @@ def build(st: StaffWeb) -> FastAPI:
                     st.rules(),
                     actor=p,
                     now=st.now,
+                    certify_non_advertising=form.get("certify_non_advertising") == "yes",
                 )
             elif action == "schedule":
                 at = forms.local_time(str(form.get("at") or ""))

@@ -88,6 +88,10 @@ class ValidationOut(BaseModel):
 
 class ApproveIn(Strict):
     version: int = Field(ge=1, le=2**31 - 1)
+    certify_non_advertising: bool = Field(
+        False,
+        description="The approver certifies a campaign filed as not advertising (R14); audited.",
+    )
 
 
 class ScheduleIn(Strict):
