@@ -13,6 +13,9 @@ from outreach import labels
 _ISO = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 _EMAIL = re.compile(r"[\w.+-]+@[\w.-]+")
 _URL = re.compile(r"https?://\S+|/(?:u|preferences|staff|api)/\S*")
+# A command shown for the reader to type (`outreach gate explain … --channel email`) is not a
+# label: its words are the command's own.
+_COMMAND = re.compile(r"\boutreach [^\n、。（）]*")
 # Latin words that are fine in Japanese text and also happen to be catalogue keys.
 ALLOWED: frozenset[str] = frozenset()
 
@@ -31,8 +34,8 @@ _WORD = re.compile(r"(?<![A-Za-z0-9_.@/-])([A-Za-z][A-Za-z_.]*[A-Za-z])(?![A-Za-
 
 
 def findings(text: str) -> list[str]:
-    """Every catalogue code and ISO timestamp in `text` (mail addresses and URLs aside)."""
-    clean = _URL.sub(" ", _EMAIL.sub(" ", text))
+    """Every catalogue code and ISO timestamp in `text` (addresses, URLs and commands aside)."""
+    clean = _COMMAND.sub(" ", _URL.sub(" ", _EMAIL.sub(" ", text)))
     found = [m[0] for m in _ISO.finditer(clean)]
     for m in _WORD.finditer(clean):
         word = m[1].rstrip(".")

@@ -39,7 +39,13 @@ value = "東京都"
 
 def _env(data: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")}
-    env.update(OUTREACH_DATA_DIR=str(data), OUTREACH_CONFIG_DIR=str(REPO / "config"))
+    env.update(
+        OUTREACH_DATA_DIR=str(data),
+        OUTREACH_CONFIG_DIR=str(REPO / "config"),
+        # The demo dealer: the shipped dealer.toml holds go-live placeholders that stop the
+        # worker (render.golive), which is not what this test is about.
+        OUTREACH_DEALER_FILE=str(REPO / "config" / "dealer.demo.toml"),
+    )
     return env
 
 
