@@ -618,7 +618,10 @@ def test_the_disk_full_while_writing_captures(
             "SELECT last_error FROM outbox WHERE status = 'queued'"
             " AND idempotency_key LIKE 'full:%'"
         )}  # fmt: skip
-    assert all(e and "No space left" in e for e in reasons), reasons
+    # Every waiting message the worker tried says the disk is why (a slow machine may not have
+    # reached all of them in the 8 s: those wait untried, with no error), and none another.
+    assert any(e and "No space left" in e for e in reasons), reasons
+    assert all(e is None or "No space left" in e for e in reasons), reasons
     filler.unlink()
     for p in folder.glob("*.tmp*"):  # what a full disk left half-written, never an .eml
         p.unlink()
