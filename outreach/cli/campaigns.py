@@ -19,7 +19,6 @@ from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Campaign, StaffUser
 from outreach.errors import InputRejected
-from outreach.gate.context import load_context
 from outreach.staff import campaigns, preview, roles, sending, users
 from outreach.staff import rules as rules_mod
 from outreach.staff import spec as spec_mod
@@ -285,9 +284,19 @@ def preview_cmd(
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
         rules = rules_mod.load(app.settings.config_dir)
-        ctx = load_context(app.settings.config_dir)
+        ctx = app.policy.gate
         s_ = app.settings
-        kit = preview.kit(s_.templates_dir, s_.config_dir, s_.base_url) if samples else None
+        kit = (
+            preview.kit(
+                s_.templates_dir,
+                s_.config_dir,
+                s_.base_url,
+                registry=ctx.registry,
+                dealer=app.policy.dealer,
+            )
+            if samples
+            else None
+        )
         async with app.sessions() as s, s.begin():
             actor = await _actor(s, as_user)
             roles.require(actor.role, "campaign.preview")

@@ -13,7 +13,6 @@ from outreach import bootstrap
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.compliance import pdf, report
-from outreach.gate import purposes
 
 
 @click.group("compliance")
@@ -43,7 +42,7 @@ def report_cmd(
             report.month_bounds(m)
         except ValueError as e:
             raise common.Failure(f"--month: {e}", 2) from None
-        reg = purposes.load(app.settings.config_dir / "purposes.toml")
+        reg = app.policy.registry
         async with app.sessions() as session:
             r = await report.build(session, reg, m, now)
         templates = app.settings.templates_dir

@@ -24,7 +24,7 @@ from outreach.db.models import Customer
 from outreach.letters import batches
 from outreach.records import demo_data
 from outreach.render import dealer
-from outreach.send import capture, service
+from outreach.send import capture
 
 # The daily job's hour: the demo plays the day as the scheduler would, inside the email window.
 RUN_AT = dt.time(9, 0)
@@ -56,7 +56,7 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
         run = await daily.run(app, the_day)
         # The outbox worker, as `outreach serve` runs it in-process (here: until the outbox
         # has nothing ready, like `outreach worker --once`), into the local capture.
-        w = service.build_worker(app, transport=capture.transport(app.settings.data_dir))
+        w = app.worker(transport=capture.transport(app.settings.data_dir))
         report = await heartbeat.run(app, asyncio.Event(), in_process=False, once=True, worker=w)
         sent = pipeline.summary(report)
         async with app.sessions() as session:

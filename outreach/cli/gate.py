@@ -18,7 +18,7 @@ from outreach.db.models import Customer, Store
 from outreach.gate import audit as audit_mod
 from outreach.gate import explain as explain_mod
 from outreach.gate import reasons
-from outreach.gate.context import GateContext, load_context
+from outreach.gate.context import GateContext
 from outreach.gate.decision import CHANNELS, Request
 from outreach.staff import audit as staff_audit
 
@@ -180,7 +180,7 @@ def explain_cmd(
     ledger events behind it."""
 
     async def go(app: bootstrap.App) -> explain_mod.Explanation:
-        ctx = load_context(app.settings.config_dir)
+        ctx = app.policy.gate
         req, fields = _request(
             ctx,
             purpose=purpose,
@@ -246,7 +246,7 @@ def audit_cmd(
     parsed = _filters(filters)
 
     async def go(app: bootstrap.App) -> dict[str, Any]:
-        ctx = load_context(app.settings.config_dir)
+        ctx = app.policy.gate
         req, _ = _request(
             ctx,
             purpose=purpose,

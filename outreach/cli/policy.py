@@ -12,7 +12,6 @@ import click
 
 from outreach import bootstrap
 from outreach.cli import common
-from outreach.gate import purposes
 from outreach.policy import document, notice
 from outreach.settings import load as load_settings
 
@@ -36,7 +35,9 @@ def render_cmd(out: Path | None) -> None:
     policy.toml; to stdout without --out."""
     s = load_settings()
     try:
-        html = document.render(document.load(s.config_dir), s.templates_dir)
+        p = bootstrap.load_policy(s)
+        doc = document.load(s.config_dir, registry=p.registry, dealer=p.dealer)
+        html = document.render(doc, s.templates_dir)
     except Exception as e:  # ConfigError and template errors: one line
         raise common.Failure(str(e), 2) from None
     if out is None:
@@ -57,7 +58,7 @@ def notify_list_cmd(as_csv: bool, as_json: bool) -> None:
     version). The gate applies R2 to them until they are notified."""
 
     async def go(app: bootstrap.App) -> dict[str, Any]:
-        reg = purposes.load(app.settings.config_dir / "purposes.toml")
+        reg = app.policy.registry
         async with app.sessions() as session:
             people = await notice.to_notify(session, reg)
         return {"change": notice.changes(reg).as_dict(), "customers": people}
@@ -107,7 +108,7 @@ def notified_cmd(path: Path, via: str, as_json: bool) -> None:
         raise common.Failure(f"{path}: needs a customer_id column of numbers ({e})", 1) from None
 
     async def go(app: bootstrap.App) -> dict[str, Any]:
-        reg = purposes.load(app.settings.config_dir / "purposes.toml")
+        reg = app.policy.registry
         async with app.sessions() as session:
             n = await notice.mark_notified(
                 session, reg, ids, via=via, actor=f"cli:{_user()}", now=app.clock.now()

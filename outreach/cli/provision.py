@@ -14,7 +14,6 @@ from sqlalchemy import select
 from outreach import bootstrap
 from outreach.cli import common
 from outreach.db.models import ProvisionRecord
-from outreach.gate import purposes
 from outreach.provision import joint_export, records
 
 
@@ -42,7 +41,7 @@ def joint_use_cmd(group: str, out: Path | None, as_json: bool) -> None:
     group or a joint use not yet published."""
 
     async def go(app: bootstrap.App) -> dict[str, Any]:
-        reg = purposes.load(app.settings.config_dir / "purposes.toml")
+        reg = app.policy.registry
         now = app.clock.now()
         path = out or app.settings.data_dir / "exports" / f"joint-use-{group}-{now:%Y%m%d}.csv"
         async with app.sessions() as session:

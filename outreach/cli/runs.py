@@ -33,6 +33,7 @@ def run_daily(day: dt.datetime | None, dry_run: bool, as_json: bool) -> None:
     from outreach import clock, daily
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
+        app.validate()  # a broken policy file stops the run before it reads a customer
         today = clock.today(app.clock)
         if day is not None and day.date() > today and not dry_run:
             # A run dated ahead would send today what may only go out later (a booking
@@ -146,6 +147,7 @@ def scheduler(retry_seconds: float, lease_seconds: float) -> None:
     from outreach import schedule
 
     async def _go(app: bootstrap.App) -> None:
+        app.validate()  # the jobs it fires read the policy: check it before leading
         await schedule.serve_forever(
             app,
             retry=dt.timedelta(seconds=retry_seconds),

@@ -12,7 +12,6 @@ import click
 from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.cli.progress import Meter
-from outreach.send import service
 
 
 @click.command("worker")
@@ -65,8 +64,7 @@ def worker(
     """
 
     async def _go(app: bootstrap.App) -> dict[str, int]:
-        w = service.build_worker(
-            app,
+        w = app.worker(
             batch=batch,
             concurrency=concurrency,
             lease=dt.timedelta(seconds=lease) if lease else None,

@@ -8,20 +8,20 @@ from typing import Any
 
 import click
 
-from outreach import labels
+from outreach import bootstrap, labels
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.clock import JST, SystemClock
 from outreach.errors import OutreachError
 from outreach.gate import fake
-from outreach.gate.context import load_context
 from outreach.gate.decision import Permit, Request
 from outreach.render import compose, context, golive, message, sample, templates
 from outreach.render import dealer as dealer_mod
 
 
 def _catalog(s: settings_mod.Settings) -> templates.Catalog:
-    return templates.load(s.templates_dir / "mail", load_context(s.config_dir).registry)
+    # No database here: the composition root's policy loader, without an App.
+    return templates.load(s.templates_dir / "mail", bootstrap.load_policy(s).registry)
 
 
 def register(cli: click.Group) -> None:
@@ -86,10 +86,11 @@ def register(cli: click.Group) -> None:
         composer as the worker: only the data the purpose grants, the sender display added."""
         s = settings_mod.load()
         try:
-            ctx = load_context(s.config_dir)
+            policy = bootstrap.load_policy(s)
+            ctx = policy.gate
             catalog = templates.load(s.templates_dir / "mail", ctx.registry)
             tmpl = catalog.get(name)
-            mail = compose.mail_renderer(s, ctx.registry)
+            mail = compose.mail_renderer(s, ctx.registry, policy.dealer)
             now = SystemClock().now()
             permit = _sample_permit(ctx, tmpl, channel, now)
             roots = sample.context(mail.dealer, now.astimezone(JST).date(), base_url=s.base_url)

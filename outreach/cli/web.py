@@ -55,6 +55,7 @@ def factory() -> FastAPI:
     """The uvicorn factory (`outreach.cli.web:factory`): one App per worker process."""
     app = bootstrap.build()
     logs.setup(app.settings.log_level, app.settings.log_format)  # each uvicorn worker process
+    app.validate()  # `serve` checked the files already; this App keeps what it loaded
     return web_app.create_app(app, on_startup=startup_hooks(app), on_shutdown=shutdown_hooks(app))
 
 
@@ -90,6 +91,7 @@ def serve(host: str, port: int, workers: int, scheduler: bool, send_worker: bool
     try:  # fail now, in one line, rather than in every worker
         keys.ring(settings)
         policy.load(settings.config_dir / "optout.toml")
+        bootstrap.load_policy(settings)  # registry, gate, reminders, dealer, sending
     except OutreachError as e:
         raise common.Failure(str(e), e.exit_code) from None
     uvicorn.run(

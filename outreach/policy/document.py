@@ -71,7 +71,13 @@ class Document:
         }
 
 
-def load(config_dir: Path) -> Document:
+def load(
+    config_dir: Path,
+    *,
+    registry: purposes.Registry | None = None,
+    dealer: dealer_mod.Dealer | None = None,
+) -> Document:
+    """config/policy.toml with the App's registry and dealer (else read from config_dir)."""
     path = config_dir / "policy.toml"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -87,8 +93,8 @@ def load(config_dir: Path) -> Document:
         if not isinstance(v, list) or not v or not all(isinstance(x, str) for x in v):
             raise ConfigError(f"{path}: {k}: must be a non-empty list of strings")
     return Document(
-        registry=purposes.load(config_dir / "purposes.toml"),
-        dealer=dealer_mod.load(config_dir / "dealer.toml"),
+        registry=registry or purposes.load(config_dir / "purposes.toml"),
+        dealer=dealer or dealer_mod.load(config_dir / "dealer.toml"),
         texts=raw,
     )
 

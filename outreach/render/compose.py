@@ -260,18 +260,28 @@ def message_domain(domain: str) -> str:
     return mid.rsplit("@", 1)[1].rstrip(">")
 
 
-def mail_renderer(settings: Settings, registry: purposes.Registry | None = None) -> MailRenderer:
+def mail_renderer(
+    settings: Settings,
+    registry: purposes.Registry | None = None,
+    dealer: dealer_mod.Dealer | None = None,
+) -> MailRenderer:
+    """The renderer; `registry` and `dealer` from the App's policy (else read from files)."""
     mail_dir = settings.templates_dir / "mail"
     return MailRenderer(
         renderer=environment.Renderer(environment.make(mail_dir)),
         registry=registry or purposes.load(settings.config_dir / "purposes.toml"),
-        dealer=dealer_mod.load(dealer_mod.path(settings)),
+        dealer=dealer or dealer_mod.load(dealer_mod.path(settings)),
     )
 
 
-def from_settings(settings: Settings) -> TemplateComposer:
+def from_settings(
+    settings: Settings,
+    *,
+    registry: purposes.Registry | None = None,
+    dealer: dealer_mod.Dealer | None = None,
+) -> TemplateComposer:
     mail_dir = settings.templates_dir / "mail"
-    mail = mail_renderer(settings)
+    mail = mail_renderer(settings, registry, dealer)
     return TemplateComposer(
         mail=mail,
         catalog=templates.load(mail_dir, mail.registry),

@@ -8,11 +8,10 @@ import random
 import socket
 
 from outreach import bootstrap, pipeline
-from outreach.gate.context import load_context
 from outreach.render import compose, golive
 from outreach.render import dealer as dealer_mod
 from outreach.send import config as send_config
-from outreach.send import gatecheck, transports
+from outreach.send import gatecheck
 from outreach.send.protocol import Transport
 from outreach.send.smtp import SmtpTransport
 
@@ -29,19 +28,20 @@ def build_worker(
     lease: dt.timedelta | None = None,
     transport: Transport | None = None,
 ) -> pipeline.Worker:
-    """A worker wired to the configured transport, templates and gate."""
+    """A worker wired to the App's transport, composer, gate and sending config."""
     s = app.settings
+    policy = app.validate()  # a broken policy file stops the worker before it claims
     golive.require_live(
         dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started"
     )
-    cfg = send_config.load(s.config_dir / "sending.toml")
+    cfg = policy.sending
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})
     return pipeline.Worker(
         sessions=app.sessions,
-        transport=transport or transports.from_settings(s, pool_size=concurrency),
-        composer=compose.from_settings(s),
-        gate=gatecheck.BatchGate(load_context(s.config_dir)),
+        transport=transport or app.transport(pool_size=concurrency),
+        composer=app.composer(),
+        gate=gatecheck.BatchGate(policy.gate),
         clock=app.clock,
         config=cfg,
         # The relay's and the carriers' limits are the relay's business: a capture or file

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
@@ -20,6 +21,9 @@ from outreach.gate import tomlfile
 from outreach.optout import policy as optout_policy
 from outreach.render import dealer as dealer_mod
 from outreach.settings import Settings
+
+if TYPE_CHECKING:
+    from outreach import bootstrap
 
 CHANNELS = ("email",)
 
@@ -62,11 +66,24 @@ def from_settings(settings: Settings) -> Form:
     return load(settings.config_dir, settings.templates_dir, dealer_file=dealer_file)
 
 
-def load(config_dir: Path, templates_dir: Path, *, dealer_file: Path | None = None) -> Form:
+def for_app(app: bootstrap.App) -> Form:
+    """The form over the App's registry and dealer (its policy, loaded once)."""
+    s, p = app.settings, app.policy
+    return load(s.config_dir, s.templates_dir, registry=p.registry, dealer=p.dealer)
+
+
+def load(
+    config_dir: Path,
+    templates_dir: Path,
+    *,
+    dealer_file: Path | None = None,
+    registry: purposes_mod.Registry | None = None,
+    dealer: dealer_mod.Dealer | None = None,
+) -> Form:
     doc = tomlfile.read(config_dir / "signup.toml")
     f = doc.table(doc.data, ["form"])
     lim = doc.table(doc.data, ["limits"], required=False)
-    registry = purposes_mod.load(config_dir / "purposes.toml")
+    registry = registry or purposes_mod.load(config_dir / "purposes.toml")
     labels = optout_policy.load(config_dir / "optout.toml").labels
     offers = []
     for pid in doc.strings(f, ["form", "purposes"]):
@@ -86,7 +103,7 @@ def load(config_dir: Path, templates_dir: Path, *, dealer_file: Path | None = No
         per_address_per_day=doc.get(lim, ["limits", "per_address_per_day"], int, 3),
         per_client_per_hour=doc.get(lim, ["limits", "per_client_per_hour"], int, 20),
     )
-    dealer = dealer_mod.load(dealer_file or config_dir / "dealer.toml")
+    dealer = dealer or dealer_mod.load(dealer_file or config_dir / "dealer.toml")
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "web" / "signup"),
         autoescape=False,  # noqa: S701  (plain text; the page template escapes it)

@@ -32,7 +32,6 @@ from outreach.gate.context import GateContext
 from outreach.gate.decision import Permit, Request
 from outreach.gate.state import CustomerState
 from outreach.render import message
-from outreach.send import transports
 from outreach.signup import service
 from outreach.signup.form import Form
 
@@ -127,7 +126,7 @@ async def send_one(
         form, to=row.email, token=token, purposes=purposes, request_id=row.id,
         expires_at=row.expires_at, settings=app.settings, now=now,
     )  # fmt: skip
-    transport = transports.from_settings(app.settings, pool_size=1)
+    transport = app.transport(pool_size=1)
     try:
         result = await transport.send(p, app.settings.reminder_from, [row.email], data)
     except (OSError, OutreachError) as e:  # logged without the address; retried by the job

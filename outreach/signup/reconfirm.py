@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses, bootstrap
 from outreach.db.models import Customer, EmailBasis, SignupRequest
-from outreach.gate.context import GateContext, load_context
+from outreach.gate.context import GateContext
 from outreach.signup import form as form_mod
 from outreach.signup import mail, service
 from outreach.signup.form import CHANNELS, Form
@@ -107,8 +107,8 @@ async def scheduled() -> dict[str, Any]:
     confirmation mail the send window held back."""
     app = bootstrap.build()
     try:
-        form = form_mod.from_settings(app.settings)
-        ctx = load_context(app.settings.config_dir)
+        form = form_mod.for_app(app)
+        ctx = app.policy.gate
         result = await ask(app, form, ctx)
         result["pending_sent"] = await mail.send_pending(app, form, ctx)
         log.info("sign-up mail: %s", result)

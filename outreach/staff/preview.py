@@ -139,14 +139,21 @@ class Kit:
 
 
 def kit(
-    templates_dir: Path, config_dir: Path, base_url: str, dealer_file: Path | None = None
+    templates_dir: Path,
+    config_dir: Path,
+    base_url: str,
+    dealer_file: Path | None = None,
+    *,
+    registry: purposes.Registry | None = None,
+    dealer: dealer_mod.Dealer | None = None,
 ) -> Kit:
+    """The preview kit; `registry` and `dealer` from the App's policy (else read from files)."""
     mail_dir = templates_dir / "mail"
     return Kit(
         mail=compose.MailRenderer(
             renderer=environment.Renderer(environment.make(mail_dir)),
-            registry=purposes.load(config_dir / "purposes.toml"),
-            dealer=dealer_mod.load(dealer_file or config_dir / "dealer.toml"),
+            registry=registry or purposes.load(config_dir / "purposes.toml"),
+            dealer=dealer or dealer_mod.load(dealer_file or config_dir / "dealer.toml"),
         ),
         read_include=templates.file_loader(mail_dir),
         base_url=base_url.rstrip("/"),

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from outreach import bootstrap, enqueue, logs, outbox
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
 from outreach.gate import batch
-from outreach.gate.context import GateContext, load_context
+from outreach.gate.context import GateContext
 from outreach.staff import audience, audit, campaigns, preview, recurrence, validation
 from outreach.staff import rules as rules_mod
 
@@ -238,7 +238,7 @@ async def finish_done(session: AsyncSession, *, now: dt.datetime) -> list[int]:
 
 async def run_due(app: bootstrap.App) -> list[dict[str, Any]]:
     """Fire the due campaigns with the configured registry and gate policy."""
-    ctx = load_context(app.settings.config_dir)
+    ctx = app.policy.gate
     rules_ = rules_mod.load(app.settings.config_dir)
     return await fire_due(app.sessions, ctx, rules_, now=app.clock.now())
 

@@ -20,7 +20,6 @@ from starlette.routing import Route
 
 from outreach import bootstrap, health, metrics
 from outreach.db import migrate
-from outreach.send import config as sending_config
 
 PROXY_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
 
@@ -42,7 +41,7 @@ def allowed(request: Request, token: str | None) -> bool:
 def routes(app: bootstrap.App) -> list[Route]:
     token = app.settings.metrics_token
     secret = token.get_secret_value() if token is not None else None
-    groups = sending_config.load(app.settings.config_dir / "sending.toml").domains
+    groups = app.policy.sending.domains
 
     async def livez(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

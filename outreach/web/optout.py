@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import logging
 import time
-import tomllib
 from dataclasses import dataclass
-from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -65,7 +64,7 @@ class Deps:
     ring: keys_mod.KeyRing
     policy: policy_mod.OptoutPolicy
     pages: jinja2.Environment
-    dealer: dict[str, Any]
+    dealer: SimpleNamespace  # the sender shown on the pages (the dealer file's [dealer])
     own_origin: str
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
@@ -97,7 +96,7 @@ def build_deps(app: bootstrap.App) -> Deps:
         ring=keys_mod.ring(s),
         policy=policy_mod.load(s.config_dir / "optout.toml"),
         pages=pages,
-        dealer=_dealer(s.config_dir / "dealer.toml"),
+        dealer=app.policy.dealer.view(),  # the App's validated dealer: no silent defaults
         own_origin=_origin(s.base_url),
     )
 
@@ -259,23 +258,3 @@ def _same_origin(deps: Deps, request: Request) -> bool:
 def _origin(url: str) -> str:
     u = urlsplit(url)
     return f"{u.scheme}://{u.netloc}"
-
-
-def _dealer(path: Path) -> dict[str, Any]:
-    """The sender shown on the pages (config/dealer.toml [dealer]); defaults when absent."""
-    dealer: dict[str, Any] = {
-        "sender_name": "",
-        "brand": "",
-        "contact_phone": "",
-        "contact_hours": "",
-        "privacy_policy_url": "",
-    }
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return dealer
-    section = data.get("dealer", {})
-    for k in dealer:
-        if isinstance(section.get(k), str):
-            dealer[k] = section[k]
-    return dealer

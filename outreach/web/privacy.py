@@ -13,7 +13,9 @@ from outreach.policy import document
 def routes(app: bootstrap.App) -> list[BaseRoute]:
     async def privacy(request: Request) -> Response:
         s = app.settings
-        html = document.render(document.load(s.config_dir), s.templates_dir)
+        p = app.policy
+        doc = document.load(s.config_dir, registry=p.registry, dealer=p.dealer)
+        html = document.render(doc, s.templates_dir)
         return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
     return [Route("/privacy", privacy, methods=["GET"])]

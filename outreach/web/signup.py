@@ -22,7 +22,7 @@ from starlette.routing import BaseRoute, Route
 
 from outreach import bootstrap
 from outreach.errors import NotFound, OutreachError
-from outreach.gate.context import GateContext, load_context
+from outreach.gate.context import GateContext
 from outreach.optout import policy as optout_policy
 from outreach.signup import form as form_mod
 from outreach.signup import mail, service
@@ -79,9 +79,9 @@ def build(app: bootstrap.App) -> SignupWeb:
     u = urlsplit(s.base_url)
     return SignupWeb(
         app=app,
-        form=form_mod.from_settings(s),
+        form=form_mod.for_app(app),
         pages=pages,
-        gate=load_context(s.config_dir),
+        gate=app.policy.gate,
         forwarded_hops=optout_policy.load(s.config_dir / "optout.toml").web.forwarded_hops,
         own_origin=f"{u.scheme}://{u.netloc}",
     )

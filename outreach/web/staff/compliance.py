@@ -16,7 +16,6 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from outreach.clock import JST
 from outreach.compliance import pdf, report
 from outreach.errors import InputRejected
-from outreach.gate import purposes
 from outreach.staff import auth
 from outreach.web.staff.state import StaffWeb
 
@@ -46,7 +45,7 @@ def add(
     async def build(request: Request) -> dict[str, Any]:
         who(request).require("compliance.read")
         month = _month(request, st.now)
-        reg = purposes.load(settings.config_dir / "purposes.toml")
+        reg = st.app.policy.registry
         async with st.tx() as s:
             return await report.build(s, reg, month, st.now)
 

@@ -17,7 +17,7 @@ from starlette.requests import Request
 
 from outreach import bootstrap
 from outreach.db.models import StaffUser
-from outreach.gate.context import GateContext, load_context
+from outreach.gate.context import GateContext
 from outreach.staff import auth, csrf, preview
 from outreach.staff import rules as rules_mod
 from outreach.staff.errors import NotAuthenticated
@@ -41,15 +41,15 @@ class StaffWeb:
         return r
 
     def gate(self) -> GateContext:
-        if "gate" not in self._cache:
-            self._cache["gate"] = load_context(self.app.settings.config_dir)
-        g: GateContext = self._cache["gate"]
-        return g
+        return self.app.policy.gate
 
     def kit(self) -> preview.Kit:
         if "kit" not in self._cache:
             s = self.app.settings
-            self._cache["kit"] = preview.kit(s.templates_dir, s.config_dir, s.base_url)
+            p = self.app.policy
+            self._cache["kit"] = preview.kit(
+                s.templates_dir, s.config_dir, s.base_url, registry=p.registry, dealer=p.dealer
+            )
         k: preview.Kit = self._cache["kit"]
         return k
 
