@@ -6,8 +6,11 @@ import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
-from outreach.gate import tomlfile
+from pydantic import Field, field_validator, model_validator
+
+from outreach import configfile
 from outreach.gate.purposes import CATEGORIES, CHANNELS
 
 
@@ -63,73 +66,139 @@ class Policy:
         return declared
 
 
-def _time(doc: tomlfile.Document, table: dict[str, object], keys: list[str]) -> dt.time | None:
-    raw = doc.get(table, keys, str)
+# The file's shape (config/gate.toml), validated by pydantic; `load` turns it into a Policy.
+
+
+def _time(raw: str) -> dt.time | None:
+    """HH:MM; 24:00 is midnight at the end of the day (None)."""
     if raw in ("24:00", "24:00:00"):
         return None
     try:
         return dt.time.fromisoformat(raw)
     except ValueError:
-        raise doc.error(keys, f"{raw!r} is not a time HH:MM") from None
+        raise ValueError(f"{raw!r} is not a time HH:MM") from None
+
+
+def _known(values: list[str], known: frozenset[str], what: str) -> list[str]:
+    for v in values:
+        if v not in known:
+            raise ValueError(f"unknown {what} {v!r}")
+    return values
+
+
+class WindowModel(configfile.Model):
+    start: str
+    end: str
+    skip_holidays: bool = False
+    skip_store_closing_days: bool = False
+
+    @field_validator("start")
+    @classmethod
+    def _start(cls, v: str) -> str:
+        if _time(v) is None:
+            raise ValueError("must be before 24:00")
+        return v
+
+    @field_validator("end")
+    @classmethod
+    def _end(cls, v: str) -> str:
+        _time(v)
+        return v
+
+
+class FrequencyModel(configfile.Model):
+    window_days: int
+    max_contacts: int
+    after_higher_days: int
+    capped_categories: list[str]
+    priority: dict[str, int]
+
+    @field_validator("window_days", "max_contacts", "after_higher_days")
+    @classmethod
+    def _not_negative(cls, v: int) -> int:
+        if v < 0:
+            raise ValueError("must not be negative")
+        return v
+
+    @field_validator("capped_categories")
+    @classmethod
+    def _categories(cls, v: list[str]) -> list[str]:
+        return _known(v, CATEGORIES, "category")
+
+
+class AdvertisingModel(configfile.Model):
+    booking_reminder_is_advertising: bool
+    promotion_is_advertising: bool
+    email_bases: list[str]
+
+
+class InsurerPartitionModel(configfile.Model):
+    consent_scope: str
+    dealer_categories: list[str]
+
+    @field_validator("dealer_categories")
+    @classmethod
+    def _categories(cls, v: list[str]) -> list[str]:
+        return _known(v, CATEGORIES, "category")
+
+
+class GateFile(configfile.Model):
+    windows: dict[str, WindowModel] = Field(default_factory=dict)
+    frequency: FrequencyModel
+    advertising: AdvertisingModel
+    insurer_partition: InsurerPartitionModel
+
+    @field_validator("windows", mode="before")
+    @classmethod
+    def _channels(cls, v: object) -> object:
+        if isinstance(v, dict):
+            for channel in v:
+                if channel not in CHANNELS:
+                    raise configfile.Problem(["windows", channel], f"unknown channel {channel!r}")
+        return v
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        for channel, w in self.windows.items():
+            start, end = _time(w.start), _time(w.end)
+            if end is not None and start is not None and end <= start:
+                raise configfile.Problem(
+                    ["windows", channel, "end"],
+                    "must be after start (windows do not cross midnight)",
+                )
+        return self
 
 
 def load(path: Path) -> Policy:
-    doc = tomlfile.read(path)
-    d = doc.data
+    """Read and validate config/gate.toml (one ConfigError naming file, line and field)."""
+    doc = configfile.read(path)
+    return from_model(path, configfile.validate(doc, GateFile))
 
-    windows: dict[str, Window] = {}
-    for channel, v in doc.table(d, ["windows"], required=False).items():
-        w = ["windows", channel]
-        if channel not in CHANNELS:
-            raise doc.error(w, f"unknown channel {channel!r}")
-        if not isinstance(v, dict):
-            raise doc.error(w, "must be a table")
-        start = _time(doc, v, [*w, "start"])
-        end = _time(doc, v, [*w, "end"])
-        if start is None:
-            raise doc.error([*w, "start"], "must be before 24:00")
-        if end is not None and end <= start:
-            raise doc.error([*w, "end"], "must be after start (windows do not cross midnight)")
-        windows[channel] = Window(
-            start=start,
-            end=end,
-            skip_holidays=doc.get(v, [*w, "skip_holidays"], bool, False),
-            skip_store_closing_days=doc.get(v, [*w, "skip_store_closing_days"], bool, False),
+
+def from_model(path: Path, g: GateFile) -> Policy:
+    windows = {
+        channel: Window(
+            start=_time(w.start) or dt.time(0),
+            end=_time(w.end),
+            skip_holidays=w.skip_holidays,
+            skip_store_closing_days=w.skip_store_closing_days,
         )
-
-    f = doc.table(d, ["frequency"])
-    fw = ["frequency"]
-    capped = doc.strings(f, [*fw, "capped_categories"])
-    for c in capped:
-        if c not in CATEGORIES:
-            raise doc.error([*fw, "capped_categories"], f"unknown category {c!r}")
-    priority: dict[str, int] = {}
-    for k, rank in doc.table(f, [*fw, "priority"]).items():
-        priority[k] = doc.get({k: rank}, [*fw, "priority", k], int)
-    numbers = {}
-    for k in ("window_days", "max_contacts", "after_higher_days"):
-        n = doc.get(f, [*fw, k], int)
-        if n < 0:
-            raise doc.error([*fw, k], "must not be negative")
-        numbers[k] = n
-    frequency = Frequency(capped_categories=frozenset(capped), priority=priority, **numbers)
-
-    a = doc.table(d, ["advertising"])
-    bases = doc.strings(a, ["advertising", "email_bases"])
-    ip = doc.table(d, ["insurer_partition"])
-    dealer = doc.strings(ip, ["insurer_partition", "dealer_categories"])
-    for c in dealer:
-        if c not in CATEGORIES:
-            raise doc.error(["insurer_partition", "dealer_categories"], f"unknown category {c!r}")
+        for channel, w in g.windows.items()
+    }
+    f = g.frequency
     return Policy(
         path=path,
         windows=windows,
-        frequency=frequency,
-        email_bases=frozenset(bases),
-        booking_reminder_is_advertising=doc.get(
-            a, ["advertising", "booking_reminder_is_advertising"], bool
+        frequency=Frequency(
+            window_days=f.window_days,
+            max_contacts=f.max_contacts,
+            after_higher_days=f.after_higher_days,
+            capped_categories=frozenset(f.capped_categories),
+            priority=dict(f.priority),
         ),
-        promotion_is_advertising=doc.get(a, ["advertising", "promotion_is_advertising"], bool),
-        insurer_consent_scope=doc.get(ip, ["insurer_partition", "consent_scope"], str),
-        insurer_dealer_categories=frozenset(dealer),
+        email_bases=frozenset(g.advertising.email_bases),
+        booking_reminder_is_advertising=g.advertising.booking_reminder_is_advertising,
+        promotion_is_advertising=g.advertising.promotion_is_advertising,
+        insurer_consent_scope=g.insurer_partition.consent_scope,
+        insurer_dealer_categories=frozenset(g.insurer_partition.dealer_categories),
     )

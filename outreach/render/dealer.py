@@ -6,12 +6,14 @@ name, postal address and contact from here, so it is written once.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType, SimpleNamespace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from pydantic import field_validator
+
+from outreach import configfile
 from outreach.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -60,39 +62,55 @@ class Dealer:
 FIELDS = frozenset(f.name for f in fields(Dealer) if f.name != "streams")
 
 
+# The file's shape, validated by pydantic; `load` turns it into a Dealer.
+
+
+class DealerModel(configfile.Model):
+    sender_name: str
+    postal_code: str
+    postal_address: str
+    contact_phone: str
+    brand: str = ""
+    contact_hours: str = ""
+    contact_email: str = ""
+    website: str = ""
+    privacy_policy_url: str = ""
+
+    @field_validator(*REQUIRED)
+    @classmethod
+    def _shown(cls, v: str) -> str:
+        if not v.strip():
+            raise ValueError("is required (R19: shown in every mail)")
+        return v
+
+
+class StreamModel(configfile.Model):
+    display_name: str
+    list_name: str
+
+
+class DealerFile(configfile.Model):
+    dealer: DealerModel
+    streams: dict[str, StreamModel]
+
+    @field_validator("streams")
+    @classmethod
+    def _every_stream(cls, v: dict[str, StreamModel]) -> dict[str, StreamModel]:
+        for name in STREAMS:
+            if name not in v:
+                raise configfile.Problem(["streams", name], "missing (required)")
+        return v
+
+
 def load(path: Path) -> Dealer:
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
-    return parse(raw, str(path))
+    """Read and validate the dealer file (one ConfigError naming file, line and field)."""
+    doc = configfile.read(path)
+    return from_model(configfile.validate(doc, DealerFile))
 
 
-def parse(raw: dict[str, Any], where: str = "dealer.toml") -> Dealer:
-    section = raw.get("dealer")
-    if not isinstance(section, dict):
-        raise ConfigError(f"{where}: missing [dealer]")
-    unknown = set(section) - FIELDS
-    if unknown:
-        raise ConfigError(f"{where}: [dealer] unknown key {sorted(unknown)[0]!r}")
-    for key, value in section.items():
-        if not isinstance(value, str):
-            raise ConfigError(f"{where}: dealer.{key} must be a string")
-    for key in REQUIRED:
-        if not section.get(key, "").strip():
-            raise ConfigError(f"{where}: dealer.{key} is required (R19: shown in every mail)")
-    streams: dict[str, Stream] = {}
-    raw_streams = raw.get("streams", {})
-    for name in STREAMS:
-        s = raw_streams.get(name)
-        if not isinstance(s, dict):
-            raise ConfigError(f"{where}: missing [streams.{name}]")
-        try:
-            streams[name] = Stream(
-                display_name=str(s["display_name"]), list_name=str(s["list_name"])
-            )
-        except KeyError as e:
-            raise ConfigError(f"{where}: streams.{name}.{e.args[0]} is required") from None
-    return Dealer(**section, streams=MappingProxyType(streams))
+def from_model(f: DealerFile) -> Dealer:
+    streams = {
+        name: Stream(display_name=s.display_name, list_name=s.list_name)
+        for name, s in f.streams.items()
+    }
+    return Dealer(**f.dealer.model_dump(), streams=MappingProxyType(streams))

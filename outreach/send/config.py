@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from outreach.errors import ConfigError
+from pydantic import Field, ValidationInfo, field_validator
+
+from outreach import configfile
 from outreach.send import ratelimit, retry
 
 
@@ -33,64 +34,96 @@ class SendingConfig:
         )
 
 
-def load(path: Path) -> SendingConfig:
-    """Read the file; a missing file means the defaults, a bad value is a ConfigError."""
-    if not path.exists():
-        return SendingConfig()
-    try:
-        raw = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: {e}") from e
-    return parse(raw, str(path))
-
-
-def parse(raw: dict[str, Any], where: str = "sending.toml") -> SendingConfig:
-    r = raw.get("retry", {})
-    w = raw.get("worker", {})
-    policy = retry.Policy(
-        max_attempts=_num(r, "max_attempts", 8, where, "retry", integer=True),
-        base=dt.timedelta(seconds=_num(r, "base_seconds", 30, where, "retry")),
-        cap=dt.timedelta(seconds=_num(r, "cap_seconds", 7200, where, "retry")),
-    )
-    groups: dict[str, ratelimit.Limit] = {}
-    domains: dict[str, str] = {}
-    for name, g in raw.get("carriers", {}).items():
-        section = f"carriers.{name}"
-        if not isinstance(g, dict):
-            raise ConfigError(f"{where}: [{section}] must be a table")
-        listed = g.get("domains")
-        if not isinstance(listed, list) or not all(isinstance(d, str) and d for d in listed):
-            raise ConfigError(f"{where}: [{section}] domains must be a list of domain names")
-        ps = g.get("per_second")
-        ph = g.get("per_hour")
-        groups[name] = ratelimit.Limit(
-            _num(g, "per_second", 0, where, section) if ps is not None else None,
-            _num(g, "per_hour", 0, where, section) if ph is not None else None,
-        )
-        for d in listed:
-            domains[d.lower()] = name
-    return SendingConfig(
-        retry=policy,
-        batch=_num(w, "batch", 100, where, "worker", integer=True),
-        lease=dt.timedelta(seconds=_num(w, "lease_seconds", 300, where, "worker")),
-        max_wait=_num(w, "max_wait_seconds", 1.0, where, "worker"),
-        groups=groups,
-        domains=domains,
-    )
-
-
-def _num(
-    table: dict[str, Any],
-    key: str,
-    default: Any,
-    where: str,
-    section: str,
-    *,
-    integer: bool = False,
-) -> Any:
-    value = table.get(key, default)
+def _positive(value: Any, info: ValidationInfo, *, integer: bool) -> Any:
     ok = isinstance(value, int) if integer else isinstance(value, int | float)
     if isinstance(value, bool) or not ok or value <= 0:
         kind = "a positive integer" if integer else "a positive number"
-        raise ConfigError(f"{where}: [{section}] {key} must be {kind}, got {value!r}")
+        raise ValueError(f"{info.field_name} must be {kind}, got {value!r}")
     return value
+
+
+class RetryModel(configfile.Model):
+    max_attempts: int = 8
+    base_seconds: float = 30
+    cap_seconds: float = 7200
+
+    @field_validator("max_attempts", mode="before")
+    @classmethod
+    def _integer(cls, v: Any, info: ValidationInfo) -> Any:
+        return _positive(v, info, integer=True)
+
+    @field_validator("base_seconds", "cap_seconds", mode="before")
+    @classmethod
+    def _number(cls, v: Any, info: ValidationInfo) -> Any:
+        return _positive(v, info, integer=False)
+
+
+class WorkerModel(configfile.Model):
+    batch: int = 100
+    lease_seconds: float = 300
+    max_wait_seconds: float = 1.0
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _integer(cls, v: Any, info: ValidationInfo) -> Any:
+        return _positive(v, info, integer=True)
+
+    @field_validator("lease_seconds", "max_wait_seconds", mode="before")
+    @classmethod
+    def _number(cls, v: Any, info: ValidationInfo) -> Any:
+        return _positive(v, info, integer=False)
+
+
+class CarrierModel(configfile.Model):
+    """A carrier group: its recipient domains and the limits it accepts from us."""
+
+    domains: list[str]
+    per_second: float | None = None
+    per_hour: float | None = None
+
+    @field_validator("domains", mode="before")
+    @classmethod
+    def _domains(cls, v: Any) -> Any:
+        if not isinstance(v, list) or not all(isinstance(d, str) and d for d in v):
+            raise ValueError("domains must be a list of domain names")
+        return v
+
+    @field_validator("per_second", "per_hour", mode="before")
+    @classmethod
+    def _number(cls, v: Any, info: ValidationInfo) -> Any:
+        return _positive(v, info, integer=False)
+
+
+class SendingFile(configfile.Model):
+    retry: RetryModel = Field(default_factory=RetryModel)
+    worker: WorkerModel = Field(default_factory=WorkerModel)
+    carriers: dict[str, CarrierModel] = Field(default_factory=dict)
+
+
+def load(path: Path) -> SendingConfig:
+    """Read the file; a missing file means the defaults, a bad value is one ConfigError
+    naming the file, the line and the field."""
+    if not path.exists():
+        return SendingConfig()
+    return from_model(configfile.validate(configfile.read(path), SendingFile))
+
+
+def from_model(f: SendingFile) -> SendingConfig:
+    groups: dict[str, ratelimit.Limit] = {}
+    domains: dict[str, str] = {}
+    for name, g in f.carriers.items():
+        groups[name] = ratelimit.Limit(g.per_second, g.per_hour)
+        for d in g.domains:
+            domains[d.lower()] = name
+    return SendingConfig(
+        retry=retry.Policy(
+            max_attempts=f.retry.max_attempts,
+            base=dt.timedelta(seconds=f.retry.base_seconds),
+            cap=dt.timedelta(seconds=f.retry.cap_seconds),
+        ),
+        batch=f.worker.batch,
+        lease=dt.timedelta(seconds=f.worker.lease_seconds),
+        max_wait=f.worker.max_wait_seconds,
+        groups=groups,
+        domains=domains,
+    )
