@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from outreach import configfile
 from outreach.candidates.calendar import BusinessCalendar, add_months
 from outreach.errors import ConfigError
 
@@ -83,15 +83,12 @@ def load(path: Path) -> Rules:
         text = path.read_text(encoding="utf-8")
     except OSError as e:
         raise ConfigError(f"{path}: cannot read reminder rules: {e.strerror}") from e
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from e
-    return parse(data, _Locator(path, text))
+    doc = configfile.parse(path, text)
+    return parse(doc.data, doc)
 
 
-def parse(data: Mapping[str, Any], where: _Locator | None = None) -> Rules:
-    loc = where or _Locator(Path("reminders.toml"), "")
+def parse(data: Mapping[str, Any], where: configfile.Document | None = None) -> Rules:
+    loc = where or configfile.Document(Path("reminders.toml"), dict(data), ())
     v = _Validator(loc)
     bd = v.table(data, "business_days", required=False)
     weekends = v.int_list(bd, "business_days.weekends", default=[6, 7], lo=1, hi=7)
@@ -200,56 +197,12 @@ def _kind(v: _Validator, kind: str, body: Any, channels: tuple[str, ...], window
     )
 
 
-class _Locator:
-    """Finds the line of a dotted key in the TOML text, for error messages."""
-
-    def __init__(self, path: Path, text: str) -> None:
-        self.path = path
-        self.lines = text.splitlines()
-
-    def line_of(self, dotted: str) -> int | None:
-        parts = re.sub(r"\[(\d+)\]", r".#\1", dotted).split(".")
-        key = parts[-1]
-        table_parts = parts[:-1]
-        want_table = ".".join(p for p in table_parts if not p.startswith("#"))
-        index = next((int(p[1:]) for p in reversed(table_parts) if p.startswith("#")), None)
-        current, seen = "", -1
-        header_line: int | None = None
-        for n, raw in enumerate(self.lines, start=1):
-            line = raw.strip()
-            m = re.match(r"^\[\[?\s*([^\]]+?)\s*\]\]?", line)
-            if m:
-                current = m.group(1)
-                if current == dotted:
-                    return n
-                if current == want_table:
-                    seen += 1
-                    if index is None or seen == index:
-                        header_line = n
-                continue
-            in_table = current == want_table and (index is None or seen == index)
-            if in_table and re.match(rf"^{re.escape(key)}\s*=", line):
-                return n
-            if not want_table and not current and re.match(rf"^{re.escape(key)}\s*=", line):
-                return n
-        if header_line is not None:
-            return header_line
-        # The key may be written inline in a parent table (e.g. templates = { … }).
-        parent = table_parts[-1] if table_parts else key
-        for n, raw in enumerate(self.lines, start=1):
-            if re.match(rf"^\s*{re.escape(parent)}\s*=", raw):
-                return n
-        return None
-
-
 class _Validator:
-    def __init__(self, loc: _Locator) -> None:
+    def __init__(self, loc: configfile.Document) -> None:
         self.loc = loc
 
     def fail(self, dotted: str, message: str) -> Any:
-        line = self.loc.line_of(dotted)
-        where = f"{self.loc.path}:{line}" if line else str(self.loc.path)
-        raise ConfigError(f"{where}: {dotted}: {message}")
+        raise self.loc.error(configfile.parse_field(dotted), message)
 
     def table(self, data: Mapping[str, Any], key: str, *, required: bool) -> Mapping[str, Any]:
         value = data.get(key)

@@ -11,11 +11,11 @@ A bad file is a `ConfigError` naming the file, the line and the key.
 
 from __future__ import annotations
 
-import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from outreach import configfile
 from outreach.errors import ConfigError
 from outreach.records import fields
 
@@ -47,18 +47,13 @@ class Columns:
     problems: list[str]  # fatal: required field absent, two columns for one field
 
 
-def _line_of(path: Path, needle: str) -> int:
-    try:
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if needle in line:
-                return n
-    except OSError:
-        pass
-    return 0
-
-
-def _fail(path: Path, key: str, message: str) -> ConfigError:
-    return ConfigError(f"{path}:{_line_of(path, key)}: {key}: {message}")
+def _fail(
+    doc: configfile.Document, keys: tuple[str, ...], message: str, *, whole: bool = False
+) -> ConfigError:
+    """The config files' one formatter; the field shown is the key as written (氏名), or
+    the whole dotted key."""
+    shown = keys if whole else keys[-1:]
+    return ConfigError(configfile.message(doc.path, doc.line_of(keys), shown, message))
 
 
 def load(config_dir: Path, kind: str) -> Mapping:
@@ -66,35 +61,40 @@ def load(config_dir: Path, kind: str) -> Mapping:
         raise ConfigError(f"unknown import kind {kind!r}: use {', '.join(fields.KINDS)}")
     path = config_dir / "csv" / f"{kind}.toml"
     try:
-        with path.open("rb") as fh:
-            data = tomllib.load(fh)
+        text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: header mapping not found") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: {e}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{path}: cannot read: {e}") from None
+    doc = configfile.parse(path, text)
+    data = doc.data
     if data.get("kind", kind) != kind:
-        raise _fail(path, "kind", f"is {data.get('kind')!r}, expected {kind!r}")
+        raise _fail(doc, ("kind",), f"is {data.get('kind')!r}, expected {kind!r}")
     known = fields.by_name(kind)
     raw_columns = data.get("columns")
     if not isinstance(raw_columns, dict) or not raw_columns:
-        raise _fail(path, "columns", "a [columns] table of header = field is required")
+        raise _fail(doc, ("columns",), "a [columns] table of header = field is required")
     columns: dict[str, str] = {}
     for header, name in raw_columns.items():
         if not isinstance(name, str) or name not in known:
-            raise _fail(path, header, f"unknown field {name!r} (known: {', '.join(known)})")
+            raise _fail(
+                doc, ("columns", header), f"unknown field {name!r} (known: {', '.join(known)})"
+            )
         columns[normalise_header(header)] = name
     for f in fields.FIELDS[kind]:
         if f.required and f.name not in columns.values():
-            raise _fail(path, "columns", f"required field {f.name!r} has no header")
+            raise _fail(doc, ("columns",), f"required field {f.name!r} has no header")
     labels: dict[str, dict[str, str]] = {}
     for name, table in (data.get("labels") or {}).items():
         spec = known.get(name)
         if spec is None or spec.type != "choice" or not isinstance(table, dict):
-            raise _fail(path, f"labels.{name}", "labels are only for enumerated fields")
+            raise _fail(doc, ("labels", name), "labels are only for enumerated fields", whole=True)
         for label, value in table.items():
             if value not in spec.choices:
                 raise _fail(
-                    path, label, f"{value!r} is not one of {', '.join(spec.choices)} ({name})"
+                    doc,
+                    ("labels", name, label),
+                    f"{value!r} is not one of {', '.join(spec.choices)} ({name})",
                 )
         labels[name] = {unicodedata.normalize("NFKC", k).strip(): v for k, v in table.items()}
     return Mapping(kind=kind, path=path, columns=columns, labels=labels)

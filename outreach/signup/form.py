@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import jinja2
+from pydantic import Field, field_validator
 
+from outreach import configfile
 from outreach.errors import ConfigError
 from outreach.gate import purposes as purposes_mod
-from outreach.gate import tomlfile
 from outreach.optout import policy as optout_policy
 from outreach.render import dealer as dealer_mod
 from outreach.settings import Settings
@@ -60,6 +61,38 @@ class Form:
         return next((o for o in self.offers if o.purpose == purpose), None)
 
 
+class FormModel(configfile.Model):
+    version: str
+    purposes: list[str]
+    token_hours: int = 48
+
+    @field_validator("purposes")
+    @classmethod
+    def _some(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("offer at least one purpose")
+        return v
+
+    @field_validator("token_hours")
+    @classmethod
+    def _hours(cls, v: int) -> int:
+        if not 1 <= v <= 24 * 14:
+            raise ValueError("must be between 1 and 336")
+        return v
+
+
+class LimitsModel(configfile.Model):
+    per_address_per_day: int = 3
+    per_client_per_hour: int = 20
+
+
+class SignupFile(configfile.Model):
+    """config/signup.toml."""
+
+    form: FormModel
+    limits: LimitsModel = Field(default_factory=LimitsModel)
+
+
 def from_settings(settings: Settings) -> Form:
     """The form with the configured sender (`OUTREACH_DEALER_FILE`, default dealer.toml)."""
     dealer_file = settings.dealer_file or settings.config_dir / "dealer.toml"
@@ -80,28 +113,23 @@ def load(
     registry: purposes_mod.Registry | None = None,
     dealer: dealer_mod.Dealer | None = None,
 ) -> Form:
-    doc = tomlfile.read(config_dir / "signup.toml")
-    f = doc.table(doc.data, ["form"])
-    lim = doc.table(doc.data, ["limits"], required=False)
+    doc = configfile.read(config_dir / "signup.toml")
+    sf = configfile.validate(doc, SignupFile)
     registry = registry or purposes_mod.load(config_dir / "purposes.toml")
     labels = optout_policy.load(config_dir / "optout.toml").labels
     offers = []
-    for pid in doc.strings(f, ["form", "purposes"]):
+    for pid in sf.form.purposes:
         p = registry.purposes.get(pid)
         if p is None or "email" not in p.channels:
             raise doc.error(["form", "purposes"], f"{pid!r} is no purpose that allows email")
         label = labels.get(f"category:{p.category}", p.text)
         label = label.replace("（広告メール）", "")
         offers.append(Offer(pid, p.number, p.category, label))
-    if not offers:
-        raise doc.error(["form", "purposes"], "offer at least one purpose")
-    version = doc.get(f, ["form", "version"], str)
-    hours = doc.get(f, ["form", "token_hours"], int, 48)
-    if not 1 <= hours <= 24 * 14:
-        raise doc.error(["form", "token_hours"], "must be between 1 and 336")
+    version = sf.form.version
+    hours = sf.form.token_hours
     limits = Limits(
-        per_address_per_day=doc.get(lim, ["limits", "per_address_per_day"], int, 3),
-        per_client_per_hour=doc.get(lim, ["limits", "per_client_per_hour"], int, 20),
+        per_address_per_day=sf.limits.per_address_per_day,
+        per_client_per_hour=sf.limits.per_client_per_hour,
     )
     dealer = dealer or dealer_mod.load(dealer_file or config_dir / "dealer.toml")
     env = jinja2.Environment(
