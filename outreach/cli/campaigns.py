@@ -88,7 +88,7 @@ def create(path: Path, as_user: str, as_json: bool) -> None:
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
         s_ = spec_mod.load_file(path)
-        rules = rules_mod.load(app.settings.config_dir)
+        rules = rules_mod.RegistryRules(app.policy.registry)
         async with app.sessions() as s, s.begin():
             actor = await _actor(s, as_user)
             c = await campaigns.create(s, s_, rules, actor=actor, now=app.clock.now())
@@ -201,7 +201,7 @@ def approve(campaign_id: int, version: int, certify: bool, as_user: str, as_json
     """Approve exactly VERSION of a campaign (an approver other than its creator)."""
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
-        rules = rules_mod.load(app.settings.config_dir)
+        rules = rules_mod.RegistryRules(app.policy.registry)
         async with app.sessions() as s, s.begin():
             actor = await _actor(s, as_user)
             c = await campaigns.approve(
@@ -283,7 +283,7 @@ def preview_cmd(
     when = _at(at)
 
     async def _go(app: bootstrap.App) -> dict[str, Any]:
-        rules = rules_mod.load(app.settings.config_dir)
+        rules = rules_mod.RegistryRules(app.policy.registry)
         ctx = app.policy.gate
         s_ = app.settings
         kit = (

@@ -239,7 +239,7 @@ async def finish_done(session: AsyncSession, *, now: dt.datetime) -> list[int]:
 async def run_due(app: bootstrap.App) -> list[dict[str, Any]]:
     """Fire the due campaigns with the configured registry and gate policy."""
     ctx = app.policy.gate
-    rules_ = rules_mod.load(app.settings.config_dir)
+    rules_ = rules_mod.RegistryRules(app.policy.registry)
     return await fire_due(app.sessions, ctx, rules_, now=app.clock.now())
 
 

@@ -36,7 +36,7 @@ class StaffWeb:
 
     def rules(self) -> rules_mod.RegistryRules:
         if "rules" not in self._cache:
-            self._cache["rules"] = rules_mod.load(self.app.settings.config_dir)
+            self._cache["rules"] = rules_mod.RegistryRules(self.app.policy.registry)
         r: rules_mod.RegistryRules = self._cache["rules"]
         return r
 
