@@ -35,8 +35,8 @@ def render_cmd(out: Path | None) -> None:
     policy.toml; to stdout without --out."""
     s = load_settings()
     try:
-        p = bootstrap.load_policy(s)
-        doc = document.load(s.config_dir, registry=p.registry, dealer=p.dealer)
+        # As GET /privacy: the company of config/dealer.toml, the registry of the policy.
+        doc = document.load(s.config_dir, registry=bootstrap.load_policy(s).registry)
         html = document.render(doc, s.templates_dir)
     except Exception as e:  # ConfigError and template errors: one line
         raise common.Failure(str(e), 2) from None

@@ -13,8 +13,9 @@ from outreach.policy import document
 def routes(app: bootstrap.App) -> list[BaseRoute]:
     async def privacy(request: Request) -> Response:
         s = app.settings
-        p = app.policy
-        doc = document.load(s.config_dir, registry=p.registry, dealer=p.dealer)
+        # The published policy names the company of config/dealer.toml, whatever sender
+        # OUTREACH_DEALER_FILE sets for mails (the demo's); the registry is the App's.
+        doc = document.load(s.config_dir, registry=app.policy.registry)
         html = document.render(doc, s.templates_dir)
         return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
