@@ -11,7 +11,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from outreach import configfile
 from outreach.candidates.calendar import BusinessCalendar, add_months
@@ -78,6 +80,201 @@ class Rules:
         return self.channel_fields.get(channel, ()) + self.kinds[kind].fields
 
 
+# The file's shape, validated by pydantic; `parse` turns it into Rules.
+
+
+def _between(v: int, lo: int, hi: int | None) -> int:
+    if v < lo or (hi is not None and v > hi):
+        raise ValueError(f"must be between {lo} and {hi}, not {v}")
+    return v
+
+
+def _fields(v: list[str]) -> list[str]:
+    for f in v:
+        if not _FIELD.match(f):
+            raise ValueError(f"{f!r} is not a dotted field such as customer.name_kanji")
+        if f.startswith("sensitive."):
+            raise ValueError(f"{f!r} is 要配慮個人情報 and can never be used (R3)")
+    return v
+
+
+class StageModel(configfile.Model):
+    name: str
+    months_before: int = 0
+    days_before: int = 0
+    booking: bool = False
+    advertising: bool | None = None  # default: as `booking`
+    templates: dict[str, str]
+    channels: list[str] = Field(default_factory=list)
+
+    @field_validator("name")
+    @classmethod
+    def _named(cls, v: str) -> str:
+        if not v:
+            raise ValueError("must be a non-empty string")
+        return v
+
+    @field_validator("months_before")
+    @classmethod
+    def _months(cls, v: int) -> int:
+        return _between(v, 0, 24)
+
+    @field_validator("days_before")
+    @classmethod
+    def _days(cls, v: int) -> int:
+        return _between(v, 0, 366)
+
+
+class KindModel(configfile.Model):
+    label: str | None = None
+    subject: str | None = None
+    due_field: str | None = None  # informational: the date the kind is due on
+    fields: list[str] = Field(default_factory=list)
+    stages: list[StageModel]
+
+    @field_validator("fields")
+    @classmethod
+    def _dotted(cls, v: list[str]) -> list[str]:
+        return _fields(v)
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _some(cls, v: Any) -> Any:
+        if not isinstance(v, list) or not v:
+            raise ValueError("at least one [[stages]] entry is required")
+        return v
+
+
+class BusinessDaysModel(configfile.Model):
+    weekends: list[int] = Field(default_factory=lambda: [6, 7])
+    national_holidays: bool = True
+
+    @field_validator("weekends")
+    @classmethod
+    def _days(cls, v: list[int]) -> list[int]:
+        if not all(1 <= d <= 7 for d in v):
+            raise ValueError("must be a list of integers between 1 and 7")
+        return v
+
+
+class ShakenModel(configfile.Model):
+    booking_window_months: int = 2
+    jibaiseki_allowance_months: int | None = None  # informational (R32)
+
+    @field_validator("booking_window_months")
+    @classmethod
+    def _window(cls, v: int) -> int:
+        return _between(v, 0, 12)
+
+
+class PostModel(configfile.Model):
+    encoding: str = "utf-8"
+    fields: list[str] = Field(default_factory=list)
+
+    @field_validator("encoding")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in ENCODINGS:
+            raise ValueError(f"must be one of {', '.join(ENCODINGS)}")
+        return v
+
+    @field_validator("fields")
+    @classmethod
+    def _dotted(cls, v: list[str]) -> list[str]:
+        return _fields(v)
+
+
+class PhoneModel(configfile.Model):
+    fields: list[str] = Field(default_factory=list)
+
+    @field_validator("fields")
+    @classmethod
+    def _dotted(cls, v: list[str]) -> list[str]:
+        return _fields(v)
+
+
+class RemindersFile(configfile.Model):
+    version: int = 1
+    purpose: str
+    category: str = "service"
+    channels: list[str] = Field(default_factory=lambda: list(CHANNELS))
+    catch_up_max_days: int = 31
+    booking_lookback_months: int = 6
+    chunk_size: int = 2000
+    business_days: BusinessDaysModel = Field(default_factory=BusinessDaysModel)
+    shaken: ShakenModel = Field(default_factory=ShakenModel)
+    post: PostModel = Field(default_factory=PostModel)
+    phone: PhoneModel = Field(default_factory=PhoneModel)
+    kinds: dict[str, KindModel]
+
+    @field_validator("version", "catch_up_max_days", "booking_lookback_months", "chunk_size")
+    @classmethod
+    def _ranges(cls, v: int, info: ValidationInfo) -> int:
+        lo, hi = {
+            "version": (1, None),
+            "catch_up_max_days": (1, 366),
+            "booking_lookback_months": (0, None),
+            "chunk_size": (1, 100_000),
+        }[str(info.field_name)]
+        return _between(v, lo, hi)
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[str]) -> list[str]:
+        for c in v:
+            if c not in CHANNELS:
+                raise ValueError(f"unknown channel {c!r} (known: {', '.join(CHANNELS)})")
+        if len(set(v)) != len(v) or not v:
+            raise ValueError("must list each channel at most once, and at least one")
+        return v
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _kinds(cls, v: Any) -> Any:
+        if isinstance(v, dict):
+            for kind in v:
+                if kind not in KINDS:
+                    raise configfile.Problem(
+                        ["kinds", kind], f"unknown reminder kind (known: {', '.join(KINDS)})"
+                    )
+        return v
+
+    @model_validator(mode="after")
+    def _stages(self) -> Self:
+        window = self.shaken.booking_window_months
+        for kind, body in self.kinds.items():
+            names: set[str] = set()
+            for i, s in enumerate(body.stages):
+                p = ["kinds", kind, "stages", i]
+                late = s.months_before > window or (s.months_before == window and s.days_before)
+                if kind == "shaken" and s.booking and late:
+                    raise configfile.Problem(
+                        [*p, "months_before"],
+                        f"a booking stage cannot start before the {window}-month inspection "
+                        "window opens (R31): set booking = false for an advance notice",
+                    )
+                for c in self.channels:
+                    if not s.templates.get(c):
+                        raise configfile.Problem(
+                            [*p, "templates", c], "a template name is required for every channel"
+                        )
+                if any(c not in self.channels for c in s.channels) or len(set(s.channels)) != len(
+                    s.channels
+                ):
+                    raise configfile.Problem(
+                        [*p, "channels"],
+                        f"must list channels of {', '.join(self.channels)}, each once",
+                    )
+                if s.name in names:
+                    raise configfile.Problem([*p, "name"], f"duplicate stage name {s.name!r}")
+                names.add(s.name)
+            if body.subject is not None and body.subject != SUBJECTS[kind]:
+                raise configfile.Problem(
+                    ["kinds", kind, "subject"], f"must be {SUBJECTS[kind]!r} for {kind}"
+                )
+        return self
+
+
 def load(path: Path) -> Rules:
     try:
         text = path.read_text(encoding="utf-8")
@@ -88,198 +285,59 @@ def load(path: Path) -> Rules:
 
 
 def parse(data: Mapping[str, Any], where: configfile.Document | None = None) -> Rules:
-    loc = where or configfile.Document(Path("reminders.toml"), dict(data), ())
-    v = _Validator(loc)
-    bd = v.table(data, "business_days", required=False)
-    weekends = v.int_list(bd, "business_days.weekends", default=[6, 7], lo=1, hi=7)
-    shaken = v.table(data, "shaken", required=False)
-    post = v.table(data, "post", required=False)
-    phone = v.table(data, "phone", required=False)
-    encoding = v.string(post, "post.encoding", default="utf-8")
-    if encoding not in ENCODINGS:
-        v.fail("post.encoding", f"must be one of {', '.join(ENCODINGS)}")
-    channels = tuple(v.str_list(data, "channels", default=list(CHANNELS)))
-    for c in channels:
-        if c not in CHANNELS:
-            v.fail("channels", f"unknown channel {c!r} (known: {', '.join(CHANNELS)})")
-    if len(set(channels)) != len(channels) or not channels:
-        v.fail("channels", "must list each channel at most once, and at least one")
-    window = v.integer(shaken, "shaken.booking_window_months", default=2, lo=0, hi=12)
-    kinds_t = v.table(data, "kinds", required=True)
-    kinds: dict[str, KindRule] = {}
-    for kind, body in kinds_t.items():
-        if kind not in KINDS:
-            v.fail(f"kinds.{kind}", f"unknown reminder kind (known: {', '.join(KINDS)})")
-        kinds[kind] = _kind(v, kind, body, channels, window)
+    """Validate the rules' data; `where` (the parsed file) lets errors name the line."""
+    doc = where or configfile.Document(Path("reminders.toml"), dict(data), ())
+    f = configfile.validate(doc, RemindersFile, data)
+    channels = tuple(f.channels)
+    kinds = {kind: _kind(doc, kind, body, channels) for kind, body in f.kinds.items()}
     return Rules(
-        version=v.integer(data, "version", default=1, lo=1),
-        purpose=v.string(data, "purpose"),
-        category=v.string(data, "category", default="service"),
+        version=f.version,
+        purpose=f.purpose,
+        category=f.category,
         channels=channels,
-        catch_up_max_days=v.integer(data, "catch_up_max_days", default=31, lo=1, hi=366),
-        booking_lookback_months=v.integer(data, "booking_lookback_months", default=6, lo=0),
-        chunk_size=v.integer(data, "chunk_size", default=2000, lo=1, hi=100_000),
+        catch_up_max_days=f.catch_up_max_days,
+        booking_lookback_months=f.booking_lookback_months,
+        chunk_size=f.chunk_size,
         calendar=BusinessCalendar(
-            weekends=frozenset(weekends),
-            national_holidays=v.boolean(bd, "business_days.national_holidays", default=True),
+            weekends=frozenset(f.business_days.weekends),
+            national_holidays=f.business_days.national_holidays,
         ),
-        booking_window_months=window,
-        post_encoding=encoding,
+        booking_window_months=f.shaken.booking_window_months,
+        post_encoding=f.post.encoding,
         channel_fields={
             "email": (),
-            "post": tuple(v.field_list(post, "post.fields")),
-            "phone": tuple(v.field_list(phone, "phone.fields")),
+            "post": tuple(f.post.fields),
+            "phone": tuple(f.phone.fields),
         },
         kinds=kinds,
-        source=str(loc.path),
+        source=str(doc.path),
     )
 
 
-def _kind(v: _Validator, kind: str, body: Any, channels: tuple[str, ...], window: int) -> KindRule:
-    name = f"kinds.{kind}"
-    if not isinstance(body, Mapping):
-        v.fail(name, "must be a table")
-    stages_raw = body.get("stages")
-    if not isinstance(stages_raw, list) or not stages_raw:
-        v.fail(f"{name}.stages", "at least one [[stages]] entry is required")
-    stages: list[Stage] = []
-    for i, s in enumerate(stages_raw):
-        p = f"{name}.stages[{i}]"
-        if not isinstance(s, Mapping):
-            v.fail(p, "must be a table")
-        months = v.integer(s, f"{p}.months_before", default=0, lo=0, hi=24)
-        days = v.integer(s, f"{p}.days_before", default=0, lo=0, hi=366)
-        booking = v.boolean(s, f"{p}.booking", default=False)
-        if kind == "shaken" and booking and (months > window or (months == window and days)):
-            v.fail(
-                f"{p}.months_before",
-                f"a booking stage cannot start before the {window}-month inspection window "
-                "opens (R31): set booking = false for an advance notice",
-            )
-        templates = s.get("templates")
-        if not isinstance(templates, Mapping):
-            v.fail(f"{p}.templates", "must be a table: { email = …, post = …, phone = … }")
-        for c in channels:
-            t = templates.get(c)
-            if not isinstance(t, str) or not t:
-                v.fail(f"{p}.templates.{c}", "a template name is required for every channel")
-        order = tuple(v.str_list(s, f"{p}.channels", default=[]))
-        if any(c not in channels for c in order) or len(set(order)) != len(order):
-            v.fail(f"{p}.channels", f"must list channels of {', '.join(channels)}, each once")
-        stage_name = v.string(s, f"{p}.name")
-        if any(x.name == stage_name for x in stages):
-            v.fail(f"{p}.name", f"duplicate stage name {stage_name!r}")
-        stages.append(
-            Stage(
-                name=stage_name,
-                months_before=months,
-                days_before=days,
-                booking=booking,
-                advertising=v.boolean(s, f"{p}.advertising", default=booking),
-                templates={c: str(templates[c]) for c in channels},
-                channels=order,
-            )
+def _kind(
+    doc: configfile.Document, kind: str, body: KindModel, channels: tuple[str, ...]
+) -> KindRule:
+    stages = [
+        Stage(
+            name=s.name,
+            months_before=s.months_before,
+            days_before=s.days_before,
+            booking=s.booking,
+            advertising=s.booking if s.advertising is None else s.advertising,
+            templates={c: s.templates[c] for c in channels},
+            channels=tuple(s.channels),
         )
+        for s in body.stages
+    ]
     # Earliest first: a larger lead is earlier. Compare on a fixed reference due date.
     ref = dt.date(2001, 1, 31)
     stages.sort(key=lambda st: st.raw_date(ref))
     dates = [st.raw_date(ref) for st in stages]
     if len(set(dates)) != len(dates):
-        v.fail(f"{name}.stages", "two stages have the same lead time")
-    subject = v.string(body, f"{name}.subject", default=SUBJECTS[kind])
-    if subject != SUBJECTS[kind]:
-        v.fail(f"{name}.subject", f"must be {SUBJECTS[kind]!r} for {kind}")
+        raise doc.error(["kinds", kind, "stages"], "two stages have the same lead time")
     return KindRule(
         kind=kind,
-        label=v.string(body, f"{name}.label", default=kind),
+        label=body.label or kind,
         stages=tuple(stages),
-        fields=tuple(v.field_list(body, f"{name}.fields")),
+        fields=tuple(body.fields),
     )
-
-
-class _Validator:
-    def __init__(self, loc: configfile.Document) -> None:
-        self.loc = loc
-
-    def fail(self, dotted: str, message: str) -> Any:
-        raise self.loc.error(configfile.parse_field(dotted), message)
-
-    def table(self, data: Mapping[str, Any], key: str, *, required: bool) -> Mapping[str, Any]:
-        value = data.get(key)
-        if value is None:
-            if required:
-                self.fail(key, "table is required")
-            return {}
-        if not isinstance(value, Mapping):
-            self.fail(key, "must be a table")
-        return dict(value)
-
-    def _get(self, data: Mapping[str, Any], dotted: str) -> Any:
-        return data.get(dotted.rsplit(".", 1)[-1])
-
-    def integer(
-        self,
-        data: Mapping[str, Any],
-        dotted: str,
-        *,
-        default: int | None = None,
-        lo: int | None = None,
-        hi: int | None = None,
-    ) -> int:
-        value = self._get(data, dotted)
-        if value is None:
-            if default is None:
-                self.fail(dotted, "is required")
-            return default  # type: ignore[return-value]
-        if not isinstance(value, int) or isinstance(value, bool):
-            self.fail(dotted, f"must be an integer, not {value!r}")
-        if (lo is not None and value < lo) or (hi is not None and value > hi):
-            self.fail(dotted, f"must be between {lo} and {hi}, not {value}")
-        return int(value)
-
-    def boolean(self, data: Mapping[str, Any], dotted: str, *, default: bool) -> bool:
-        value = self._get(data, dotted)
-        if value is None:
-            return default
-        if not isinstance(value, bool):
-            self.fail(dotted, f"must be true or false, not {value!r}")
-        return bool(value)
-
-    def string(self, data: Mapping[str, Any], dotted: str, *, default: str | None = None) -> str:
-        value = self._get(data, dotted)
-        if value is None:
-            if default is None:
-                self.fail(dotted, "is required")
-            return default  # type: ignore[return-value]
-        if not isinstance(value, str) or not value:
-            self.fail(dotted, f"must be a non-empty string, not {value!r}")
-        return str(value)
-
-    def str_list(self, data: Mapping[str, Any], dotted: str, *, default: list[str]) -> list[str]:
-        value = self._get(data, dotted)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            self.fail(dotted, "must be a list of strings")
-        return [str(x) for x in value]
-
-    def int_list(
-        self, data: Mapping[str, Any], dotted: str, *, default: list[int], lo: int, hi: int
-    ) -> list[int]:
-        value = self._get(data, dotted)
-        if value is None:
-            return default
-        if not isinstance(value, list) or not all(
-            isinstance(x, int) and not isinstance(x, bool) and lo <= x <= hi for x in value
-        ):
-            self.fail(dotted, f"must be a list of integers between {lo} and {hi}")
-        return [int(x) for x in value]
-
-    def field_list(self, data: Mapping[str, Any], dotted: str) -> list[str]:
-        fields = self.str_list(data, dotted, default=[])
-        for f in fields:
-            if not _FIELD.match(f):
-                self.fail(dotted, f"{f!r} is not a dotted field such as customer.name_kanji")
-            if f.startswith("sensitive."):
-                self.fail(dotted, f"{f!r} is 要配慮個人情報 and can never be used (R3)")
-        return fields
