@@ -245,7 +245,7 @@ class RemindersFile(configfile.Model):
         for kind, body in self.kinds.items():
             names: set[str] = set()
             for i, s in enumerate(body.stages):
-                p = ["kinds", kind, "stages", i]
+                p: list[configfile.Key] = ["kinds", kind, "stages", i]
                 late = s.months_before > window or (s.months_before == window and s.days_before)
                 if kind == "shaken" and s.booking and late:
                     raise configfile.Problem(
