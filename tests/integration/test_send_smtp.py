@@ -220,3 +220,27 @@ async def test_a_connection_the_relay_closed_while_idle_is_replaced_transparentl
         c.stop()
     assert r1.ok and r2.ok, r2
     assert len(h.data) == 2 and len(set(h.peers)) == 2
+
+
+async def test_the_file_transport_leaves_nothing_behind_on_a_full_disk(tmp_path: Path) -> None:
+    """A message larger than the space left: refused as a temporary failure, and neither a
+    half .eml nor its temporary file stays on the disk (a 64 KiB tmpfs of our own)."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()})")
+    try:
+        big = msg(9).replace(b"\r\n\r\n", b"\r\n\r\n" + b"x" * 200_000, 1)
+        f = file.FileTransport(disk / "out")
+        result = await f.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], big)
+        assert not result.ok and "cannot write" in result.detail
+        assert list((disk / "out").iterdir()) == []
+        ok = await f.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(10))
+        assert ok.ok and [p.name for p in (disk / "out").iterdir()] == ["10.x@mail.example.jp.eml"]
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
