@@ -231,9 +231,7 @@ async def _count(
             "window_start": case((expired, literal(now, TS)), else_=table.c.window_start),
         },
     )
-    row = (
-        await session.execute(stmt.returning(table.c.failures, table.c.window_start))
-    ).one()
+    row = (await session.execute(stmt.returning(table.c.failures, table.c.window_start))).one()
     start = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=now.tzinfo)
     return int(row[0]), start
 
@@ -274,9 +272,7 @@ async def login(
     try:
         async with sessions() as s, s.begin():
             pair, pair_start = await _count(s, pair_key, now=now, window=policy.window)
-            per_address, address_start = await _count(
-                s, address_key, now=now, window=policy.window
-            )
+            per_address, address_start = await _count(s, address_key, now=now, window=policy.window)
             per_account = await count_attempt(s, account_key, now=now, window=policy.window)
             if secrets.randbelow(PRUNE_EVERY) == 0:  # random usernames leave rows behind
                 await s.execute(

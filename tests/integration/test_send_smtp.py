@@ -9,6 +9,7 @@ import email
 import email.policy
 import ssl
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
