@@ -131,8 +131,13 @@ class PasswordChecks:
         self._inflight = 0
         self.refusals = Refusals()
 
+    @property
+    def full(self) -> bool:
+        """Every slot is taken: an attempt now would be told "busy"."""
+        return self._inflight >= self.capacity
+
     async def run(self, fn: Callable[..., T], *args: Any) -> T | None:
-        if self._inflight >= self.capacity:
+        if self.full:
             return None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
@@ -269,6 +274,9 @@ async def login(
     if checks.refusals.refused(pair_key, address_key):
         await sleep(policy.refusal_delay)
         return Login(ok=False, reason="rate_limited")
+    if checks.full:  # no slot for a check: "busy" before anything is counted or written
+        await sleep(policy.refusal_delay)
+        return Login(ok=False, reason="busy")
     try:
         async with sessions() as s, s.begin():
             pair, pair_start = await _count(s, pair_key, now=now, window=policy.window)

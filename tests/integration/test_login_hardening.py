@@ -269,3 +269,29 @@ async def test_password_checks_run_only_on_idle_cpu(app: bootstrap.App) -> None:
     checks = auth.PasswordChecks()
     assert await checks.run(lambda: seen.append(os.sched_getscheduler(0)) or True)
     assert seen == [os.SCHED_IDLE]
+
+
+async def test_busy_is_answered_before_the_database_is_asked(app: bootstrap.App) -> None:
+    """With every check slot taken, an attempt is told "busy" without a counter write."""
+    checks = auth.PasswordChecks(threads=1, waiting=0)
+    gate = threading.Event()
+    blocker = asyncio.ensure_future(checks.run(gate.wait))
+    await asyncio.sleep(0.05)
+
+    def no_database() -> None:
+        raise AssertionError("the database was asked")
+
+    try:
+        r = await auth.login(
+            no_database,  # type: ignore[arg-type]
+            checks,
+            "alice",
+            PASSWORD,
+            now=app.clock.now(),
+            remote="192.0.2.45",
+            sleep=_no_sleep,
+        )
+    finally:
+        gate.set()
+        await blocker
+    assert r.reason == "busy"
