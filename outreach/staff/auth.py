@@ -16,7 +16,9 @@ The argon2 check runs in a small thread pool (`PasswordChecks`) with a cap on ho
 wait for it, so a flood of logins never blocks the event loop (the opt-out pages stay fast)
 and attempts beyond the cap are answered "busy". The pool's threads are scheduled
 `SCHED_IDLE` (nice 19 where that is refused): argon2 only gets the CPU that the opt-out pages,
-the console and the worker leave free.
+the console and the worker leave free. An unknown username is answered after as long as a
+real check takes here (a running average), without one: its timing does not tell that the
+account does not exist, and a flood of made-up usernames — the usual one — costs no argon2.
 
 A flood is a closed loop — each connection sends its next attempt as soon as it has an
 answer — so what an answer costs and how soon it comes decide how much of the machine a flood
@@ -129,6 +131,7 @@ class PasswordChecks:
         self.capacity = threads + waiting
         self._pool: ThreadPoolExecutor | None = None
         self._inflight = 0
+        self._typical: float | None = None  # seconds a check takes here, slot wait included
         self.refusals = Refusals()
 
     @property
@@ -144,10 +147,25 @@ class PasswordChecks:
                 self.threads, thread_name_prefix="password-check", initializer=_lower_priority
             )
         self._inflight += 1  # one event loop thread: no race between the check and the add
+        started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._inflight -= 1
+            took = time.perf_counter() - started
+            self._typical = took if self._typical is None else 0.8 * self._typical + 0.2 * took
+
+    async def as_long_as_a_check(self) -> bool:
+        """Wait as long as a password check takes here (a running average of the real ones),
+        without doing one: the answer for an unknown username, so that its timing does not
+        tell, and so that a flood of made-up usernames costs no argon2 at all. The first
+        time, one real check (against a dummy hash) measures it. False: busy."""
+        if self.full:
+            return False
+        if self._typical is None:
+            return await self.run(users.verify_password, users.dummy_hash(), "-") is not None
+        await asyncio.sleep(self._typical)
+        return True
 
     def close(self) -> None:
         if self._pool is not None:
@@ -339,10 +357,10 @@ async def _check_and_record(
     async with sessions() as s:
         user = await users.by_username(s, username)
         stored = (user.password_hash, user.active) if user is not None else None
-    reference = stored[0] if stored else await checks.run(users.dummy_hash)
-    good = (
-        None if reference is None else await checks.run(users.verify_password, reference, password)
-    )
+    if stored is None:  # no such account: as long as a check takes, without one
+        good = False if await checks.as_long_as_a_check() else None
+    else:
+        good = await checks.run(users.verify_password, stored[0], password)
     if good is None:  # too many checks in flight: not a failure of this account
         async with sessions() as s, s.begin():
             await _uncount(s, [pair_key, address_key, account_key])

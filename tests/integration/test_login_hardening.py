@@ -295,3 +295,33 @@ async def test_busy_is_answered_before_the_database_is_asked(app: bootstrap.App)
         gate.set()
         await blocker
     assert r.reason == "busy"
+
+
+async def test_an_unknown_username_waits_as_long_as_a_check_without_one(
+    app: bootstrap.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made-up usernames (the usual flood) cost no argon2, yet take as long as a real check,
+    so the timing does not tell which accounts exist."""
+    import time
+
+    await _add(app)
+    calls: list[str] = []
+    original = users.verify_password
+
+    def counting(password_hash: str, password: str) -> bool:
+        calls.append(password)
+        return original(password_hash, password)
+
+    monkeypatch.setattr(users, "verify_password", counting)
+    checks = auth.PasswordChecks()
+    t0 = time.perf_counter()
+    assert (await _attempt(app, checks, WRONG, remote="192.0.2.50")).reason == "bad_credentials"
+    real = time.perf_counter() - t0
+    assert calls == [WRONG]
+    for i in range(5):
+        t0 = time.perf_counter()
+        r = await _attempt(app, checks, WRONG, username=f"ghost{i}", remote=f"192.0.2.{60 + i}")
+        assert r.reason == "bad_credentials"
+        assert time.perf_counter() - t0 >= 0.5 * real  # never answered early
+    assert calls == [WRONG]  # no check was run for the made-up names
+    assert await _audit_count(app, "login.failed") == 6  # each is still a recorded failure
