@@ -7,12 +7,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.candidates import insurance
 from outreach.candidates.facts import VehicleFacts
 from outreach.daily.selection import IN_CHUNK, P
+from outreach.db.bulk import conflict_insert
 from outreach.db.models import Flag
 
 GAP_MESSAGE = "自賠責保険の満了が車検満了日より前です。更新をご確認ください。"
@@ -51,9 +51,10 @@ async def flag_gaps(
                 )
     if not rows:
         return 0
-    ins: Any = (
-        postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    )
     # executemany (SQLAlchemy's insertmanyvalues): one compiled statement, batched rows.
-    stmt = ins(Flag).on_conflict_do_nothing(index_elements=["key"]).returning(Flag.id)
+    stmt = (
+        conflict_insert(session, Flag)
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(Flag.id)
+    )
     return len((await session.execute(stmt, rows)).all())

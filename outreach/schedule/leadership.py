@@ -7,13 +7,13 @@ import datetime as dt
 import logging
 import os
 import socket
-from typing import Any, Protocol
+from typing import Protocol
 
 from sqlalchemy import delete, select, text
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from outreach import bootstrap
+from outreach.db.bulk import conflict_insert
 from outreach.db.engine import is_postgres
 from outreach.db.models import Lease
 
@@ -90,9 +90,10 @@ class LeaseRow:
 
     async def _claim(self) -> bool:
         now = self.app.clock.now()
-        ins: Any = postgresql.insert if is_postgres(self.app.engine) else sqlite.insert
         t = Lease.__table__
-        stmt = ins(t).values(name=LEASE_NAME, holder=self.holder, expires_at=now + self.ttl)
+        stmt = conflict_insert(self.app.engine, t).values(
+            name=LEASE_NAME, holder=self.holder, expires_at=now + self.ttl
+        )
         stmt = stmt.on_conflict_do_update(
             index_elements=["name"],
             set_={"holder": self.holder, "expires_at": now + self.ttl},
