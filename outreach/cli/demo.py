@@ -17,12 +17,12 @@ import click
 from sqlalchemy import func, select
 
 from outreach import bootstrap, calls, daily, heartbeat, labels, pipeline
+from outreach import demo as demo_data
 from outreach.cli import common
 from outreach.cli.db import initialise
 from outreach.clock import JST, FixedClock
 from outreach.db.models import Customer
 from outreach.letters import batches
-from outreach.records import demo_data
 from outreach.render import dealer
 from outreach.send import capture, service
 
