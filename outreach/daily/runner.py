@@ -56,7 +56,7 @@ async def run(
 ) -> Summary:
     """The daily run for `day` (default: today in Asia/Tokyo); returns its summary."""
     s = app.settings
-    cfg = prepared or setup(s.config_dir, s.templates_dir)
+    cfg = prepared or setup(s.config_dir, s.templates_dir, policy=app.policy)
     day = day or clock.today(app.clock)
     now = app.clock.now()
     async with app.sessions() as session, session.begin():
@@ -95,7 +95,7 @@ async def run(
                     s.data_dir,
                     day,
                     encoding=cfg.rules.post_encoding,
-                    dealer=_dealer_name(s),
+                    dealer=app.policy.dealer.sender_name,  # the dealer file in use
                     fields={k: cfg.rules.fields_for(k, "post") for k in cfg.rules.kinds},
                 )
                 summary.files += [str(p) for p in paths]
@@ -111,13 +111,6 @@ async def run(
             await _finish(session, run_id, "failed", app.clock.now(), summary)
         raise
     return summary
-
-
-def _dealer_name(settings: Any) -> str:
-    """The sender named on the letters: the dealer file in use (the demo's in the demo)."""
-    from outreach.render import dealer
-
-    return dealer.load(dealer.path(settings)).sender_name
 
 
 def _phone_hours(ctx: GateContext) -> str:

@@ -6,11 +6,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from outreach.candidates import rules
 from outreach.gate import decision
 from outreach.gate.context import GateContext, load_context
+
+if TYPE_CHECKING:
+    from outreach import bootstrap
 
 
 @dataclass(frozen=True)
@@ -21,11 +24,17 @@ class Setup:
     requests: dict[tuple[Any, ...], decision.Request] = field(default_factory=dict)
 
 
-def setup(config_dir: Path, templates_dir: Path) -> Setup:
-    """Load the reminder rules and the gate context, and the items each template uses."""
-    r = rules.load(config_dir / "reminders.toml")
-    ctx = load_context(config_dir)
-    ctx.registry.purpose(r.purpose)  # an unknown purpose is a configuration error now
+def setup(
+    config_dir: Path, templates_dir: Path, *, policy: bootstrap.Policy | None = None
+) -> Setup:
+    """The reminder rules and the gate context — the App's `policy`, else read from
+    `config_dir` (tests with a config of their own) — and the items each template uses."""
+    if policy is not None:
+        r, ctx = policy.reminders, policy.gate  # validated together by the App
+    else:
+        r = rules.load(config_dir / "reminders.toml")
+        ctx = load_context(config_dir)
+        ctx.registry.purpose(r.purpose)  # an unknown purpose is a configuration error now
     items: dict[tuple[str, str, str], frozenset[str]] = {}
     for kind, rule in r.kinds.items():
         for stage in rule.stages:

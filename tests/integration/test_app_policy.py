@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from conftest import REPO
 
-from outreach import bootstrap, settings
+from outreach import bootstrap, daily, settings
 from outreach.candidates import rules
 from outreach.errors import ConfigError
 from outreach.gate import policy, purposes_file
@@ -55,7 +55,7 @@ async def test_the_policy_is_loaded_once_per_app(
     assert loads == dict.fromkeys(LOADERS, 1)
     # Every consumer takes it from the App: the web app (opt-out pages, privacy page,
     # sign-up form, console), the console's gate and preview kit, the outbox worker (its
-    # composer, gate and sending config), the campaign job.
+    # composer, gate and sending config), the campaign job, the daily run.
     web_app.create_app(app)
     staff = StaffWeb(app)
     assert staff.gate() is app.policy.gate
@@ -66,6 +66,7 @@ async def test_the_policy_is_loaded_once_per_app(
     assert worker.gate.ctx is app.policy.gate
     await worker.transport.close()
     await sending.run_due(app)
+    await daily.run(app, dry_run=True)
     assert loads == dict.fromkeys(LOADERS, 1), loads
     # Another App reads the files again, once.
     other = bootstrap.build(app_settings)
