@@ -5,9 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationInfo, field_validator
+from pydantic import BeforeValidator, Field, ValidationInfo, field_validator
 
 from outreach import configfile
 from outreach.send import ratelimit, retry
@@ -42,44 +42,36 @@ def _positive(value: Any, info: ValidationInfo, *, integer: bool) -> Any:
     return value
 
 
+def _positive_integer(value: Any, info: ValidationInfo) -> Any:
+    return _positive(value, info, integer=True)
+
+
+def _positive_number(value: Any, info: ValidationInfo) -> Any:
+    return _positive(value, info, integer=False)
+
+
+PositiveInt = Annotated[int, BeforeValidator(_positive_integer)]
+PositiveNumber = Annotated[float, BeforeValidator(_positive_number)]
+
+
 class RetryModel(configfile.Model):
-    max_attempts: int = 8
-    base_seconds: float = 30
-    cap_seconds: float = 7200
-
-    @field_validator("max_attempts", mode="before")
-    @classmethod
-    def _integer(cls, v: Any, info: ValidationInfo) -> Any:
-        return _positive(v, info, integer=True)
-
-    @field_validator("base_seconds", "cap_seconds", mode="before")
-    @classmethod
-    def _number(cls, v: Any, info: ValidationInfo) -> Any:
-        return _positive(v, info, integer=False)
+    max_attempts: PositiveInt = 8
+    base_seconds: PositiveNumber = 30
+    cap_seconds: PositiveNumber = 7200
 
 
 class WorkerModel(configfile.Model):
-    batch: int = 100
-    lease_seconds: float = 300
-    max_wait_seconds: float = 1.0
-
-    @field_validator("batch", mode="before")
-    @classmethod
-    def _integer(cls, v: Any, info: ValidationInfo) -> Any:
-        return _positive(v, info, integer=True)
-
-    @field_validator("lease_seconds", "max_wait_seconds", mode="before")
-    @classmethod
-    def _number(cls, v: Any, info: ValidationInfo) -> Any:
-        return _positive(v, info, integer=False)
+    batch: PositiveInt = 100
+    lease_seconds: PositiveNumber = 300
+    max_wait_seconds: PositiveNumber = 1.0
 
 
 class CarrierModel(configfile.Model):
     """A carrier group: its recipient domains and the limits it accepts from us."""
 
     domains: list[str]
-    per_second: float | None = None
-    per_hour: float | None = None
+    per_second: PositiveNumber | None = None
+    per_hour: PositiveNumber | None = None
 
     @field_validator("domains", mode="before")
     @classmethod
@@ -87,11 +79,6 @@ class CarrierModel(configfile.Model):
         if not isinstance(v, list) or not all(isinstance(d, str) and d for d in v):
             raise ValueError("domains must be a list of domain names")
         return v
-
-    @field_validator("per_second", "per_hour", mode="before")
-    @classmethod
-    def _number(cls, v: Any, info: ValidationInfo) -> Any:
-        return _positive(v, info, integer=False)
 
 
 class SendingFile(configfile.Model):
