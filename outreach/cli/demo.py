@@ -139,7 +139,8 @@ def _human(r: dict[str, Any]) -> None:
     click.echo(f"  送信状況: {r['console']['sending']}")
     for b in r["letters"]:
         click.echo(
-            f"郵送のご案内 {b['batch']}: {b['letters']:,} 通（印刷手配待ち {b['waiting']:,} 通）"
+            f"郵送のご案内 {labels.batch(b['batch'])}: {b['letters']:,} 通"
+            f"（印刷手配待ち {b['waiting']:,} 通）"
         )
         click.echo(f"  宛名CSV: {b['csv']}")
         click.echo(f"  印刷用PDF: {b['pdf']}")
