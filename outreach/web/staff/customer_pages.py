@@ -37,36 +37,35 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
     async def customer_page(customer_id: PageId, request: Request) -> Response:
         p = who(request)
         p.require("customer.read")
-        async with st.tx() as s:
-            data = await customers.page(s, customer_id, actor=p.username, now=st.now)
-        return pages.render(
-            "customer.html",
-            request,
-            d=data,
-            scopes=customers.REQUEST_SCOPES,
-            sources=customers.SOURCES,
-            correctable=customers.CORRECTABLE,
-            identities=customers.IDENTITY_CHECKS,
-            done=request.query_params.get("done"),
-            problems=[],
-        )
+        return await customer_view(request, customer_id, done=request.query_params.get("done"))
 
     async def customer_problems(
         request: Request, customer_id: int, problems: list[Any]
     ) -> Response:
+        return await customer_view(request, customer_id, problems=problems, status=422)
+
+    async def customer_view(
+        request: Request,
+        customer_id: int,
+        *,
+        done: str | None = None,
+        problems: list[Any] | tuple[()] = (),
+        status: int = 200,
+    ) -> Response:
+        """The customer page (its read audited), with what was just done or what was refused."""
         p = who(request)
         async with st.tx() as s:
             data = await customers.page(s, customer_id, actor=p.username, now=st.now)
         return pages.render(
             "customer.html",
             request,
-            422,
+            status,
             d=data,
             scopes=customers.REQUEST_SCOPES,
             sources=customers.SOURCES,
             correctable=customers.CORRECTABLE,
             identities=customers.IDENTITY_CHECKS,
-            done=None,
+            done=done,
             problems=[problem_view(x) for x in problems],
         )
 
@@ -176,14 +175,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
     async def disclosure_pdf(customer_id: PageId, request_id: PageId, request: Request) -> Response:
         html = await disclosure_html(request, customer_id, request_id, pdf=True)
         pdf = await documents.pdf(html, css)
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={
-                "cache-control": "no-store",
-                "content-disposition": f'inline; filename="disclosure-{request_id}.pdf"',
-            },
-        )
+        return pdf_response(pdf, f"disclosure-{request_id}.pdf")
 
     async def notice_html(
         request: Request, customer_id: int, request_id: int, *, pdf: bool = False
@@ -222,14 +214,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
         pdf = await documents.pdf(
             await notice_html(request, customer_id, request_id, pdf=True), css
         )
-        return Response(
-            pdf,
-            media_type="application/pdf",
-            headers={
-                "cache-control": "no-store",
-                "content-disposition": f'inline; filename="correction-{request_id}.pdf"',
-            },
-        )
+        return pdf_response(pdf, f"correction-{request_id}.pdf")
 
     @router.post("/customers/{customer_id}/corrections/{request_id}/notified")
     async def notified(customer_id: PageId, request_id: PageId, request: Request) -> Response:
@@ -251,3 +236,15 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
         return RedirectResponse(url, 303)
 
     return router
+
+
+def pdf_response(pdf: bytes, filename: str) -> Response:
+    """An A4 document shown in the browser, never cached."""
+    return Response(
+        pdf,
+        media_type="application/pdf",
+        headers={
+            "cache-control": "no-store",
+            "content-disposition": f'inline; filename="{filename}"',
+        },
+    )
