@@ -84,7 +84,8 @@ async def build(
     def purpose_label(pid: str) -> str:
         p = reg.purposes.get(pid)
         if p is None:
-            return pid
+            legal = reg.legal.get(pid)
+            return f"法令に基づく通知：{legal.text}" if legal is not None else pid
         return f"{p.number} {p.text[:16]}…" if len(p.text) > 16 else f"{p.number} {p.text}"
 
     sent_rows = (

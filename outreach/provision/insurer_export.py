@@ -110,7 +110,8 @@ async def consented(session: AsyncSession, insurer: str) -> dict[int, ConsentEve
         .join(Customer, Customer.id == ce.customer_id)
         .where(Customer.status == "active", Customer.use_suspended.is_(False))
     )
-    return {e.customer_id: e for e, held in (await session.execute(q)).all() if scope in (held or [])}
+    rows = (await session.execute(q)).all()
+    return {e.customer_id: e for e, held in rows if scope in (held or [])}
 
 
 async def run(
@@ -126,7 +127,9 @@ async def run(
     name = reg.insurers[insurer]
     grants = await consented(session, insurer)
     if not grants:
-        raise InputRejected(f"{name}への提供に同意したお客様はいません（{CONSENT_SCOPE}:{insurer}）")
+        raise InputRejected(
+            f"{name}への提供に同意したお客様はいません（{CONSENT_SCOPE}:{insurer}）"
+        )
     ids = sorted(grants)
     policy_join = and_(
         InsurancePolicy.customer_id == Customer.id,

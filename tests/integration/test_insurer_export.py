@@ -111,12 +111,16 @@ async def test_only_customers_who_consented_to_this_insurer_are_exported(
     assert result.customers == 1
     async with engine.connect() as conn:
         aioi = (
-            await conn.execute(
-                select(ProvisionRecord.customer_id).where(
-                    ProvisionRecord.counterparty == REG.insurers["aioi_nissay_dowa"]
+            (
+                await conn.execute(
+                    select(ProvisionRecord.customer_id).where(
+                        ProvisionRecord.counterparty == REG.insurers["aioi_nissay_dowa"]
+                    )
                 )
             )
-        ).scalars().all()
+            .scalars()
+            .all()
+        )
     assert aioi == [other]
 
 
@@ -135,7 +139,8 @@ async def test_only_the_items_named_for_the_insurer_and_never_another_insurers_p
         result.fields
     )
     rows = read_csv(out)
-    insurers = sorted(r["保険契約に関する情報（保険会社ごとに区分して管理）:policy.insurer"] for r in rows)
+    column = f"{REG.items['insurance_policy'].label}:policy.insurer"
+    insurers = sorted(r[column] for r in rows)
     # its own contract and the one held as agent for aioi; not aioi's 委託先 (processor) data
     assert insurers == ["aioi_nissay_dowa", "tokio_marine"]
 

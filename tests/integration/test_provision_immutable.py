@@ -61,7 +61,8 @@ async def test_update_and_delete_of_a_record_are_refused_by_the_database(
                 await conn.execute(stmt)
     assert await count(engine) == 2
     async with engine.connect() as conn:
-        row = (await conn.execute(select(t.c.counterparty, t.c["items"]).where(t.c.id == old))).one()
+        q = select(t.c.counterparty, t.c["items"]).where(t.c.id == old)
+        row = (await conn.execute(q)).one()
     assert tuple(row) == ("トヨタ自動車株式会社", ["①"])
     # past the legal minimum, a DELETE is possible (the retention job's path below)
     async with engine.begin() as conn:
