@@ -401,6 +401,10 @@ def person(username: str | None, names: Mapping[str, str]) -> str:
         return "—"
     if username in names:
         return names[username]
+    # actors recorded with their channel: "staff:<username>" (consent taken at the counter)
+    if username.startswith("staff:"):
+        who = username[6:]
+        return names.get(who, "店舗スタッフ" if who in ("", "demo") else who)
     if username.startswith("cli:"):
         return f"管理コマンド（{username[4:]}）"
     return GROUPS["actor"].get(username, username)

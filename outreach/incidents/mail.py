@@ -106,8 +106,9 @@ async def notify_by_mail(
     dealer_file = dealer_mod.path(settings)
     if dealer_file.name != dealer_mod.DEMO_FILE:
         golive.require_live(
-            dealer_file, settings.config_dir / "purposes.toml", what="漏えい等の本人通知メール"
-        )
+            dealer_file, settings.config_dir / "purposes.toml", what="漏えい等の本人通知メール",
+            policy_file=settings.config_dir / "policy.toml",
+        )  # fmt: skip
     dealer = dealer_mod.load(dealer_file)
     inc = await register.get(session, incident_id)
     subjects = (

@@ -16,6 +16,7 @@ import jinja2
 from outreach.errors import ConfigError
 from outreach.gate import purposes
 from outreach.render import dealer as dealer_mod
+from outreach.render import golive
 
 _TEXTS = ("intro", "collection", "third_party", "sensitive", "fees", "complaints", "revision")
 _LISTS = ("purpose_change", "third_party_cases", "requests", "security", "compliance")
@@ -71,7 +72,9 @@ class Document:
         }
 
 
-def load(config_dir: Path) -> Document:
+def load(config_dir: Path, dealer_file: Path | None = None) -> Document:
+    """The document from config_dir; the sender from `dealer_file` (the dealer file in use,
+    `outreach.render.dealer.path(settings)`), config_dir/dealer.toml by default."""
     path = config_dir / "policy.toml"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -88,9 +91,18 @@ def load(config_dir: Path) -> Document:
             raise ConfigError(f"{path}: {k}: must be a non-empty list of strings")
     return Document(
         registry=purposes.load(config_dir / "purposes.toml"),
-        dealer=dealer_mod.load(config_dir / "dealer.toml"),
+        dealer=dealer_mod.load(dealer_file or config_dir / "dealer.toml"),
         texts=raw,
     )
+
+
+def require_publishable(config_dir: Path, dealer_file: Path) -> None:
+    """ConfigError while a value the page prints is still a placeholder (go-live guard); the
+    demo dealer file publishes the demo page."""
+    golive.require_live(
+        dealer_file, config_dir / "purposes.toml", what="プライバシーポリシーを公表できません",
+        policy_file=config_dir / "policy.toml",
+    )  # fmt: skip
 
 
 def render(doc: Document, templates_dir: Path) -> str:
