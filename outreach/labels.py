@@ -287,6 +287,9 @@ def scope(code: str) -> str:
         return f"キャンペーン（番号 {rest}）"
     if head == "insurer":
         return label("insurer", rest)
+    if head == "insurer_share":  # consent per recipient (R5): the insurer, or the dealer
+        to = "当社のご案内" if rest == "dealer" else label("insurer", rest)
+        return f"保険情報の提供・利用への同意（{to}）"
     return code
 
 

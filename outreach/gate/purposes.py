@@ -47,6 +47,7 @@ class Purpose:
     advertising: bool = False  # every email under it is advertising (a proposal, R14)
     per_insurer: bool = False  # partitioned per insurer: a request names one of `insurers` (R6)
     topics: Mapping[str, str] = field(default_factory=dict)  # topic id → the policy's words
+    label: str = ""  # a short name ([legal] notices: for reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,6 +330,7 @@ def _load_legal(doc: tomlfile.Document, items: Mapping[str, Item]) -> dict[str, 
             channels=frozenset(channels),
             items=frozenset(its),
             since_version=0,
+            label=doc.get(v, [*where, "label"], str, key),
         )
     return out
 

@@ -105,10 +105,18 @@ def require_publishable(config_dir: Path, dealer_file: Path) -> None:
     )  # fmt: skip
 
 
-def render(doc: Document, templates_dir: Path) -> str:
+STYLESHEET = Path("privacy") / "policy.css"
+
+
+def render(doc: Document, templates_dir: Path, *, css_href: str | None = None) -> str:
+    """The page; its stylesheet linked at `css_href` (the web page: the CSP allows no inline
+    style) or, without one, inlined (a standalone file to publish elsewhere)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "web"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("privacy/policy.html").render(doc=doc, d=doc.as_dict())
+    css = "" if css_href else (templates_dir / "web" / STYLESHEET).read_text(encoding="utf-8")
+    return env.get_template("privacy/policy.html").render(
+        doc=doc, d=doc.as_dict(), css_href=css_href, css=css
+    )

@@ -91,10 +91,10 @@ def _note(d: dict[str, Any]) -> str:
     parts = []
     consent = d.get("consent")
     if isinstance(consent, dict) and consent.get("at"):
-        parts.append(f"{_jst(dt.datetime.fromisoformat(consent['at']))} にいただいた同意による")
+        parts.append(f"{_jst(dt.datetime.fromisoformat(consent['at']))}にいただいた同意による提供")
     if d.get("batch"):
-        parts.append(f"記録番号 {d['batch']}")
-    return "／".join(parts)
+        parts.append(f"（記録番号 {d['batch']}）")
+    return "".join(parts)
 
 
 async def for_customer(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:

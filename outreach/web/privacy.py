@@ -20,12 +20,14 @@ from outreach.policy import document
 from outreach.render import dealer as dealer_mod
 
 log = logging.getLogger(__name__)
+CSS_PATH = "/privacy/policy.css"
 
 _NOT_YET = """<!doctype html>
 <html lang="ja"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>プライバシーポリシー（準備中）</title></head>
-<body><main style="max-width:40rem;margin:3rem auto;padding:0 1.25rem;font:16px/1.8 sans-serif">
+<title>プライバシーポリシー（準備中）</title>
+<link rel="stylesheet" href="/privacy/policy.css"></head>
+<body><main>
 <h1>プライバシーポリシー</h1>
 <p>ただいま掲載の準備中です。個人情報の取り扱いについてのお問い合わせは、{contact}までご連絡ください。</p>
 </main></body></html>
@@ -47,7 +49,15 @@ def routes(app: bootstrap.App) -> list[BaseRoute]:
                 status_code=503,
                 headers={"Cache-Control": "no-cache", "Retry-After": "3600"},
             )
-        html = document.render(doc, s.templates_dir)
+        html = document.render(doc, s.templates_dir, css_href=CSS_PATH)
         return HTMLResponse(html, headers={"Cache-Control": "no-cache"})
 
-    return [Route("/privacy", privacy, methods=["GET"])]
+    css = (app.settings.templates_dir / "web" / document.STYLESHEET).read_bytes()
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(css, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
+
+    return [
+        Route("/privacy", privacy, methods=["GET"]),
+        Route(CSS_PATH, stylesheet, methods=["GET"]),
+    ]

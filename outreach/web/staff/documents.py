@@ -16,6 +16,7 @@ from types import SimpleNamespace
 import jinja2
 
 from outreach import labels
+from outreach.provision import records as provision_records
 from outreach.render import dealer as dealer_mod
 from outreach.render import golive
 
@@ -41,6 +42,7 @@ def render_disclosure(
         pdf=pdf,
         root="/staff",
         items=_items,
+        provision=provision_records.describe,
     )
 
 
