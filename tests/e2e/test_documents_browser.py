@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import sendkit
 from conftest import cli_env
+from sqlalchemy import update
 from staffkit import APPROVER, add_users, seed_customers
 from test_console_browser import ARGS, CHROMIUM, _config, _login, _need_chromium, _serve
-
-from sqlalchemy import update
 
 from outreach import bootstrap
 from outreach.db.models import StaffUser
@@ -103,9 +102,7 @@ def _clean(text: str, where: str) -> None:
     assert raw is None, (where, context)
 
 
-async def test_documents_read_as_documents(
-    app: bootstrap.App, db_url: str, tmp_path: Path
-) -> None:
+async def test_documents_read_as_documents(app: bootstrap.App, db_url: str, tmp_path: Path) -> None:
     _need_chromium()
     from playwright.async_api import async_playwright
 

@@ -149,9 +149,7 @@ async def test_the_real_dealer_file_with_placeholders_refuses_the_mail(
     real = app.settings.model_copy(update={"dealer_file": REPO / "config" / "dealer.toml"})
     async with app.sessions() as s:
         with pytest.raises(ConfigError, match="送信開始前に記入"):
-            await incident_mail.notify_by_mail(
-                s, CTX, inc, settings=real, actor="test", now=NOW
-            )
+            await incident_mail.notify_by_mail(s, CTX, inc, settings=real, actor="test", now=NOW)
 
 
 def test_the_legal_basis_in_the_gate_both_ways() -> None:
