@@ -204,8 +204,8 @@ async def _recorded(
     now: dt.datetime,
 ) -> None:
     """The send-log row of one notice and its subject marked notified, in one transaction."""
-    row = await session.execute(
-        insert(OutboxMessage).values(
+    outbox_id = await session.scalar(
+        insert(OutboxMessage).returning(OutboxMessage.id).values(
             idempotency_key=f"incident:{incident_id}:{customer_id}:email:{now.isoformat()}",
             customer_id=customer_id, decision_id=decision_id, purpose=PURPOSE,
             category="legal_obligation", channel="email", kind=KIND,
@@ -214,7 +214,6 @@ async def _recorded(
             created_at=now, sent_at=now,
         )
     )  # fmt: skip
-    outbox_id = row.inserted_primary_key[0]
     await session.execute(
         update(IncidentSubject)
         .where(IncidentSubject.id == subject_id)
