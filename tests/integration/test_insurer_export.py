@@ -8,10 +8,13 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import itertools
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli_env
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -180,3 +183,21 @@ async def test_unknown_insurer_and_nobody_consented_are_refused(
     assert not (tmp_path / "y.csv").exists()
     async with engine.connect() as conn:
         assert (await conn.execute(select(ProvisionRecord.id))).first() is None
+
+
+def test_the_command_exits_2_for_an_unknown_insurer_and_1_when_nobody_consented(
+    db_url: str, tmp_path: Path
+) -> None:
+    outreach = str(Path(sys.executable).with_name("outreach"))
+    env = cli_env(db_url, tmp_path / "data")
+    unknown = subprocess.run(
+        [outreach, "export", "insurer", "--to", "other"], env=env, capture_output=True, text=True
+    )
+    assert unknown.returncode == 2 and "unknown insurer" in unknown.stderr
+    nobody = subprocess.run(
+        [outreach, "export", "insurer", "--to", "tokio_marine"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert nobody.returncode == 1 and "同意したお客様はいません" in nobody.stderr
