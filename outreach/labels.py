@@ -77,6 +77,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "jibaiseki": "自賠責保険",
         "nini": "任意保険",
         "campaign": "キャンペーン",
+        "incident_notice": "個人情報の漏えい等のお知らせ（法令に基づく通知）",
     },
     "policy_kind": {"jibaiseki": "自賠責保険", "nini": "任意保険"},
     "insurer": {
@@ -95,6 +96,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "inquiry": "お問い合わせへの対応",
         "connected_services": "コネクティッドサービス",
         "insurance_agency": "保険代理店業務",
+        "legal_obligation": "法令に基づく通知",
     },
     "email_basis": {
         "opt_in": "オプトイン（受信の同意）",

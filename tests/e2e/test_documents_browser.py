@@ -171,6 +171,14 @@ async def test_documents_read_as_documents(app: bootstrap.App, db_url: str, tmp_
                             path=str(ARTIFACTS / f"documents-{name}-{width}.png"), full_page=True
                         )
                 report = await page.inner_text("body")
+                # the person notified of the leak sees the notice in the send log, in words
+                await page.set_viewport_size({"width": 1280, "height": 900})
+                await page.goto(f"{base}/staff/customers/{ids['C4']}")
+                await page.click("#disclose")
+                await page.wait_for_selector("#d-messages")
+                sent = await page.inner_text("#d-messages")
+                assert "個人情報の漏えい等のお知らせ" in sent and "送信済み" in sent
+                _clean(await page.inner_text("body"), "disclosure-notified")
                 assert "法令に基づく通知" in report and "ご案内メールの誤送信" in report
                 assert not errors, errors
             finally:
