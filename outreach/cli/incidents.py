@@ -10,7 +10,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Incident
@@ -64,7 +64,13 @@ def _show(d: dict[str, Any]) -> None:
     else:
         click.echo("  報告対象の類型に当たりません（記録のみ）")
     for h in d.get("history", []):
-        click.echo(f"  {_ja(h['at'])} {h['action']} ({h['actor']})")
+        what = labels.label("audit_action", h["action"])
+        d = h.get("detail") or {}
+        if h["action"] == "incident.notified":
+            how = "メール" if d.get("via") == "email" else "郵送"
+            n = d.get("sent", d.get("letters", 0))
+            what += f"（{how} {n:,} 名）"
+        click.echo(f"  {_ja(h['at'])} {what}（{labels.person(h['actor'], {})}）")
 
 
 @click.group("incident")

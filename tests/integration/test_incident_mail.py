@@ -5,12 +5,18 @@ the incident's history says who was reached and why the others were not."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
+import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import cli_env
 from sqlalchemy import insert, select
 
 from outreach import bootstrap
@@ -178,3 +184,38 @@ def test_the_legal_basis_in_the_gate_both_ways() -> None:
         assert reason in rules.decide(CTX, st, bad, NOW).reasons
     # a legal notice is no purpose of the published policy
     assert "incident_notice" not in CTX.registry.purposes
+
+
+async def test_the_command_mails_and_the_history_reads_in_japanese(
+    app: bootstrap.App, db_url: str, tmp_path: Path
+) -> None:
+    cid = await person(app, "cli", opt_outs=["all"])
+    inc = await incident(app, [cid])
+    config = tmp_path / "config"  # email allowed around the clock: the test runs at any hour
+    shutil.copytree(REPO / "config", config)
+    gate = (config / "gate.toml").read_text(encoding="utf-8")
+    gate = re.sub(
+        r'(\[windows\.email\]\nstart = )"[^"]*"\nend = "[^"]*"', r'\1"00:00"\nend = "24:00"', gate
+    )
+    (config / "gate.toml").write_text(gate, encoding="utf-8")
+    env = cli_env(db_url, tmp_path / "data", OUTREACH_CONFIG_DIR=str(config))
+    outreach = str(Path(sys.executable).with_name("outreach"))
+    sent = await asyncio.to_thread(
+        subprocess.run,
+        [outreach, "incident", "notify-mail", str(inc)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert sent.returncode == 0, sent.stderr
+    assert "通知メール: 送信 1 通" in sent.stdout
+    shown = await asyncio.to_thread(
+        subprocess.run,
+        [outreach, "incident", "show", str(inc)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "事案を記録" in shown.stdout and "本人へ通知（メール 1 名）" in shown.stdout
+    assert "incident." not in shown.stdout and "通知済み 1" in shown.stdout
