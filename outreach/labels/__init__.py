@@ -71,6 +71,9 @@ def scope(code: str) -> str:
         return f"キャンペーン（番号 {rest}）"
     if head == "insurer":
         return label("insurer", rest)
+    if head == "insurer_share":  # consent per recipient (R5): the insurer, or the dealer
+        to = "当社のご案内" if rest == "dealer" else label("insurer", rest)
+        return f"保険情報の提供・利用への同意（{to}）"
     return code
 
 
@@ -157,6 +160,10 @@ def person(username: str | None, names: Mapping[str, str]) -> str:
         return "—"
     if username in names:
         return names[username]
+    # actors recorded with their channel: "staff:<username>" (consent taken at the counter)
+    if username.startswith("staff:"):
+        who = username[6:]
+        return names.get(who, "店舗スタッフ" if who in ("", "demo") else who)
     if username.startswith("cli:"):
         return f"管理コマンド（{username[4:]}）"
     return GROUPS["actor"].get(username, username)

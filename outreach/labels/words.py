@@ -63,6 +63,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "jibaiseki": "自賠責保険",
         "nini": "任意保険",
         "campaign": "キャンペーン",
+        "incident_notice": "個人情報の漏えい等のお知らせ（法令に基づく通知）",
     },
     "policy_kind": {"jibaiseki": "自賠責保険", "nini": "任意保険"},
     "insurer": {
@@ -81,6 +82,7 @@ GROUPS: dict[str, dict[str, str]] = {
         "inquiry": "お問い合わせへの対応",
         "connected_services": "コネクティッドサービス",
         "insurance_agency": "保険代理店業務",
+        "legal_obligation": "法令に基づく通知",
     },
     "email_basis": {
         "opt_in": "オプトイン（受信の同意）",
@@ -176,6 +178,11 @@ GROUPS: dict[str, dict[str, str]] = {
         "customer.correct_refused": "訂正せず",
         "customer.export": "開示書の作成",
         "customer.disclosure": "開示書の作成",
+        "incident.recorded": "事案を記録",
+        "incident.notified": "本人へ通知",
+        "incident.reported.preliminary": "速報を報告",
+        "incident.reported.final": "確報を報告",
+        "incident.closed": "完了",
         "customer.opt_out": "配信停止の受付",
         "customer.cessation": "利用停止の受付",
         "request.notified": "結果の通知",
