@@ -270,8 +270,31 @@ async def take_request(
         now=now,
         evidence=evidence,
     )
+    request_id = await file_request(
+        session, customer_id, kind=kind, scope=scope, source=source, actor=actor, now=now,
+        note=note, changed=changed,
+    )  # fmt: skip
+    return {"changed": changed, "request_id": request_id}
+
+
+async def file_request(
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    kind: str,
+    scope: str,
+    source: str,
+    actor: str,
+    now: dt.datetime,
+    note: str,
+    changed: bool,
+) -> int | None:
+    """What follows the ledger event of a request staff took (the console and `outreach
+    consent record` alike): for a cessation the Art. 35 request row and the task to notify
+    the decision (once: a repeated request for what is already in effect adds no second
+    request to answer); the audit row. The request row's id, for a cessation."""
     request_id = None
-    if kind == "cessation":
+    if kind == "cessation" and changed:
         req = DataRequest(
             customer_id=customer_id,
             kind="cessation",
@@ -294,4 +317,4 @@ async def take_request(
         after={"scope": scope, "source": source, "changed": changed},
         reason=note or None,
     )
-    return {"changed": changed, "request_id": request_id}
+    return request_id
