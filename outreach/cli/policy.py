@@ -13,6 +13,7 @@ import click
 from outreach import bootstrap
 from outreach.cli import common
 from outreach.policy import document, notice
+from outreach.render import dealer as dealer_mod
 from outreach.settings import load as load_settings
 
 
@@ -32,11 +33,13 @@ def policy_group() -> None:
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None)
 def render_cmd(out: Path | None) -> None:
     """Write the privacy policy page (HTML) generated from purposes.toml, dealer.toml and
-    policy.toml; to stdout without --out."""
+    policy.toml; to stdout without --out. Exit 2 while a value it prints is a placeholder."""
     s = load_settings()
     try:
-        # As GET /privacy: the company of config/dealer.toml, the registry of the policy.
-        doc = document.load(s.config_dir, registry=bootstrap.load_policy(s).registry)
+        dealer_file = dealer_mod.path(s)
+        document.require_publishable(s.config_dir, dealer_file)
+        p = bootstrap.load_policy(s)
+        doc = document.load(s.config_dir, dealer_file, registry=p.registry, dealer=p.dealer)
         html = document.render(doc, s.templates_dir)
     except Exception as e:  # ConfigError and template errors: one line
         raise common.Failure(str(e), 2) from None

@@ -46,6 +46,7 @@ class Purpose:
     advertising: bool = False  # every email under it is advertising (a proposal, R14)
     per_insurer: bool = False  # partitioned per insurer: a request names one of `insurers` (R6)
     topics: Mapping[str, str] = field(default_factory=dict)  # topic id → the policy's words
+    label: str = ""  # a short name ([legal] notices: for reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,6 +155,9 @@ class Registry:
     contact_phone: str = ""
     url: str = ""
     interpretations: Mapping[str, Interpretation] = field(default_factory=dict)
+    # Notices the law requires ([legal] in purposes.toml): no purpose of the policy, never
+    # advertising; the gate decides them under a legal-obligation basis (gate.rules).
+    legal: Mapping[str, Purpose] = field(default_factory=dict)
 
     def purpose(self, purpose_id: str) -> Purpose:
         try:
@@ -209,6 +213,9 @@ class Registry:
     def published_on(self, version: int) -> dt.date | None:
         v = self.versions.get(version)
         return v.published_on if v else None
+
+
+LEGAL_CATEGORY = "legal_obligation"
 
 
 def load(path: Path) -> Registry:

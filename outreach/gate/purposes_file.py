@@ -19,6 +19,7 @@ from outreach import configfile
 from outreach.gate.purposes import (
     CATEGORIES,
     CHANNELS,
+    LEGAL_CATEGORY,
     PERSONAL,
     Interpretation,
     Item,
@@ -143,6 +144,24 @@ class JointUseModel(configfile.Model):
         return _not_empty(v, "must not be empty (R4)")
 
 
+class LegalModel(configfile.Model):
+    """[legal.<id>]: a notice the law requires (法令に基づく場合), e.g. the notice to the
+    people affected by a leak (APPI Art. 26(2)). Not part of the published purposes."""
+
+    text: str
+    channels: list[str]
+    items: list[str]
+    label: str | None = None
+
+    @field_validator("channels")
+    @classmethod
+    def _channels(cls, v: list[str]) -> list[str]:
+        bad = sorted(set(v) - CHANNELS)
+        if bad:
+            raise ValueError(f"unknown channel {bad[0]!r}")
+        return v
+
+
 class InterpretationModel(configfile.Model):
     text: str
     quote: str
@@ -157,6 +176,7 @@ class PurposesFile(configfile.Model):
     purposes: dict[str, PurposeModel]
     joint_use: JointUseModel
     interpretations: dict[str, InterpretationModel] = Field(default_factory=dict)
+    legal: dict[str, LegalModel] = Field(default_factory=dict)
 
     @field_validator("versions", mode="before")
     @classmethod
@@ -183,6 +203,12 @@ class PurposesFile(configfile.Model):
                 seen[f] = key
         self._check_purposes(versions)
         self._check_joint_use(versions)
+        for key, notice in self.legal.items():
+            for i in notice.items:
+                if i not in self.items or self.items[i].sensitive:
+                    raise Problem(["legal", key, "items"], f"unknown or sensitive item {i!r}")
+            if key in self.purposes:
+                raise Problem(["legal", key], "a legal notice id must differ from every purpose id")
         return self
 
     def _check_purposes(self, versions: set[int]) -> None:
@@ -263,6 +289,19 @@ def registry(path: Path, f: PurposesFile) -> Registry:
         interpretations={
             key: Interpretation(id=key, text=i.text, quote=i.quote, confirmed=i.confirmed)
             for key, i in f.interpretations.items()
+        },
+        legal={
+            key: Purpose(
+                id=key,
+                number="",
+                text=n.text,
+                category=LEGAL_CATEGORY,
+                channels=frozenset(n.channels),
+                items=frozenset(n.items),
+                since_version=0,
+                label=key if n.label is None else n.label,
+            )
+            for key, n in f.legal.items()
         },
     )
 

@@ -32,8 +32,9 @@ def build_worker(
     s = app.settings
     policy = app.validate()  # a broken policy file stops the worker before it claims
     golive.require_live(
-        dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started"
-    )
+        dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started",
+        policy_file=s.config_dir / "policy.toml",
+    )  # fmt: skip
     cfg = policy.sending
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})
