@@ -25,7 +25,7 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import (
@@ -274,10 +274,10 @@ async def claim(
     return claimed
 
 
-def _claimed(row: Any) -> Claimed:
+def _claimed(row: Any, slot: float = 0.0) -> Claimed:
     cols: list[Any] = list(row)
     cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
-    return Claimed(*cols)
+    return Claimed(*cols, slot=slot)
 
 
 # Where a message goes (`maildata.recipient`): the customer's current address, else the one
@@ -347,12 +347,12 @@ async def _claim_within(
         .values(values)
         .returning(*_CLAIMED_COLUMNS)
     )
-    claimed = [_claimed(row) for row in (await session.execute(stmt)).all()]
+    rows = (await session.execute(stmt)).all()
     await session.execute(
         update(B).where(B.c.name == bindparam("b_name")).values(tat=bindparam("b_tat")),
         [{"b_name": k, "b_tat": b.tat} for k, b in buckets.items()],
     )
-    out = Claims(replace(c, slot=chosen[c.id]) for c in claimed)
+    out = Claims(_claimed(row, chosen[row.id]) for row in rows)
     out.sort(key=lambda c: (c.slot, c.not_before, c.id))
     out.workers = workers
     return out
