@@ -199,9 +199,7 @@ class SmtpTransport:
             for rcpt, quoted in rcpt_to:
                 reply = await client.execute_command(b"RCPT", b"TO:" + quoted)
                 if reply.code not in (250, 251):
-                    refused.append(
-                        aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, rcpt)
-                    )
+                    refused.append(aiosmtplib.SMTPRecipientRefused(reply.code, reply.message, rcpt))
                     errors[rcpt] = reply
             if len(refused) == len(recipients):
                 raise aiosmtplib.SMTPRecipientsRefused(refused)
