@@ -277,7 +277,8 @@ async def claim(
 def _claimed(row: Any, slot: float = 0.0) -> Claimed:
     cols: list[Any] = list(row)
     cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
-    return Claimed(*cols, slot=slot)
+    cols.append(slot)  # the last field
+    return Claimed(*cols)
 
 
 # Where a message goes (`maildata.recipient`): the customer's current address, else the one
