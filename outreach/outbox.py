@@ -26,6 +26,7 @@ import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -51,17 +52,22 @@ from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget,
 from outreach.gate import decision
 from outreach.send import ratelimit
 
-STATUSES = (
-    "queued",
-    "sending",
-    "sent",
-    "failed",
-    "suppressed",
-    "paused",
-    "cancelled",
-    "printed",  # a letter whose print batch staff confirmed as sent to print (letters)
-    "called",  # a call worked from the call list (calls)
-)
+
+class Status(StrEnum):
+    """An outbox row's status; the values are what the database holds."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    PAUSED = "paused"  # a campaign's queued messages while staff hold it (`pause_campaign`)
+    CANCELLED = "cancelled"
+    PRINTED = "printed"  # a letter whose print batch staff confirmed as sent to print (letters)
+    CALLED = "called"  # a call worked from the call list (calls)
+
+
+STATUSES = tuple(s.value for s in Status)
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
 B: Table = SendBudget.__table__  # type: ignore[assignment]
@@ -138,8 +144,8 @@ _ITEMS = [f.name for f in fields(Claimed)].index("items")
 class Result:
     """What happened to one claimed message; `record` writes a batch of them.
 
-    `status` is the new outbox status; `result` the attempt row's result (sent, temp_fail,
-    perm_fail, hard_bounce, suppressed, denied, deferred).
+    `status` is the new outbox status (a `Status`); `result` the attempt row's result (sent,
+    temp_fail, perm_fail, hard_bounce, suppressed, denied, deferred).
     """
 
     outbox_id: int
@@ -206,7 +212,7 @@ def _row(draft: Draft, permit: decision.Permit, created: dt.datetime) -> dict[st
         "template": draft.template,
         "items": sorted(draft.items),
         "advertising": draft.advertising,
-        "status": "queued",
+        "status": Status.QUEUED,
         "not_before": draft.not_before,
         "attempts": 0,
         "to_address": draft.to_address,
@@ -214,7 +220,7 @@ def _row(draft: Draft, permit: decision.Permit, created: dt.datetime) -> dict[st
     }
 
 
-def _pick(status: str, due: Any, order: Any, channel: str | None, limit: int) -> Any:
+def _pick(status: Status, due: Any, order: Any, channel: str | None, limit: int) -> Any:
     q = select(T.c.id).where(T.c.status == status, due)
     if channel is not None:
         q = q.where(T.c.channel == channel)
@@ -244,7 +250,7 @@ async def claim(
     Must be the first statement of its transaction on SQLite (it takes the write lock).
     """
     values: dict[str, Any] = {
-        "status": "sending",
+        "status": Status.SENDING,
         "lease_until": now + lease,
         "claimed_by": worker,
         "attempts": T.c.attempts + 1,
@@ -261,8 +267,8 @@ async def claim(
     # then due messages (`ix_outbox_ready`: status, channel, not_before).
     claimed = Claims()
     for status, due, order in (
-        ("sending", T.c.lease_until < now, T.c.lease_until),
-        ("queued", T.c.not_before <= now, T.c.not_before),
+        (Status.SENDING, T.c.lease_until < now, T.c.lease_until),
+        (Status.QUEUED, T.c.not_before <= now, T.c.not_before),
     ):
         want = limit - len(claimed)
         if want <= 0:
@@ -314,16 +320,16 @@ async def _claim_within(
     # one for the domains outside every carrier group, one per carrier group that has
     # budget now (as many as it may take). A carrier without budget is not even read.
     lanes: list[tuple[Any, Any, Any, int]] = [
-        (T.c.status == "sending", T.c.lease_until < now, T.c.lease_until, room)
+        (T.c.status == Status.SENDING, T.c.lease_until < now, T.c.lease_until, room)
     ]
     carrier_domains = sorted(budgets.domains)
     others = T.c.not_before <= now
     if carrier_domains:
         others = others & not_(_in_domains(carrier_domains))
-    lanes.append((T.c.status == "queued", others, T.c.not_before, room))
+    lanes.append((T.c.status == Status.QUEUED, others, T.c.not_before, room))
     for group, n in budgets.open_groups(buckets, t, room).items():
         cond = (T.c.not_before <= now) & _in_domains(budgets.group_domains(group))
-        lanes.append((T.c.status == "queued", cond, T.c.not_before, n))
+        lanes.append((T.c.status == Status.QUEUED, cond, T.c.not_before, n))
     found: list[tuple[int, Any, int, str]] = []
     for rank, (status, due, order, n) in enumerate(lanes):
         q = (
@@ -344,7 +350,7 @@ async def _claim_within(
         return empty
     stmt = (
         update(T)
-        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_(("sending", "queued")))
+        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_((Status.SENDING, Status.QUEUED)))
         .values(values)
         .returning(*_CLAIMED_COLUMNS)
     )
@@ -414,7 +420,7 @@ async def hold(
         return set()
     stmt = (
         update(T)
-        .where(T.c.id.in_(id_list), T.c.claimed_by == worker, T.c.status == "sending")
+        .where(T.c.id.in_(id_list), T.c.claimed_by == worker, T.c.status == Status.SENDING)
         .values(lease_until=now + lease)
         .returning(T.c.id)
     )
@@ -462,8 +468,8 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
                 "b_status": r.status,
                 "b_not_before": r.not_before,
                 "b_uncount": 0 if r.counts_as_attempt else 1,
-                "b_error": None if r.status == "sent" else (r.detail or r.result)[:400],
-                "b_sent_at": r.at if r.status == "sent" else None,
+                "b_error": None if r.status == Status.SENT else (r.detail or r.result)[:400],
+                "b_sent_at": r.at if r.status == Status.SENT else None,
                 "b_message_id": r.message_id,
                 "b_to": r.to_address,
                 "b_basis": r.basis,
@@ -524,8 +530,8 @@ async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str
 
 async def ready(session: AsyncSession, *, now: dt.datetime, channel: str = "email") -> int:
     """How many messages are ready to claim now (due, or left by a dead worker)."""
-    due = (T.c.status == "queued") & (T.c.not_before <= now)
-    dead = (T.c.status == "sending") & (T.c.lease_until < now)
+    due = (T.c.status == Status.QUEUED) & (T.c.not_before <= now)
+    dead = (T.c.status == Status.SENDING) & (T.c.lease_until < now)
     stmt = select(func.count()).where(T.c.channel == channel, due | dead)
     return int((await session.execute(stmt)).scalar_one())
 
@@ -543,8 +549,37 @@ async def mark_printed(session: AsyncSession, batch: str, *, actor: str, now: dt
     """queued → printed for the letters of one print batch, with who and when."""
     stmt = (
         update(T)
-        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == "queued")
-        .values(status="printed", printed_at=now, printed_by=actor, sent_at=now)
+        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == Status.QUEUED)
+        .values(status=Status.PRINTED, printed_at=now, printed_by=actor, sent_at=now)
         .returning(T.c.id)
     )
     return len((await session.execute(stmt)).all())
+
+
+# -- staff moves: a campaign's messages held, released or cancelled (outreach.staff) -------
+
+
+async def _move_campaign(
+    session: AsyncSession, campaign_id: int, src: Sequence[Status], dst: Status
+) -> int:
+    result = await session.execute(
+        update(T).where(T.c.campaign_id == campaign_id, T.c.status.in_(src)).values(status=dst)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def pause_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """A held campaign's queued messages wait as 'paused' (no worker claims them)."""
+    return await _move_campaign(session, campaign_id, (Status.QUEUED,), Status.PAUSED)
+
+
+async def resume_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """A released campaign's paused messages are queued again, each with its `not_before`."""
+    return await _move_campaign(session, campaign_id, (Status.PAUSED,), Status.QUEUED)
+
+
+async def cancel_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """A cancelled campaign's queued and paused messages are cancelled; sent ones stay."""
+    return await _move_campaign(
+        session, campaign_id, (Status.QUEUED, Status.PAUSED), Status.CANCELLED
+    )
