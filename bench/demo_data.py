@@ -32,8 +32,8 @@ sys.path.insert(0, str(HERE))
 
 from report import figure  # noqa: E402
 
+from outreach import demo as demo_data  # noqa: E402
 from outreach.db import migrate  # noqa: E402
-from outreach.records import demo_data  # noqa: E402
 
 TODAY = dt.date(2026, 1, 5)
 PG_ADMIN = os.environ.get("OUTREACH_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/test")

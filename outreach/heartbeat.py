@@ -12,13 +12,12 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import delete
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach import bootstrap, pipeline
+from outreach.db.bulk import conflict_insert
 from outreach.db.models import WorkerHeartbeat
 
 log = logging.getLogger(__name__)
@@ -45,8 +44,7 @@ async def beat(
         "in_process": in_process,
     }
     async with sessions() as s, s.begin():
-        ins: Any = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-        stmt = ins(WorkerHeartbeat).values(values)
+        stmt = conflict_insert(s, WorkerHeartbeat).values(values)
         stmt = stmt.on_conflict_do_update(
             index_elements=["worker_id"], set_={"beat_at": now, "claimed": claimed}
         )

@@ -321,6 +321,16 @@ def when(value: dt.datetime | dt.date | str | None) -> str:
     return f"{value.year}年{value.month}月{value.day}日"
 
 
+def batch(name: str) -> str:
+    """A print batch's name (`2026-12-02`, `2026-12-02-2`) in words: 2026年12月2日分（2）."""
+    day, n = name[:10], name[11:]
+    try:
+        words = when(dt.date.fromisoformat(day)) + "分"
+    except ValueError:
+        return name
+    return f"{words}（{n}）" if n else words
+
+
 def has_iso_timestamp(text: str) -> bool:
     return bool(_ISO.search(text))
 

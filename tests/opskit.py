@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from staffkit import APPROVER, MARKETER, REPO, rules, spec
 
 from outreach import bootstrap, clock, daily, pipeline
+from outreach import demo as demo_data
 from outreach.db.models import (
     Campaign,
     ConsentEvent,
@@ -24,7 +25,6 @@ from outreach.db.models import (
 )
 from outreach.gate import consent
 from outreach.gate.context import load_context
-from outreach.records import demo_data
 from outreach.send import file, service
 from outreach.staff import campaigns, sending
 

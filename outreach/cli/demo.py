@@ -17,12 +17,12 @@ import click
 from sqlalchemy import func, select
 
 from outreach import bootstrap, calls, daily, heartbeat, labels, pipeline
+from outreach import demo as demo_data
 from outreach.cli import common
 from outreach.cli.db import initialise
 from outreach.clock import JST, FixedClock
 from outreach.db.models import Customer
 from outreach.letters import batches
-from outreach.records import demo_data
 from outreach.render import dealer
 from outreach.send import capture, service
 
@@ -139,7 +139,8 @@ def _human(r: dict[str, Any]) -> None:
     click.echo(f"  送信状況: {r['console']['sending']}")
     for b in r["letters"]:
         click.echo(
-            f"郵送のご案内 {b['batch']}: {b['letters']:,} 通（印刷手配待ち {b['waiting']:,} 通）"
+            f"郵送のご案内 {labels.batch(b['batch'])}: {b['letters']:,} 通"
+            f"（印刷手配待ち {b['waiting']:,} 通）"
         )
         click.echo(f"  宛名CSV: {b['csv']}")
         click.echo(f"  印刷用PDF: {b['pdf']}")

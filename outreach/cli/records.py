@@ -12,10 +12,11 @@ from typing import Any
 import click
 
 from outreach import bootstrap, labels
+from outreach import demo as demo_data
 from outreach.cli import common
 from outreach.cli.progress import Meter
 from outreach.clock import JST, today
-from outreach.records import csvimport, customers, demo_data, fields, wareki
+from outreach.records import csvimport, customers, fields, wareki
 
 REPORT_LINES = 20
 

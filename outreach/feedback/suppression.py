@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses
+from outreach.db.bulk import conflict_insert
 from outreach.db.models import Suppression
 
 
@@ -17,10 +16,8 @@ async def suppress(
 ) -> None:
     """Put `email` on the suppression list (in the caller's transaction); a listed address
     keeps its first reason."""
-    dialect = session.get_bind().dialect.name
-    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     await session.execute(
-        ins(Suppression)
+        conflict_insert(session, Suppression)
         .values(
             email=addresses.normalise(email),
             reason=reason[:32],

@@ -12,8 +12,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Table, or_, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from outreach.db.bulk import conflict_insert
 
 # Both engines allow 32,766+ bound parameters per statement; stay well below.
 MAX_PARAMS = 30_000
@@ -34,9 +35,7 @@ class Counts:
 
 
 def insert_for(conn: AsyncConnection, table: Table) -> Any:
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    return conflict_insert(conn, table)
 
 
 async def upsert(

@@ -2,7 +2,8 @@
 
 The file is named after the Message-ID, so a resend of the same message (the documented
 crash window) replaces its file rather than adding a second one. Written to a temporary name
-and renamed, so a reader never sees half a message.
+and renamed, so a reader never sees half a message; a write that fails (a full disk) removes
+its temporary file, so nothing is left behind but the message's waiting outbox row.
 """
 
 from __future__ import annotations
@@ -50,8 +51,12 @@ class FileTransport:
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / file_name(data)
         tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_bytes(data)
-        tmp.replace(path)
+        try:
+            tmp.write_bytes(data)
+            tmp.replace(path)
+        except OSError:
+            tmp.unlink(missing_ok=True)
+            raise
         return path
 
     async def close(self) -> None:

@@ -14,8 +14,28 @@ Three counters, so that an attacker is slowed without locking the owner out:
 
 The argon2 check runs in a small thread pool (`PasswordChecks`) with a cap on how many may
 wait for it, so a flood of logins never blocks the event loop (the opt-out pages stay fast)
-and attempts beyond the cap are answered "busy" at once. Failed logins are also audit rows
-(`login.failed`).
+and attempts beyond the cap are answered "busy". The pool's threads are scheduled
+`SCHED_IDLE` (nice 19 where that is refused): argon2 only gets the CPU that the opt-out pages,
+the console and the worker leave free. An unknown username is answered after as long as a
+real check takes here (a running average), without one: its timing does not tell that the
+account does not exist, and a flood of made-up usernames — the usual one — costs no argon2.
+
+A flood is a closed loop — each connection sends its next attempt as soon as it has an
+answer — so what an answer costs and how soon it comes decide how much of the machine a flood
+takes. Two things keep both small:
+
+- a refusal is not hurried: "limited" and "busy" are answered after `refusal_delay` (an
+  `asyncio.sleep`, no CPU), which caps a flood at about one attempt per connection per
+  `refusal_delay`;
+- a key the shared counter has found over its limit is remembered in the process until its
+  window ends (`Refusals`): further attempts from it are refused without a database round
+  trip. The counter in the database stays the truth every process shares; the memo only
+  refuses, earlier, what the counter would refuse.
+
+Failed logins are audit rows (`login.failed`); a refusal counted in the database is one
+(`login.limited`); refusals answered from the memo are counted in the process
+(`Refusals.answered`) rather than written, so that a flood cannot fill
+the audit trail.
 """
 
 from __future__ import annotations
@@ -27,6 +47,7 @@ import hashlib
 import os
 import secrets
 import threading
+import time
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -58,35 +79,93 @@ class LoginPolicy:
     slowdown_step: float = 0.25  # seconds added per failure beyond the threshold
     slowdown_max: float = 3.0
     window: dt.timedelta = FAILURE_WINDOW
+    refusal_delay: float = 1.0  # seconds before a "limited" or "busy" answer leaves
+
+
+class Refusals:
+    """Keys (account at address, address) the shared counter found over their limit, with
+    the monotonic time their window ends: refused from memory until then. Bounded: beyond
+    `capacity` keys, the ones whose window has ended are dropped, then the oldest."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self.capacity = capacity
+        self._until: dict[str, float] = {}
+        self.answered = 0  # refusals answered from memory, without the database
+
+    def refused(self, *keys: str) -> bool:
+        now = time.monotonic()
+        for key in keys:
+            until = self._until.get(key)
+            if until is not None:
+                if until > now:
+                    self.answered += 1
+                    return True
+                del self._until[key]
+        return False
+
+    def remember(self, key: str, seconds: float) -> None:
+        if seconds <= 0:
+            return
+        if len(self._until) >= self.capacity:
+            now = time.monotonic()
+            for k in [k for k, u in self._until.items() if u <= now]:
+                del self._until[k]
+            while len(self._until) >= self.capacity:
+                del self._until[next(iter(self._until))]
+        self._until[key] = time.monotonic() + seconds
 
 
 class PasswordChecks:
     """argon2 off the event loop: `threads` checks at once in a private pool, at most
     `waiting` more queued; beyond that `run` returns None (busy) without queueing.
 
-    The pool's threads run at a lower CPU priority (`nice`, per thread on Linux), so that a
-    flood of logins only gets the CPU the opt-out pages and the console leave free."""
+    The pool's threads run `SCHED_IDLE` on Linux (only when a CPU has nothing else to run;
+    argon2's own lane threads inherit it), or at nice 19 where that is refused, so that a
+    flood of logins only gets the CPU the opt-out pages and the console leave free. It also
+    holds the process's memo of refused keys (`refusals`)."""
 
-    NICE = 10
+    NICE = 19
 
     def __init__(self, threads: int = 2, waiting: int = 8) -> None:
         self.threads = threads
         self.capacity = threads + waiting
         self._pool: ThreadPoolExecutor | None = None
         self._inflight = 0
+        self._typical: float | None = None  # seconds a check takes here, slot wait included
+        self.refusals = Refusals()
+
+    @property
+    def full(self) -> bool:
+        """Every slot is taken: an attempt now would be told "busy"."""
+        return self._inflight >= self.capacity
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T | None:
-        if self._inflight >= self.capacity:
+        if self.full:
             return None
         if self._pool is None:
             self._pool = ThreadPoolExecutor(
                 self.threads, thread_name_prefix="password-check", initializer=_lower_priority
             )
         self._inflight += 1  # one event loop thread: no race between the check and the add
+        started = time.perf_counter()
         try:
             return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
         finally:
             self._inflight -= 1
+            took = time.perf_counter() - started
+            self._typical = took if self._typical is None else 0.8 * self._typical + 0.2 * took
+
+    async def as_long_as_a_check(self) -> bool:
+        """Wait as long as a password check takes here (a running average of the real ones),
+        without doing one: the answer for an unknown username, so that its timing does not
+        tell, and so that a flood of made-up usernames costs no argon2 at all. The first
+        time, one real check (against a dummy hash) measures it. False: busy."""
+        if self.full:
+            return False
+        if self._typical is None:
+            return await self.run(users.verify_password, users.dummy_hash(), "-") is not None
+        await asyncio.sleep(self._typical)
+        return True
 
     def close(self) -> None:
         if self._pool is not None:
@@ -97,6 +176,8 @@ class PasswordChecks:
 def _lower_priority() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: as is
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PasswordChecks.NICE)
+    with contextlib.suppress(OSError, AttributeError):
+        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +236,13 @@ async def count_attempt(
 ) -> int:
     """Add one to the counter `key` (restarting it when its window has passed); its new
     value. One statement, so concurrent attempts each see their own number."""
+    return (await _count(session, key, now=now, window=window))[0]
+
+
+async def _count(
+    session: AsyncSession, key: str, *, now: dt.datetime, window: dt.timedelta
+) -> tuple[int, dt.datetime]:
+    """`count_attempt`, with the start of the counter's window."""
     table = LoginThrottle.__table__
     dialect = session.get_bind().dialect.name
     ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
@@ -166,7 +254,9 @@ async def count_attempt(
             "window_start": case((expired, literal(now, TS)), else_=table.c.window_start),
         },
     )
-    return int((await session.execute(stmt.returning(table.c.failures))).scalar_one())
+    row = (await session.execute(stmt.returning(table.c.failures, table.c.window_start))).one()
+    start = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=now.tzinfo)
+    return int(row[0]), start
 
 
 async def _uncount(session: AsyncSession, keys: list[str]) -> None:
@@ -199,10 +289,16 @@ async def login(
     pair_key = throttle_key("account-address", name, address)
     address_key = throttle_key("address", address)
     account_key = throttle_key("account", name)
+    if checks.refusals.refused(pair_key, address_key):
+        await sleep(policy.refusal_delay)
+        return Login(ok=False, reason="rate_limited")
+    if checks.full:  # no slot for a check: "busy" before anything is counted or written
+        await sleep(policy.refusal_delay)
+        return Login(ok=False, reason="busy")
     try:
         async with sessions() as s, s.begin():
-            pair = await count_attempt(s, pair_key, now=now, window=policy.window)
-            per_address = await count_attempt(s, address_key, now=now, window=policy.window)
+            pair, pair_start = await _count(s, pair_key, now=now, window=policy.window)
+            per_address, address_start = await _count(s, address_key, now=now, window=policy.window)
             per_account = await count_attempt(s, account_key, now=now, window=policy.window)
             if secrets.randbelow(PRUNE_EVERY) == 0:  # random usernames leave rows behind
                 await s.execute(
@@ -220,20 +316,31 @@ async def login(
                     reason=remote,
                 )
     except SQLAlchemyError:
+        await sleep(policy.refusal_delay)
         return Login(ok=False, reason="unavailable")
     if limited:
+        for key, count, limit, start in (
+            (pair_key, pair, policy.per_account_address, pair_start),
+            (address_key, per_address, policy.per_address, address_start),
+        ):
+            if count > limit:
+                checks.refusals.remember(key, (start + policy.window - now).total_seconds())
+        await sleep(policy.refusal_delay)
         return Login(ok=False, reason="rate_limited")
     beyond = per_account - policy.account_slowdown_after
     if beyond > 0:
         await sleep(min(policy.slowdown_max, beyond * policy.slowdown_step))
 
     try:
-        return await _check_and_record(
+        result = await _check_and_record(
             sessions, checks, username, password, now=now, remote=remote,
             keys=(pair_key, address_key, account_key),
         )  # fmt: skip
     except SQLAlchemyError:  # counted already; the outcome could not be written
-        return Login(ok=False, reason="unavailable")
+        result = Login(ok=False, reason="unavailable")
+    if result.reason in ("busy", "unavailable"):
+        await sleep(policy.refusal_delay)
+    return result
 
 
 async def _check_and_record(
@@ -250,10 +357,10 @@ async def _check_and_record(
     async with sessions() as s:
         user = await users.by_username(s, username)
         stored = (user.password_hash, user.active) if user is not None else None
-    reference = stored[0] if stored else await checks.run(users.dummy_hash)
-    good = (
-        None if reference is None else await checks.run(users.verify_password, reference, password)
-    )
+    if stored is None:  # no such account: as long as a check takes, without one
+        good = False if await checks.as_long_as_a_check() else None
+    else:
+        good = await checks.run(users.verify_password, stored[0], password)
     if good is None:  # too many checks in flight: not a failure of this account
         async with sessions() as s, s.begin():
             await _uncount(s, [pair_key, address_key, account_key])

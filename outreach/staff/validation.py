@@ -206,3 +206,26 @@ def used_items(spec: spec_mod.CampaignSpec, rules: Rules) -> frozenset[str]:
             fields |= rules.fields_used(source)
     personal = [f for f in fields if not f.startswith(NON_PERSONAL_PREFIXES)]
     return rules.items_for_fields(personal) if personal else frozenset()
+
+
+def audience_fields(purpose: PurposeView, rules: Rules) -> list[str]:
+    """The audience fields a campaign under `purpose` may filter on: those whose data items
+    the purpose covers (a field the registry cannot place is offered under no purpose). The
+    one rule behind the console's form and the API's purpose list."""
+    out = []
+    for name in spec_mod.AUDIENCE_FIELDS:
+        try:
+            allowed = rules.items_for_fields([name]) <= purpose.items
+        except OutreachError:
+            allowed = False
+        if allowed:
+            out.append(name)
+    return out
+
+
+def field_purposes(rules: Rules) -> dict[str, list[str]]:
+    """For each audience field, the ids of the purposes it may be filtered on under."""
+    allowed = [(p.id, set(audience_fields(p, rules))) for p in rules.purposes()]
+    return {
+        name: [pid for pid, names in allowed if name in names] for name in spec_mod.AUDIENCE_FIELDS
+    }

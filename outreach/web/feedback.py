@@ -14,7 +14,7 @@ from outreach.feedback import config, console
 from outreach.staff import roles
 from outreach.staff.errors import Forbidden, NotAuthenticated
 from outreach.web.staff import forms
-from outreach.web.staff.pages import HEADERS
+from outreach.web.staff.console import HEADERS
 from outreach.web.staff.state import StaffWeb
 
 PREFIX = "/staff/feedback"

@@ -9,11 +9,12 @@ from typing import Any
 from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from outreach import demo as demo_data
 from outreach.clock import JST
 from outreach.db import engine as engine_mod
 from outreach.db import models
 from outreach.gate import consent
-from outreach.records import customers, demo_data
+from outreach.records import customers
 
 TODAY = dt.date(2026, 1, 5)
 NOW = dt.datetime(2026, 1, 5, 9, 0, tzinfo=JST)

@@ -181,3 +181,147 @@ async def test_counters_of_past_windows_are_pruned(
     async with app.sessions() as s:
         rows = int(await s.scalar(select(func.count()).select_from(LoginThrottle)) or 0)
     assert rows == 3  # only ghost2's three counters; ghost1's expired ones are gone
+
+
+async def test_a_refused_key_is_answered_from_memory_without_the_database(
+    app: bootstrap.App,
+) -> None:
+    """Once the shared counter found an address over its limit, the process refuses it until
+    the window ends without a database round trip (a flood's attempts cost no writes)."""
+    await _add(app)
+    checks = auth.PasswordChecks()
+    for _ in range(auth.MAX_FAILURES):
+        assert (await _attempt(app, checks, WRONG)).reason == "bad_credentials"
+    assert (await _attempt(app, checks, WRONG)).reason == "rate_limited"  # counted in the DB
+    assert await _audit_count(app, "login.limited") == 1
+
+    def no_database() -> None:
+        raise AssertionError("the database was asked")
+
+    for _ in range(50):
+        r = await auth.login(
+            no_database,  # type: ignore[arg-type]
+            checks,
+            "alice",
+            PASSWORD,
+            now=app.clock.now(),
+            remote="198.51.100.7",
+            sleep=_no_sleep,
+        )
+        assert r.reason == "rate_limited"
+    assert checks.refusals.answered == 50
+    assert await _audit_count(app, "login.limited") == 1  # the flood did not fill the trail
+    # the owner elsewhere is not in the memo
+    assert (await _attempt(app, checks, PASSWORD, remote="192.0.2.10")).ok
+
+
+async def _no_sleep(seconds: float) -> None:
+    return None
+
+
+async def test_refusals_are_answered_after_the_refusal_delay(app: bootstrap.App) -> None:
+    """A flood is a closed loop: a refusal waits `refusal_delay` (no CPU) before it leaves,
+    so one connection gets about one attempt per delay; a checked failure does not wait."""
+    await _add(app)
+    checks = auth.PasswordChecks(threads=1, waiting=0)
+    policy = auth.LoginPolicy()
+    delays: list[float] = []
+    for _ in range(auth.MAX_FAILURES):
+        await _attempt(app, checks, WRONG, delays=delays)
+    assert delays == []  # checked and wrong: the argon2 time is the only wait
+    assert (await _attempt(app, checks, WRONG, delays=delays)).reason == "rate_limited"
+    assert (await _attempt(app, checks, WRONG, delays=delays)).reason == "rate_limited"
+    assert delays == [policy.refusal_delay, policy.refusal_delay]
+
+    busy: list[float] = []
+    gate = threading.Event()
+    blocker = asyncio.ensure_future(checks.run(gate.wait))  # the one slot is taken
+    await asyncio.sleep(0.05)
+    try:
+        r = await _attempt(app, checks, WRONG, remote="192.0.2.44", delays=busy)
+    finally:
+        gate.set()
+        await blocker
+    assert r.reason == "busy" and busy == [policy.refusal_delay]
+
+
+def test_the_memo_forgets_a_key_when_its_window_ends(monkeypatch: pytest.MonkeyPatch) -> None:
+    now = [1000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    memo = auth.Refusals(capacity=2)
+    memo.remember("a", 10.0)
+    assert memo.refused("a") and not memo.refused("b")
+    now[0] += 10.5
+    assert not memo.refused("a")  # its window ended: back to the shared counter
+    memo.remember("b", 5.0)
+    memo.remember("c", 5.0)
+    memo.remember("d", 5.0)  # over capacity: the oldest goes, never unbounded
+    assert not memo.refused("b") and memo.refused("c") and memo.refused("d")
+    memo.remember("e", 0.0)  # a window already over is not remembered
+    assert not memo.refused("e")
+
+
+async def test_password_checks_run_only_on_idle_cpu(app: bootstrap.App) -> None:
+    """SCHED_IDLE on Linux: argon2 gets only the CPU nothing else wants."""
+    if not hasattr(os, "sched_getscheduler"):
+        pytest.skip("no scheduling policies on this platform")
+    seen: list[int] = []
+    checks = auth.PasswordChecks()
+    assert await checks.run(lambda: seen.append(os.sched_getscheduler(0)) or True)
+    assert seen == [os.SCHED_IDLE]
+
+
+async def test_busy_is_answered_before_the_database_is_asked(app: bootstrap.App) -> None:
+    """With every check slot taken, an attempt is told "busy" without a counter write."""
+    checks = auth.PasswordChecks(threads=1, waiting=0)
+    gate = threading.Event()
+    blocker = asyncio.ensure_future(checks.run(gate.wait))
+    await asyncio.sleep(0.05)
+
+    def no_database() -> None:
+        raise AssertionError("the database was asked")
+
+    try:
+        r = await auth.login(
+            no_database,  # type: ignore[arg-type]
+            checks,
+            "alice",
+            PASSWORD,
+            now=app.clock.now(),
+            remote="192.0.2.45",
+            sleep=_no_sleep,
+        )
+    finally:
+        gate.set()
+        await blocker
+    assert r.reason == "busy"
+
+
+async def test_an_unknown_username_waits_as_long_as_a_check_without_one(
+    app: bootstrap.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Made-up usernames (the usual flood) cost no argon2, yet take as long as a real check,
+    so the timing does not tell which accounts exist."""
+    import time
+
+    await _add(app)
+    calls: list[str] = []
+    original = users.verify_password
+
+    def counting(password_hash: str, password: str) -> bool:
+        calls.append(password)
+        return original(password_hash, password)
+
+    monkeypatch.setattr(users, "verify_password", counting)
+    checks = auth.PasswordChecks()
+    t0 = time.perf_counter()
+    assert (await _attempt(app, checks, WRONG, remote="192.0.2.50")).reason == "bad_credentials"
+    real = time.perf_counter() - t0
+    assert calls == [WRONG]
+    for i in range(5):
+        t0 = time.perf_counter()
+        r = await _attempt(app, checks, WRONG, username=f"ghost{i}", remote=f"192.0.2.{60 + i}")
+        assert r.reason == "bad_credentials"
+        assert time.perf_counter() - t0 >= 0.5 * real  # never answered early
+    assert calls == [WRONG]  # no check was run for the made-up names
+    assert await _audit_count(app, "login.failed") == 6  # each is still a recorded failure

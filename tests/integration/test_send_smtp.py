@@ -9,6 +9,7 @@ import email
 import email.policy
 import ssl
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -220,3 +221,34 @@ async def test_a_connection_the_relay_closed_while_idle_is_replaced_transparentl
         c.stop()
     assert r1.ok and r2.ok, r2
     assert len(h.data) == 2 and len(set(h.peers)) == 2
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path) -> Iterator[Path]:
+    """A 64 KiB tmpfs of our own (unmounted afterwards)."""
+    disk = tmp_path / "small"
+    disk.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", str(disk)],
+        capture_output=True,
+        text=True,
+    )
+    if r.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs here ({r.stderr.strip()})")
+    try:
+        yield disk
+    finally:
+        subprocess.run(["umount", "-l", str(disk)], check=False)
+
+
+async def test_the_file_transport_leaves_nothing_behind_on_a_full_disk(small_disk: Path) -> None:
+    """A message larger than the space left: refused as a temporary failure, and neither a
+    half .eml nor its temporary file stays on the disk."""
+    big = msg(9).replace(b"\r\n\r\n", b"\r\n\r\n" + b"x" * 200_000, 1)
+    f = file.FileTransport(small_disk / "out")
+    result = await f.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], big)
+    assert not result.ok and "cannot write" in result.detail
+    assert list((small_disk / "out").iterdir()) == []
+    ok = await f.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(10))
+    assert ok.ok
+    assert [p.name for p in (small_disk / "out").iterdir()] == ["10.x@mail.example.jp.eml"]

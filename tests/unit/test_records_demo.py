@@ -8,9 +8,9 @@ from collections import Counter
 from hypothesis import given
 from hypothesis import strategies as st
 
+from outreach import demo as demo_data
+from outreach.demo import Generator, Start
 from outreach.gate import ledger
-from outreach.records import demo_data
-from outreach.records.demo_data import Generator, Start
 
 TODAY = dt.date(2026, 1, 5)
 START = Start(ids={name: 1 for name, _ in demo_data.TABLES}, store_ids=(1, 2, 3))

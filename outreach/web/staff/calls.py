@@ -21,7 +21,7 @@ PERMISSION = "customer.request"  # the call list shows phone numbers and takes o
 
 
 if TYPE_CHECKING:
-    from outreach.web.staff.pages import Pages
+    from outreach.web.staff.console import Pages
 
 
 def _who(request: Request) -> auth.Principal:

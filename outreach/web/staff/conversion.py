@@ -12,7 +12,7 @@ from outreach.staff import auth
 from outreach.web.staff import charts
 
 if TYPE_CHECKING:
-    from outreach.web.staff.pages import Pages
+    from outreach.web.staff.console import Pages
 
 
 def _who(request: Request) -> auth.Principal:

@@ -53,7 +53,7 @@ def form_values(s: spec_mod.CampaignSpec | None) -> dict[str, Any]:
             "channels": ["email"],
             "conditions": [{"field": "", "op": "eq", "value": ""}] * CONDITION_ROWS,
             "subject_template": "{{ customer.name_kanji }}様 ",
-            "text_template": '{{ customer.name_kanji }}様\n\n\n{% include "_base/footer.txt" %}\n',
+            "text_template": "{{ customer.name_kanji }}様\n\n",
             "html_template": "",
             "advertising": True,
             "schedule_at": "",

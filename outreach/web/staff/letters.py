@@ -16,7 +16,7 @@ PERMISSION = "customer.request"  # the batches hold names and addresses
 
 
 if TYPE_CHECKING:
-    from outreach.web.staff.pages import Pages
+    from outreach.web.staff.console import Pages
 
 
 def _who(request: Request) -> auth.Principal:
