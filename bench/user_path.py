@@ -416,6 +416,15 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
         "x",
         target=">=0.9",
     )
+    # Stricter: against the whole lifted rate. In the lifted run the non-carrier mail shares
+    # the wire with the carrier mail (its own rate is ~3/4 of the total); with the shipped
+    # limits it has the wire nearly to itself.
+    figure(
+        "user_path",
+        f"non-carrier: shipped / all lifted ({label})",
+        med["shipped_other"] / med["lifted"],
+        "x",
+    )
     figure("user_path", f"outreach + DKIM ({label})", med["dkim"], "msg/s", runs=runs)
     figure(
         "user_path", f"DKIM / unsigned ({label})", med["dkim"] / med["lifted"], "x", target=">=0.6"
