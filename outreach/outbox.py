@@ -43,11 +43,11 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses as _addresses
 from outreach.clock import SystemClock
+from outreach.db.bulk import conflict_insert
 from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
 from outreach.send import ratelimit
@@ -184,13 +184,15 @@ async def enqueue(
         )
     created = now or SystemClock().now()
     rows = [_row(draft, permit, created) for draft, permit in items]
-    dialect = session.get_bind().dialect.name
-    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if not rows:
         return 0
     # One cached statement run executemany ("insertmanyvalues" batches it into multi-row
     # INSERT … RETURNING): compiling a fresh VALUES list per chunk cost most of the daily run.
-    stmt = ins(T).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(T.c.id)
+    stmt = (
+        conflict_insert(session, T)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(T.c.id)
+    )
     return len((await session.execute(stmt, rows)).all())
 
 
@@ -370,9 +372,7 @@ _WORKER = "worker:"
 
 async def _heartbeat(session: AsyncSession, worker: str, t: float) -> int:
     """Record that `worker` is alive (a `worker:<id>` row); returns the live workers."""
-    dialect = session.get_bind().dialect.name
-    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
+    stmt = conflict_insert(session, B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
     await session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"tat": t}))
     live = select(func.count()).where(B.c.name.like(f"{_WORKER}%"), B.c.tat > t - ratelimit.LIVE)
     return int((await session.execute(live)).scalar_one())
@@ -390,10 +390,8 @@ async def _lock_budgets(session: AsyncSession, names: list[str]) -> dict[str, fl
     got = {name: float(tat) for name, tat in (await session.execute(stmt)).all()}
     missing = [n for n in names if n not in got]
     if missing:
-        dialect = session.get_bind().dialect.name
-        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
-            ins(B)
+            conflict_insert(session, B)
             .values([{"name": n, "tat": 0.0} for n in missing])
             .on_conflict_do_nothing(index_elements=["name"])
         )
@@ -497,10 +495,8 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
     )
     bounced = {_addresses.normalise(r.suppress): r for r in results if r.suppress}
     if bounced:
-        dialect = session.get_bind().dialect.name
-        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
-            ins(Suppression)
+            conflict_insert(session, Suppression)
             .values(
                 [
                     {
