@@ -42,7 +42,7 @@ def _pg_admin(sql: str) -> None:
         autocommit=True,
         connect_timeout=5,
     ) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 def _pg_url(dbname: str) -> str:
@@ -114,7 +114,7 @@ def app_settings(db_url: str, tmp_path: Path) -> settings.Settings:
         config_dir=REPO / "config",
         # The demo sender: config/dealer.toml keeps its go-live placeholders (R19 guard).
         dealer_file=REPO / "config" / "dealer.demo.toml",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
     )
 
 

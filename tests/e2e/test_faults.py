@@ -327,8 +327,8 @@ def cluster() -> Iterator[Cluster]:
 
 def fresh_db(cluster: Cluster, name: str) -> str:
     with pg_connect(cluster.url) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-        db.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        db.execute(f"CREATE DATABASE {name}")
     url = make_url(cluster.url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(migrate.upgrade(url))
     return url
@@ -421,7 +421,7 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
         first_optout = 1001
         enqueue(pg_url, "kill-optout-seed", 0, customers=trials * optouts_per_trial,
                 first=first_optout)  # fmt: skip
-        ring = keys.ring(settings_mod.Settings(secret_key=SECRET))  # type: ignore[arg-type]
+        ring = keys.ring(settings_mod.Settings(secret_key=SECRET))
         port = sendkit.free_port()
         url = f"http://127.0.0.1:{port}"
         log = tmp_path / "procs.log"
@@ -674,5 +674,5 @@ def test_the_disk_full_while_writing_print_batches(
     assert lines == posts[0]  # every queued notice on a print line, once
     problems = consent_verify(env)
     assert problems == 0
-    record(Row("disk full while writing print batches", 1, 1 if failed else 0, int(posts[0]),  # type: ignore[call-overload]
-               lines, 0, int(posts[0]) - lines, 0, 0.0, problems))  # type: ignore[call-overload]  # fmt: skip
+    record(Row("disk full while writing print batches", 1, 1 if failed else 0, int(posts[0]),
+               lines, 0, int(posts[0]) - lines, 0, 0.0, problems))  # fmt: skip

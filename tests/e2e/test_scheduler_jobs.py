@@ -109,4 +109,4 @@ async def test_advisory_lock_one_holder_and_release_on_close(pg_url: str) -> Non
 def _settings(url: str) -> object:
     from outreach import settings
 
-    return settings.Settings(database_url=url, secret_key="x")  # type: ignore[arg-type]
+    return settings.Settings(database_url=url, secret_key="x")

@@ -72,7 +72,7 @@ async def test_metrics_with_a_token_need_it_from_everywhere(
 
 
 def checks(body: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {c["name"]: c for c in body["checks"]}  # type: ignore[attr-defined,index]
+    return {c["name"]: c for c in body["checks"]}
 
 
 async def test_readiness_names_a_silent_worker_and_a_missing_leader(

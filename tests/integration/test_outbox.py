@@ -88,7 +88,7 @@ async def test_enqueue_without_matching_permit_is_refused_and_writes_nothing(
     bad = (draft(1), make_permit())  # type: ignore[operator]
     async with engine_mod.sessionmaker(engine)() as s, s.begin():
         with pytest.raises(GateRefused):
-            await outbox.enqueue(s, [good, bad], now=NOW)  # type: ignore[list-item]
+            await outbox.enqueue(s, [good, bad], now=NOW)
     assert await count(engine) == 0
 
 

@@ -35,7 +35,7 @@ AD = Request(purpose="p3", channel="email", kind="campaign", advertising=True, i
 @pytest.fixture
 def smtp() -> AsyncIterator[SmtpServer]:
     with SmtpServer() as s:
-        yield s  # type: ignore[misc]
+        yield s
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ def app_settings(db_url: str, tmp_path: Path, smtp: SmtpServer) -> settings.Sett
         database_url=db_url,
         config_dir=REPO / "config",
         dealer_file=REPO / "config" / "dealer.demo.toml",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
         transport="smtp",
-        smtp_url=smtp.url,  # type: ignore[arg-type]
+        smtp_url=smtp.url,
     )
 
 

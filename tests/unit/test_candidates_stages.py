@@ -186,7 +186,7 @@ def test_inspection_reminders_follow_the_r33_schedule() -> None:
 
 
 def _asdict(v: VehicleFacts) -> dict[str, Any]:
-    return {f: getattr(v, f) for f in VehicleFacts.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(v, f) for f in VehicleFacts.__slots__}
 
 
 def test_insurance_renewed_sold_and_recipient() -> None:
@@ -210,7 +210,7 @@ def test_insurance_renewed_sold_and_recipient() -> None:
 
 
 def _pdict(p: PolicyFacts) -> dict[str, Any]:
-    return {f: getattr(p, f) for f in PolicyFacts.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(p, f) for f in PolicyFacts.__slots__}
 
 
 def test_jibaiseki_gap_r32() -> None:

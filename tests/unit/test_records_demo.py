@@ -112,7 +112,7 @@ def test_record_preferences_equal_the_chained_ledger() -> None:
     for c in _flat(batches, "customers"):
         rows = events_by_customer.get(c["id"], [])  # type: ignore[call-overload]
         events = [
-            ledger.Event(**{k: r[k] for k in (  # type: ignore[arg-type]
+            ledger.Event(**{k: r[k] for k in (
                 "customer_id", "seq", "action", "scope", "source", "actor", "occurred_at",
                 "legal_basis", "evidence")})
             for r in rows
