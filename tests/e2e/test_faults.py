@@ -45,6 +45,7 @@ import pytest
 import sendkit
 from aiosmtpd.controller import Controller
 from conftest import REPO, cli_env
+from psycopg.rows import TupleRow
 from sqlalchemy.engine import make_url
 
 from outreach import outbox
@@ -91,7 +92,7 @@ def record(row: Row) -> None:
 # --- parts ---------------------------------------------------------------------------------
 
 
-def pg_connect(db_url: str) -> psycopg.Connection[tuple[object, ...]]:
+def pg_connect(db_url: str) -> psycopg.Connection[TupleRow]:
     u = make_url(db_url)
     return psycopg.connect(
         host=u.host, port=u.port or 5432, user=u.username, dbname=u.database, autocommit=True
@@ -233,7 +234,7 @@ def sent_count(db_url: str, prefix: str) -> int:
             "SELECT count(*) FROM outbox WHERE idempotency_key LIKE %s AND status = 'sent'",
             (f"{prefix}:%",),
         ).fetchone()
-    return int(row[0]) if row else 0  # type: ignore[call-overload]
+    return int(row[0]) if row else 0
 
 
 class Relay:
@@ -479,7 +480,7 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
     # every opt-out acknowledged before a kill, and every retried one, is on the record
     with pg_connect(pg_url) as db:
         opted = {
-            int(cid)  # type: ignore[call-overload]
+            int(cid)
             for (cid,) in db.execute(
                 "SELECT id FROM customers WHERE id >= %s AND opt_outs::text LIKE %s",
                 (first_optout, "%kind:shaken%"),
@@ -564,7 +565,7 @@ def test_postgresql_restarted_during_the_daily_run(cluster: Cluster, tmp_path: P
     assert total == keys_  # no reminder queued twice, restart or not
     problems = consent_verify(env)
     assert problems == 0
-    n = int(total)  # type: ignore[call-overload]
+    n = int(total)
     print(f"run-daily interrupted by the restart: {interrupted}")
     record(Row("PostgreSQL restarted during run-daily", 1, 1, n, 0,
                int(queued[0]) if queued else 0, 0, 0, round(recovery, 1), problems))  # fmt: skip

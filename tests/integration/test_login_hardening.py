@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -247,7 +248,7 @@ async def test_refusals_are_answered_after_the_refusal_delay(app: bootstrap.App)
 
 def test_the_memo_forgets_a_key_when_its_window_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     memo = auth.Refusals(capacity=2)
     memo.remember("a", 10.0)
     assert memo.refused("a") and not memo.refused("b")
@@ -267,7 +268,12 @@ async def test_password_checks_run_only_on_idle_cpu(app: bootstrap.App) -> None:
         pytest.skip("no scheduling policies on this platform")
     seen: list[int] = []
     checks = auth.PasswordChecks()
-    assert await checks.run(lambda: seen.append(os.sched_getscheduler(0)) or True)
+
+    def check() -> bool:
+        seen.append(os.sched_getscheduler(0))
+        return True
+
+    assert await checks.run(check)
     assert seen == [os.SCHED_IDLE]
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,7 +33,7 @@ AD = Request(purpose="p3", channel="email", kind="campaign", advertising=True, i
 
 
 @pytest.fixture
-def smtp() -> AsyncIterator[SmtpServer]:
+def smtp() -> Iterator[SmtpServer]:
     with SmtpServer() as s:
         yield s
 

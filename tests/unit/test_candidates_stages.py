@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ def day_window(day: dt.date) -> Window:
     return Window(after=day - dt.timedelta(days=1), through=day)
 
 
-def run_days(fn: Any, start: dt.date, end: dt.date, skip: set[dt.date] = frozenset()) -> list:  # type: ignore[assignment]
+def run_days(
+    fn: Any, start: dt.date, end: dt.date, skip: AbstractSet[dt.date] = frozenset()
+) -> list[tuple[dt.date, Any]]:
     """Run `fn(window)` for each day from start to end, skipping outage days (catch-up)."""
-    out = []
+    out: list[tuple[dt.date, Any]] = []
     last = start - dt.timedelta(days=1)
     day = start
     while day <= end:

@@ -123,9 +123,9 @@ def test_record_preferences_equal_the_chained_ledger() -> None:
         assert sorted(prefs.consents) == c["consents"]
         assert c["ledger_seq"] == len(events)
         prev = None
-        for r, e in zip(rows, events, strict=True):
+        for r, event in zip(rows, events, strict=True):
             assert r["prev_hash"] == prev
-            assert r["hash"] == ledger.event_hash(prev, e)
+            assert r["hash"] == ledger.event_hash(prev, event)
             prev = r["hash"]
         assert c["ledger_head"] == prev
 
