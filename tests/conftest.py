@@ -46,6 +46,7 @@ RESOURCE_WARNINGS_UNCHECKED = frozenset(
         "test_content_bound.py",
         "test_daily_kill.py",
         "test_demo.py",
+        "test_documents_browser.py",
         "test_faults.py",
         "test_feedback_console_browser.py",
         "test_feedback_imap.py",

@@ -13,9 +13,9 @@ import click
 
 from outreach import bootstrap, labels
 from outreach.cli import common
-from outreach.db.models import DataRequest
 from outreach.gate import consent, ledger
 from outreach.optout import ingest
+from outreach.staff import audit, customers
 
 STAFF_SOURCES = ("phone", "store", "letter", "email")
 
@@ -108,16 +108,21 @@ def record_cmd(
                 legal_basis=legal_basis,
                 evidence=evidence,
             )
-            if changed and action == "cessation":
-                s.add(
-                    DataRequest(
-                        customer_id=customer_id,
-                        kind="cessation",
-                        received_at=now,
-                        received_by=actor,
-                        detail={"scope": scope, "source": source, "note": note},
-                        outcome="accepted",
-                    )
+            if action in ("opt_out", "cessation"):  # as the console takes them
+                await customers.file_request(
+                    s, customer_id, kind=action, scope=scope, source=source, actor=actor,
+                    now=now, note=note or "", changed=changed,
+                )  # fmt: skip
+            else:
+                await audit.record(
+                    s,
+                    actor=actor,
+                    action=f"consent.{action}",
+                    entity="customer",
+                    entity_id=customer_id,
+                    now=now,
+                    after={"scope": scope, "source": source, "changed": changed},
+                    reason=note or None,
                 )
         return changed
 

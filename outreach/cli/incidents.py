@@ -10,11 +10,13 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from outreach import bootstrap
+from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.db.models import Incident
+from outreach.gate.context import load_context
 from outreach.incidents import classes
+from outreach.incidents import mail as incident_mail
 from outreach.incidents import register as reg_mod
 
 
@@ -62,7 +64,13 @@ def _show(d: dict[str, Any]) -> None:
     else:
         click.echo("  報告対象の類型に当たりません（記録のみ）")
     for h in d.get("history", []):
-        click.echo(f"  {_ja(h['at'])} {h['action']} ({h['actor']})")
+        what = labels.label("audit_action", h["action"])
+        d = h.get("detail") or {}
+        if h["action"] == "incident.notified":
+            how = "メール" if d.get("via") == "email" else "郵送"
+            n = d.get("sent", d.get("letters", 0))
+            what += f"（{how} {n:,} 名）"
+        click.echo(f"  {_ja(h['at'])} {what}（{labels.person(h['actor'], {})}）")
 
 
 @click.group("incident")
@@ -185,6 +193,34 @@ def notify_cmd(incident_id: int, out: Path) -> None:
 
     n = common.run_app(go)
     click.echo(f"通知の郵送データ: {n:,} 通 → {out}" if n else "未通知のお客様はいません")
+
+
+@incident_group.command("notify-mail")
+@click.argument("incident_id", type=int)
+@common.json_option
+def notify_mail_cmd(incident_id: int, as_json: bool) -> None:
+    """Mail the notice to every affected person not yet notified, through the gate under the
+    legal obligation (no consent needed; a bounced or invalid address is refused). Those
+    refused stay un-notified for the letter batch (`notify --out`)."""
+
+    async def go(app: bootstrap.App) -> dict[str, Any]:
+        ctx = load_context(app.settings.config_dir)
+        async with app.sessions() as s:
+            r = await incident_mail.notify_by_mail(
+                s, ctx, incident_id, settings=app.settings, actor=_user(), now=app.clock.now()
+            )
+        return {**r.as_dict(), "refused_text": incident_mail.refused_text(r)}
+
+    def show(d: dict[str, Any]) -> None:
+        click.echo(f"通知メール: 送信 {d['sent']:,} 通")
+        if d["deferred"]:
+            click.echo(f"  送信時間帯の外のため保留: {d['deferred']:,} 名（時間帯内に再実行）")
+        if d["refused"]:
+            click.echo(f"  送れなかったお客様: {d['refused_text']} — 郵送で通知してください")
+        if d["failed"]:
+            click.echo(f"  送信に失敗: {d['failed']:,} 通（再実行で再送します）")
+
+    common.emit(common.run_app(go), as_json, show)
 
 
 @incident_group.command("reported")

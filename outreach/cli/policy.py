@@ -14,6 +14,7 @@ from outreach import bootstrap
 from outreach.cli import common
 from outreach.gate import purposes
 from outreach.policy import document, notice
+from outreach.render import dealer as dealer_mod
 from outreach.settings import load as load_settings
 
 
@@ -33,10 +34,12 @@ def policy_group() -> None:
 @click.option("--out", type=click.Path(path_type=Path, dir_okay=False), default=None)
 def render_cmd(out: Path | None) -> None:
     """Write the privacy policy page (HTML) generated from purposes.toml, dealer.toml and
-    policy.toml; to stdout without --out."""
+    policy.toml; to stdout without --out. Exit 2 while a value it prints is a placeholder."""
     s = load_settings()
     try:
-        html = document.render(document.load(s.config_dir), s.templates_dir)
+        dealer_file = dealer_mod.path(s)
+        document.require_publishable(s.config_dir, dealer_file)
+        html = document.render(document.load(s.config_dir, dealer_file), s.templates_dir)
     except Exception as e:  # ConfigError and template errors: one line
         raise common.Failure(str(e), 2) from None
     if out is None:

@@ -15,7 +15,7 @@ from outreach import bootstrap
 from outreach.cli import common
 from outreach.db.models import ProvisionRecord
 from outreach.gate import purposes
-from outreach.provision import joint_export, records
+from outreach.provision import insurer_export, joint_export, records
 
 
 def _user() -> str:
@@ -56,6 +56,37 @@ def joint_use_cmd(group: str, out: Path | None, as_json: bool) -> None:
         as_json,
         lambda d: click.echo(
             f"共同利用 {d['group']}: {d['customers']:,} 名 / {d['rows']:,} 行 → {d['path']}\n"
+            f"提供の記録 {d['batch']}（{d['customers']:,} 件）"
+        ),
+    )
+
+
+@export_group.command("insurer")
+@click.option("--to", "insurer", required=True, help="Insurer id (purposes.toml [insurers]).")
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False), default=None, help="CSV file."
+)
+@common.json_option
+def insurer_cmd(insurer: str, out: Path | None, as_json: bool) -> None:
+    """Write, for the customers who consented to sharing with INSURER, the items the policy
+    names for that insurer to a CSV file and a provision record for each of them. Exit 1
+    when nobody consented, 2 for an unknown insurer."""
+
+    async def go(app: bootstrap.App) -> dict[str, Any]:
+        reg = purposes.load(app.settings.config_dir / "purposes.toml")
+        now = app.clock.now()
+        path = out or app.settings.data_dir / "exports" / f"insurer-{insurer}-{now:%Y%m%d}.csv"
+        async with app.sessions() as session:
+            result = await insurer_export.run(
+                session, reg, insurer, path, now=now, actor=f"cli:{_user()}"
+            )
+        return result.as_dict()
+
+    common.emit(
+        common.run_app(go),
+        as_json,
+        lambda d: click.echo(
+            f"{d['name']}への提供: {d['customers']:,} 名 / {d['rows']:,} 行 → {d['path']}\n"
             f"提供の記録 {d['batch']}（{d['customers']:,} 件）"
         ),
     )

@@ -39,8 +39,9 @@ def register(cli: click.Group) -> None:
         try:
             catalog = _catalog(s).require_all()
             golive.require_live(
-                dealer_mod.path(s), s.config_dir / "purposes.toml", what="templates check"
-            )
+                dealer_mod.path(s), s.config_dir / "purposes.toml", what="templates check",
+                policy_file=s.config_dir / "policy.toml",
+            )  # fmt: skip
         except OutreachError as e:
             raise common.Failure(str(e), e.exit_code) from None
         rows = [

@@ -19,6 +19,7 @@ from outreach.db.models import (
     EmailBasis,
     GateDecision,
     Incident,
+    IncidentSubject,
     OutboxMessage,
     ProvisionRecord,
 )
@@ -72,7 +73,7 @@ def month_bounds(month: str) -> tuple[dt.datetime, dt.datetime]:
 
 
 def _ja_date(d: dt.date | None) -> str:
-    return f"{d.year}年{d.month}月{d.day}日" if d else "-"
+    return f"{d.year}年{d.month}月{d.day}日" if d else "—"
 
 
 async def build(
@@ -84,7 +85,8 @@ async def build(
     def purpose_label(pid: str) -> str:
         p = reg.purposes.get(pid)
         if p is None:
-            return pid
+            legal = reg.legal.get(pid)
+            return f"法令に基づく通知（{legal.label}）" if legal is not None else pid
         return f"{p.number} {p.text[:16]}…" if len(p.text) > 16 else f"{p.number} {p.text}"
 
     sent_rows = (
@@ -235,6 +237,22 @@ async def build(
             .order_by(Incident.discovered_at)
         )
     ).all()
+    notified = (
+        dict(
+            (
+                await session.execute(
+                    select(IncidentSubject.incident_id, func.count())
+                    .where(
+                        IncidentSubject.incident_id.in_([i.id for i in inc_rows]),
+                        IncidentSubject.notified_at.is_not(None),
+                    )
+                    .group_by(IncidentSubject.incident_id)
+                )
+            ).all()
+        )
+        if inc_rows
+        else {}
+    )
     incidents = []
     for i in inc_rows:
         overdue = []
@@ -254,6 +272,8 @@ async def build(
                 "discovered": _ja_date(i.discovered_at.astimezone(JST).date()),
                 "classes": [incident_classes.CLASSES[c] for c in i.classes],
                 "affected": i.affected_count,
+                "notified": int(notified.get(i.id, 0)),
+                "reportable": i.reportable,
                 "preliminary_due": _ja_date(i.preliminary_due_on),
                 "final_due": _ja_date(i.final_due_on),
                 "preliminary_done": i.preliminary_reported_at is not None,

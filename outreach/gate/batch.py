@@ -8,6 +8,7 @@ The daily run, campaign previews and `gate audit` all go through here. The state
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as dt
 import gc
 from collections.abc import Iterator, Sequence
@@ -42,13 +43,24 @@ __all__ = [
     "load_states",
     "or_evidence",
     "record",
+    "serving",
     "store_closing_days",
 ]
 
 
+_SERVING: contextvars.ContextVar[bool] = contextvars.ContextVar("outreach_serving", default=False)
+
+
+def serving() -> None:
+    """Mark the current context as answering web requests (the web app's middleware and its
+    lifespan, whose scheduler jobs share the server's event loop): `gc_paused` is then a
+    no-op, since a pause would hold for every request the loop serves meanwhile."""
+    _SERVING.set(True)
+
+
 @contextlib.contextmanager
 def gc_paused() -> Iterator[None]:
-    """Pause Python's cyclic garbage collector over a batch.
+    """Pause Python's cyclic garbage collector over a batch (never inside a web server).
 
     A chunk allocates tens of thousands of states and decisions that live until the chunk is
     done; the collector keeps promoting and rescanning them, which measured at ~45% of an
@@ -56,6 +68,9 @@ def gc_paused() -> Iterator[None]:
     collector is paused for the duration and restored after; other tasks' cycles wait until
     then. Re-entrant: only the outermost pause turns it back on.
     """
+    if _SERVING.get():
+        yield
+        return
     was_enabled = gc.isenabled()
     gc.disable()
     try:

@@ -47,6 +47,7 @@ class Purpose:
     advertising: bool = False  # every email under it is advertising (a proposal, R14)
     per_insurer: bool = False  # partitioned per insurer: a request names one of `insurers` (R6)
     topics: Mapping[str, str] = field(default_factory=dict)  # topic id → the policy's words
+    label: str = ""  # a short name ([legal] notices: for reports)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +156,9 @@ class Registry:
     contact_phone: str = ""
     url: str = ""
     interpretations: Mapping[str, Interpretation] = field(default_factory=dict)
+    # Notices the law requires ([legal] in purposes.toml): no purpose of the policy, never
+    # advertising; the gate decides them under a legal-obligation basis (gate.rules).
+    legal: Mapping[str, Purpose] = field(default_factory=dict)
 
     def purpose(self, purpose_id: str) -> Purpose:
         try:
@@ -293,7 +297,42 @@ def load(path: Path) -> Registry:
         contact_phone=doc.get(policy, ["policy", "contact_phone"], str, ""),
         url=doc.get(policy, ["policy", "url"], str, ""),
         interpretations=_load_interpretations(doc),
+        legal=_load_legal(doc, items),
     )
+
+
+LEGAL_CATEGORY = "legal_obligation"
+
+
+def _load_legal(doc: tomlfile.Document, items: Mapping[str, Item]) -> dict[str, Purpose]:
+    """[legal.<id>]: a notice the law requires (法令に基づく場合), e.g. the notice to the
+    people affected by a leak (APPI Art. 26(2)). Not part of the published purposes."""
+    out: dict[str, Purpose] = {}
+    for key, v in doc.table(doc.data, ["legal"], required=False).items():
+        where = ["legal", key]
+        if not isinstance(v, dict):
+            raise doc.error(where, "must be a table")
+        channels = doc.strings(v, [*where, "channels"])
+        bad = sorted(set(channels) - CHANNELS)
+        if bad:
+            raise doc.error([*where, "channels"], f"unknown channel {bad[0]!r}")
+        its = doc.strings(v, [*where, "items"])
+        for i in its:
+            if i not in items or items[i].sensitive:
+                raise doc.error([*where, "items"], f"unknown or sensitive item {i!r}")
+        if key in doc.table(doc.data, ["purposes"]):
+            raise doc.error(where, "a legal notice id must differ from every purpose id")
+        out[key] = Purpose(
+            id=key,
+            number="",
+            text=doc.get(v, [*where, "text"], str),
+            category=LEGAL_CATEGORY,
+            channels=frozenset(channels),
+            items=frozenset(its),
+            since_version=0,
+            label=doc.get(v, [*where, "label"], str, key),
+        )
+    return out
 
 
 def _load_interpretations(doc: tomlfile.Document) -> dict[str, Interpretation]:

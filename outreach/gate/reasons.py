@@ -34,6 +34,7 @@ VEHICLE_INACTIVE = "VEHICLE_INACTIVE"
 FREQUENCY_CAP = "FREQUENCY_CAP"
 OUTSIDE_SEND_WINDOW = "OUTSIDE_SEND_WINDOW"
 INSURER_NOT_NAMED = "INSURER_NOT_NAMED"
+LEGAL_NOTICE_ADVERTISING = "LEGAL_NOTICE_ADVERTISING"
 
 ALL: dict[str, Reason] = {
     r.code: r
@@ -88,6 +89,13 @@ ALL: dict[str, Reason] = {
             "プライバシーポリシーに記載の保険会社を一社指定する必要があります。",
             "Purpose (8) is partitioned per insurer: the request must name one of the insurers "
             "the privacy policy lists.",
+        ),
+        Reason(
+            LEGAL_NOTICE_ADVERTISING,
+            "法令に基づく通知（漏えい等の本人通知など）は広告宣伝を含められません。"
+            "広告宣伝メールとして分類されたテンプレートでは送信できません。",
+            "A notice the law requires (e.g. to the people affected by a leak) carries no "
+            "advertising: an advertising or unclassified template cannot be sent under it.",
         ),
         Reason(
             OPTED_OUT,

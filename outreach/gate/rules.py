@@ -45,6 +45,9 @@ class Plan:
     capped: bool
     rank: int
     window: Window | None
+    # A notice the law requires (purposes.toml [legal]): decided under the legal obligation,
+    # so no consent, notice, opt-out or 利用停止 applies; reachability and the window do.
+    legal: bool = False
 
 
 def plan(ctx: GateContext, req: Request) -> Plan:
@@ -61,6 +64,8 @@ def plan(ctx: GateContext, req: Request) -> Plan:
 def _plan(ctx: GateContext, req: Request) -> Plan:
     reg, pol = ctx.registry, ctx.policy
     purpose = reg.purposes.get(req.purpose)
+    if purpose is None and req.purpose in reg.legal:
+        return _legal_plan(ctx, req)
     static: list[str] = []
     category = purpose.category if purpose else "unknown"
     if purpose is None:
@@ -136,6 +141,41 @@ def _plan(ctx: GateContext, req: Request) -> Plan:
     )
 
 
+def _legal_plan(ctx: GateContext, req: Request) -> Plan:
+    """The plan of a notice the law requires (法令に基づく場合): the purpose's channels and
+    items, never sensitive data, never advertising; nothing the person chose about our own
+    use of their data applies, since the law obliges the notice (APPI Art. 26(2))."""
+    notice = ctx.registry.legal[req.purpose]
+    static: list[str] = []
+    if req.channel not in notice.channels:
+        static.append(R.CHANNEL_NOT_ALLOWED)
+    if not req.items <= notice.items:
+        static.append(R.DATA_ITEM_NOT_ALLOWED)
+    if not req.items.isdisjoint(ctx.registry.sensitive_items) or any(
+        i.startswith("sensitive") for i in req.items
+    ):
+        static.append(R.SENSITIVE_DATA)
+    if req.advertising is not False:
+        static.append(R.LEGAL_NOTICE_ADVERTISING)
+    return Plan(
+        static=tuple(static),
+        known=True,
+        since_version=0,
+        notified_at=None,
+        purpose_consent=f"purpose:{req.purpose}",
+        joint_ok=True,
+        insurer_consent=None,
+        insurer_forbidden=False,
+        optout_scopes=frozenset(),
+        needs_email_basis=False,
+        contact=_CONTACT.get(req.channel),
+        capped=False,
+        rank=0,
+        window=ctx.policy.windows.get(req.channel),
+        legal=True,
+    )
+
+
 def topic_of(req: Request) -> str | None:
     """What the message is about: its stated topic; a campaign without one is a campaign."""
     if req.topic is not None:
@@ -197,8 +237,12 @@ def decide_planned(
         and p.purpose_consent not in state.consents
     ):
         reasons.append(R.PURPOSE_NOT_NOTIFIED)
-    if state.acquisition == "joint_use" and (
-        not p.joint_ok or not _in_scope(ctx, state.joint_use_partner, state.acquisition_source)
+    if (
+        state.acquisition == "joint_use"
+        and not p.legal
+        and (
+            not p.joint_ok or not _in_scope(ctx, state.joint_use_partner, state.acquisition_source)
+        )
     ):
         reasons.append(R.JOINT_USE_SCOPE)
     if p.insurer_forbidden or (
@@ -207,7 +251,7 @@ def decide_planned(
         reasons.append(R.INSURER_PARTITION)
     if state.opt_outs and not p.optout_scopes.isdisjoint(state.opt_outs):
         reasons.append(R.OPTED_OUT)
-    if state.use_suspended:
+    if state.use_suspended and not p.legal:
         reasons.append(R.USE_SUSPENDED)
     if p.needs_email_basis and (
         state.email_basis is None or state.email_basis not in ctx.policy.email_bases

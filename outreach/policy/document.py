@@ -16,6 +16,7 @@ import jinja2
 from outreach.errors import ConfigError
 from outreach.gate import purposes
 from outreach.render import dealer as dealer_mod
+from outreach.render import golive
 
 _TEXTS = ("intro", "collection", "third_party", "sensitive", "fees", "complaints", "revision")
 _LISTS = ("purpose_change", "third_party_cases", "requests", "security", "compliance")
@@ -71,7 +72,9 @@ class Document:
         }
 
 
-def load(config_dir: Path) -> Document:
+def load(config_dir: Path, dealer_file: Path | None = None) -> Document:
+    """The document from config_dir; the sender from `dealer_file` (the dealer file in use,
+    `outreach.render.dealer.path(settings)`), config_dir/dealer.toml by default."""
     path = config_dir / "policy.toml"
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -88,15 +91,32 @@ def load(config_dir: Path) -> Document:
             raise ConfigError(f"{path}: {k}: must be a non-empty list of strings")
     return Document(
         registry=purposes.load(config_dir / "purposes.toml"),
-        dealer=dealer_mod.load(config_dir / "dealer.toml"),
+        dealer=dealer_mod.load(dealer_file or config_dir / "dealer.toml"),
         texts=raw,
     )
 
 
-def render(doc: Document, templates_dir: Path) -> str:
+def require_publishable(config_dir: Path, dealer_file: Path) -> None:
+    """ConfigError while a value the page prints is still a placeholder (go-live guard); the
+    demo dealer file publishes the demo page."""
+    golive.require_live(
+        dealer_file, config_dir / "purposes.toml", what="プライバシーポリシーを公表できません",
+        policy_file=config_dir / "policy.toml",
+    )  # fmt: skip
+
+
+STYLESHEET = Path("privacy") / "policy.css"
+
+
+def render(doc: Document, templates_dir: Path, *, css_href: str | None = None) -> str:
+    """The page; its stylesheet linked at `css_href` (the web page: the CSP allows no inline
+    style) or, without one, inlined (a standalone file to publish elsewhere)."""
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "web"),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
     )
-    return env.get_template("privacy/policy.html").render(doc=doc, d=doc.as_dict())
+    css = "" if css_href else (templates_dir / "web" / STYLESHEET).read_text(encoding="utf-8")
+    return env.get_template("privacy/policy.html").render(
+        doc=doc, d=doc.as_dict(), css_href=css_href, css=css
+    )

@@ -82,8 +82,19 @@ def describe(r: ProvisionRecord) -> dict[str, Any]:
         "項目": "、".join(d.get("item_labels") or r.items),
         "根拠": _BASIS_JA.get(r.basis, r.basis),
         # a receipt: how the provider obtained the data (Art. 30); a provision: its batch
-        "備考": d.get("obtained_by") or (f"記録番号 {d['batch']}" if d.get("batch") else ""),
+        # and, under consent, when the person consented (the consent fact, R5)
+        "備考": d.get("obtained_by") or _note(d),
     }
+
+
+def _note(d: dict[str, Any]) -> str:
+    parts = []
+    consent = d.get("consent")
+    if isinstance(consent, dict) and consent.get("at"):
+        parts.append(f"{_jst(dt.datetime.fromisoformat(consent['at']))}にいただいた同意による提供")
+    if d.get("batch"):
+        parts.append(f"（記録番号 {d['batch']}）")
+    return "".join(parts)
 
 
 async def for_customer(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:

@@ -159,6 +159,23 @@ async def run(
             .where(and_(Vehicle.user_id.in_(part)))
             .values(owner_name=None, registration_number=None, updated_at=now)
         )
+    if provisions:
+        # The one path that deletes provision records (R5): the database refuses the DELETE
+        # of any row younger than the legal minimum (migration i13b_immutable_records), and
+        # the ids of what went are kept here, so the deletion itself is on record.
+        session.add(
+            AuditEntry(
+                actor=actor,
+                action="retention.provision_records",
+                entity="provision",
+                after={
+                    "deleted": len(provisions),
+                    "ids": provisions,
+                    "before": p.cutoff("provision_records", now).isoformat(),
+                },
+                at=now,
+            )
+        )
     session.add(
         AuditEntry(
             actor=actor,

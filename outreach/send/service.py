@@ -32,8 +32,9 @@ def build_worker(
     """A worker wired to the configured transport, templates and gate."""
     s = app.settings
     golive.require_live(
-        dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started"
-    )
+        dealer_mod.path(s), s.config_dir / "purposes.toml", what="outbox worker not started",
+        policy_file=s.config_dir / "policy.toml",
+    )  # fmt: skip
     cfg = send_config.load(s.config_dir / "sending.toml")
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})

@@ -14,9 +14,10 @@ Three counters, so that an attacker is slowed without locking the owner out:
 
 The argon2 check runs in a small thread pool (`PasswordChecks`) with a cap on how many may
 wait for it, so a flood of logins never blocks the event loop (the opt-out pages stay fast)
-and attempts beyond the cap are answered "busy". The pool's threads are scheduled
-`SCHED_IDLE` (nice 19 where that is refused): argon2 only gets the CPU that the opt-out pages,
-the console and the worker leave free. An unknown username is answered after as long as a
+and attempts beyond the cap are answered "busy". The pool's threads run at nice 10: under
+contention argon2 gets about a tenth of a CPU against the opt-out pages and the worker, yet a
+staff login still finishes in seconds on a busy machine (`SCHED_IDLE` or nice 19 starved it).
+An unknown username is answered after as long as a
 real check takes here (a running average), without one: its timing does not tell that the
 account does not exist, and a flood of made-up usernames — the usual one — costs no argon2.
 
@@ -119,12 +120,12 @@ class PasswordChecks:
     """argon2 off the event loop: `threads` checks at once in a private pool, at most
     `waiting` more queued; beyond that `run` returns None (busy) without queueing.
 
-    The pool's threads run `SCHED_IDLE` on Linux (only when a CPU has nothing else to run;
-    argon2's own lane threads inherit it), or at nice 19 where that is refused, so that a
-    flood of logins only gets the CPU the opt-out pages and the console leave free. It also
-    holds the process's memo of refused keys (`refusals`)."""
+    The pool's threads run at a lower CPU priority (`nice`, per thread on Linux; argon2's own
+    lane threads inherit it), so that a flood of logins mostly gets the CPU the opt-out pages
+    and the console leave free. It also holds the process's memo of refused keys
+    (`refusals`)."""
 
-    NICE = 19
+    NICE = 10
 
     def __init__(self, threads: int = 2, waiting: int = 8) -> None:
         self.threads = threads
@@ -176,8 +177,6 @@ class PasswordChecks:
 def _lower_priority() -> None:
     with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: as is
         os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PasswordChecks.NICE)
-    with contextlib.suppress(OSError, AttributeError):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))  # 0: the calling thread
 
 
 @dataclass(frozen=True, slots=True)

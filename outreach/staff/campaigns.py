@@ -3,81 +3,63 @@ pause, resume, cancel. Every change is audited with before/after in the same tra
 
 States: draft → approved → scheduled → running → done, with paused and cancelled. Any edit
 sends an approved or scheduled campaign back to draft (its approval was for another version).
+
+The shared record helpers are `staff.campaign_record`, the controls `staff.campaign_control`;
+their names are re-exported here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Protocol
 
-from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.db.models import Campaign, OutboxMessage
-from outreach.errors import NotFound
+from outreach.db.models import Campaign
 from outreach.staff import audit, recurrence, roles, validation
 from outreach.staff import spec as spec_mod
+from outreach.staff.campaign_control import cancel, pause, resume
+from outreach.staff.campaign_record import (
+    APPROVED,
+    CANCELLED,
+    DONE,
+    DRAFT,
+    EDITABLE,
+    PAUSED,
+    RUNNING,
+    SCHEDULED,
+    STATUS_LABELS,
+    Actor,
+    _log,
+    all_campaigns,
+    get,
+    snapshot,
+    spec_of,
+)
 from outreach.staff.errors import Conflict, Forbidden, Invalid, Problem
 
-DRAFT, APPROVED, SCHEDULED, RUNNING, PAUSED, DONE, CANCELLED = (
-    "draft",
-    "approved",
-    "scheduled",
-    "running",
-    "paused",
-    "done",
-    "cancelled",
-)
-STATUS_LABELS = {
-    DRAFT: "下書き",
-    APPROVED: "承認済み",
-    SCHEDULED: "配信予約済み",
-    RUNNING: "配信中",
-    PAUSED: "一時停止中",
-    DONE: "完了",
-    CANCELLED: "中止",
-}
-EDITABLE = frozenset({DRAFT, APPROVED, SCHEDULED})
-
-
-class Actor(Protocol):
-    @property
-    def username(self) -> str: ...
-
-    @property
-    def role(self) -> str: ...
-
-
-def spec_of(c: Campaign) -> spec_mod.CampaignSpec:
-    return spec_mod.parse(
-        {
-            "name": c.name,
-            "purpose": c.purpose,
-            "category": c.category,
-            "channels": list(c.channels),
-            "audience": list(c.audience.get("all", [])),
-            "subject_template": c.subject_template,
-            "text_template": c.text_template,
-            "html_template": c.html_template,
-            "advertising": c.advertising,
-            "schedule_at": c.schedule_at,
-            "recurrence": c.recurrence,
-            "rate_per_second": c.rate_per_second,
-        }
-    )
-
-
-def snapshot(c: Campaign) -> dict[str, Any]:
-    data = spec_of(c).snapshot()
-    data.update(
-        id=c.id,
-        status=c.status,
-        version=c.version,
-        created_by=c.created_by,
-        approved_by=c.approved_by,
-        approved_version=c.approved_version,
-    )
-    return data
+__all__ = [
+    "APPROVED",
+    "CANCELLED",
+    "DONE",
+    "DRAFT",
+    "EDITABLE",
+    "PAUSED",
+    "RUNNING",
+    "SCHEDULED",
+    "STATUS_LABELS",
+    "Actor",
+    "all_campaigns",
+    "approve",
+    "cancel",
+    "create",
+    "get",
+    "pause",
+    "resume",
+    "schedule",
+    "snapshot",
+    "spec_of",
+    "update_spec",
+]
 
 
 def _apply(c: Campaign, s: spec_mod.CampaignSpec, purpose: validation.PurposeView) -> None:
@@ -132,21 +114,6 @@ async def create(
         after=snapshot(c),
     )
     return c
-
-
-async def get(session: AsyncSession, campaign_id: int, *, for_update: bool = False) -> Campaign:
-    q = select(Campaign).where(Campaign.id == campaign_id)
-    if for_update:
-        q = q.with_for_update()
-    c = await session.scalar(q)
-    if c is None:
-        raise NotFound(f"キャンペーン {campaign_id} はありません")
-    return c
-
-
-async def all_campaigns(session: AsyncSession, *, limit: int = 200) -> list[Campaign]:
-    q = select(Campaign).order_by(Campaign.id.desc()).limit(limit)
-    return list((await session.scalars(q)).all())
 
 
 async def update_spec(
@@ -268,89 +235,3 @@ async def schedule(
     c.updated_at = now
     await _log(session, c, "campaign.schedule", actor, now, before)
     return c
-
-
-async def pause(
-    session: AsyncSession, campaign_id: int, *, actor: Actor, now: dt.datetime
-) -> Campaign:
-    """Hold a scheduled or running campaign; its queued messages wait (outbox status paused)."""
-    roles.require(actor.role, "campaign.control")
-    c = await get(session, campaign_id, for_update=True)
-    if c.status not in (SCHEDULED, RUNNING):
-        raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは一時停止できません")
-    before = snapshot(c)
-    held = await _move_outbox(session, c.id, "queued", "paused")
-    c.status = PAUSED
-    c.updated_at = now
-    await _log(session, c, "campaign.pause", actor, now, before, reason=f"held={held}")
-    return c
-
-
-async def resume(
-    session: AsyncSession, campaign_id: int, *, actor: Actor, now: dt.datetime
-) -> Campaign:
-    roles.require(actor.role, "campaign.control")
-    c = await get(session, campaign_id, for_update=True)
-    if c.status != PAUSED:
-        raise Conflict("一時停止中のキャンペーンだけが再開できます")
-    before = snapshot(c)
-    released = await _move_outbox(session, c.id, "paused", "queued")
-    started = await _has_outbox(session, c.id)
-    c.status = RUNNING if started else SCHEDULED
-    c.updated_at = now
-    await _log(session, c, "campaign.resume", actor, now, before, reason=f"released={released}")
-    return c
-
-
-async def cancel(
-    session: AsyncSession, campaign_id: int, *, actor: Actor, now: dt.datetime
-) -> Campaign:
-    """Stop for good: queued and paused messages are cancelled; sent ones stay sent."""
-    roles.require(actor.role, "campaign.control")
-    c = await get(session, campaign_id, for_update=True)
-    if c.status in (DONE, CANCELLED):
-        raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは中止できません")
-    before = snapshot(c)
-    n = await _move_outbox(session, c.id, "queued", "cancelled")
-    n += await _move_outbox(session, c.id, "paused", "cancelled")
-    c.status = CANCELLED
-    c.updated_at = now
-    await _log(session, c, "campaign.cancel", actor, now, before, reason=f"cancelled={n}")
-    return c
-
-
-async def _move_outbox(session: AsyncSession, campaign_id: int, src: str, dst: str) -> int:
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == src)
-        .values(status=dst)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
-
-
-async def _has_outbox(session: AsyncSession, campaign_id: int) -> bool:
-    q = select(OutboxMessage.id).where(OutboxMessage.campaign_id == campaign_id).limit(1)
-    return (await session.scalar(q)) is not None
-
-
-async def _log(
-    session: AsyncSession,
-    c: Campaign,
-    action: str,
-    actor: Actor,
-    now: dt.datetime,
-    before: dict[str, Any],
-    reason: str | None = None,
-) -> None:
-    await session.flush()
-    await audit.record(
-        session,
-        actor=actor.username,
-        action=action,
-        entity="campaign",
-        entity_id=c.id,
-        now=now,
-        before=before,
-        after=snapshot(c),
-        reason=reason,
-    )

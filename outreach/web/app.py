@@ -13,11 +13,25 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from outreach import bootstrap
+from outreach.gate import batch
 from outreach.web import feedback, health, optout, privacy, security, signup, staff
 
 Hook = Callable[[bootstrap.App], Awaitable[None]]
+
+
+class Serving:
+    """Every request (and the lifespan, whose scheduler jobs share the loop) runs marked as
+    served (`gate.batch.serving`): no batch pauses the garbage collector in a web server."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        batch.serving()
+        await self.app(scope, receive, send)
 
 
 def create_app(
@@ -33,6 +47,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batch.serving()
         for hook in startup:
             await hook(app)
         try:
@@ -103,4 +118,5 @@ def create_app(
         refusal=deps.error_bytes,
     )
     web.add_middleware(security.SecurityHeaders)
+    web.add_middleware(Serving)
     return web

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -131,3 +132,12 @@ async def test_eighty_parallel_bogus_logins_get_no_server_error_and_opt_out_page
     assert set(logins) <= {401, 429, 503}, sorted(logins)
     assert logins.count(401) <= 20  # the per-address limit: at most 20 checks from one place
     assert pages == [200] * 10
+
+
+async def test_the_web_app_never_pauses_the_collector(app: bootstrap.App) -> None:
+    """The app `serve` runs marks every request as served (gate.batch.serving), so a batch
+    inside a request (the console's preview) leaves the collector on."""
+    from outreach.web.app import Serving, create_app
+
+    web = create_app(app)
+    assert any(cast(object, m.cls) is Serving for m in web.user_middleware)

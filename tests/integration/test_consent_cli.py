@@ -89,3 +89,31 @@ async def test_bad_input_is_one_line(app: bootstrap.App, db_url: str, tmp_path: 
     assert r.returncode == 2 and "not found" in r.stderr and "Traceback" not in r.stderr
     r = run(db_url, tmp_path, *base[:2], "--customer", str(cid), "--scope", "all")
     assert r.returncode == 2  # usage: missing options
+
+
+async def test_a_request_recorded_from_the_cli_is_filed_as_the_console_files_it(
+    app: bootstrap.App, db_url: str, tmp_path: Path
+) -> None:
+    """`consent record` takes an opt-out or a cessation as the console does: the audit row,
+    and for a cessation the Art. 35 request with its task to notify the decision."""
+    from outreach.db.models import AuditEntry
+
+    cid = await seed(app)
+    for action in ("opt_out", "cessation", "grant"):
+        args = ["consent", "record", "--customer", str(cid), "--action", action]
+        args += ["--scope", "all" if action != "grant" else "category:marketing"]
+        args += ["--source", "phone", "--actor", "yamada"]
+        if action == "grant":
+            args += ["--legal-basis", "opt_in"]
+        r = run(db_url, tmp_path, *args)
+        assert r.returncode == 0, r.stderr
+    async with app.sessions() as s:
+        audits = (await s.execute(select(AuditEntry).order_by(AuditEntry.id))).scalars().all()
+        reqs = (await s.execute(select(DataRequest))).scalars().all()
+    actions = [(a.action, a.actor) for a in audits if a.entity == "customer"]
+    assert actions == [
+        ("customer.opt_out", "yamada"),
+        ("customer.cessation", "yamada"),
+        ("consent.grant", "yamada"),
+    ]
+    assert [q.kind for q in reqs] == ["cessation"]

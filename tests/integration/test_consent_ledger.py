@@ -11,6 +11,7 @@ from sqlalchemy import insert, select, text, update
 from outreach import bootstrap
 from outreach.db.models import ConsentEvent, Customer
 from outreach.gate import consent, ledger
+from outreach.gate import verify as consent_verify
 
 T0 = dt.datetime(2026, 1, 5, 9, 0, 0, 123456, tzinfo=dt.UTC)
 
@@ -167,7 +168,7 @@ async def test_verify_walks_many_batches(app: bootstrap.App, monkeypatch: object
     import pytest
 
     assert isinstance(monkeypatch, pytest.MonkeyPatch)
-    monkeypatch.setattr(consent, "BATCH", 3)
+    monkeypatch.setattr(consent_verify, "BATCH", 3)  # the verification batch size
     ids = await add_customers(app, 8)
     for cid in ids:
         await record(app, cid, "opt_out", "category:marketing")

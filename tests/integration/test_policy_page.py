@@ -22,6 +22,7 @@ from outreach.gate.context import GateContext, load_context
 from outreach.gate.decision import Request
 from outreach.gate.purposes import Purpose, Version
 from outreach.policy import document, notice
+from outreach.render import dealer as dealer_mod
 from outreach.web.app import create_app
 
 REPO = Path(__file__).resolve().parents[2]
@@ -48,7 +49,8 @@ async def test_privacy_page_carries_the_registry_and_matches_the_seed(
         r = await client.get("/privacy")
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/html")
     page = _page_text(r.text)
-    doc = document.load(app.settings.config_dir)
+    # the page names the sender of the dealer file in use (the demo's in tests)
+    doc = document.load(app.settings.config_dir, dealer_mod.path(app.settings))
     seed = _seed_lines()
     seed_text = " ".join(seed)
     # every purpose, word for word as in the seed policy, and on the page

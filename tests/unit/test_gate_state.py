@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import gc
 
 import pytest
 
@@ -53,4 +54,28 @@ def test_gc_paused_restores_the_collector() -> None:
     assert gc.isenabled()
     with pytest.raises(RuntimeError), batch.gc_paused():
         raise RuntimeError
+    assert gc.isenabled()
+
+
+async def test_no_batch_pauses_the_collector_inside_the_web_server() -> None:
+    """A request (or the server's lifespan) runs marked as served: gc_paused leaves the
+    collector on, while the same batch outside a server pauses it."""
+    import asyncio
+
+    from outreach.gate import batch
+    from outreach.web.app import Serving
+
+    seen: list[bool] = []
+
+    async def endpoint(scope: object, receive: object, send: object) -> None:
+        with batch.gc_paused():
+            seen.append(gc.isenabled())
+
+    async def request() -> None:  # its own task, as the server runs each request
+        await Serving(endpoint)({"type": "http"}, None, None)  # type: ignore[arg-type]
+
+    await asyncio.create_task(request())
+    assert seen == [True]
+    with batch.gc_paused():  # outside the server (the daily run, gate audit): paused
+        assert not gc.isenabled()
     assert gc.isenabled()

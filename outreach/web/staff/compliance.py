@@ -34,6 +34,21 @@ def _month(request: Request, now: dt.datetime) -> str:
     return value
 
 
+def _months(chosen: str, now: dt.datetime) -> list[tuple[str, str]]:
+    """(YYYY-MM, 2026年1月) of the last 36 months and the chosen one, newest first: a
+    Japanese picker whatever the browser's language."""
+    t = now.astimezone(JST)
+    y, m = t.year, t.month
+    out = []
+    for _ in range(36):
+        out.append((f"{y:04d}-{m:02d}", f"{y}年{m}月"))
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    if chosen not in {k for k, _ in out}:
+        cy, cm = (int(x) for x in chosen.split("-"))
+        out.append((chosen, f"{cy}年{cm}月"))
+    return out
+
+
 def add(
     web: FastAPI,
     pages: Any,
@@ -53,7 +68,9 @@ def add(
     @web.get("/compliance", dependencies=authed)
     async def compliance_page(request: Request) -> Response:
         r = await build(request)
-        return pages.render("compliance/page.html", request, r=r)  # type: ignore[no-any-return]
+        return pages.render(  # type: ignore[no-any-return]
+            "compliance/page.html", request, r=r, months=_months(r["month"], st.now)
+        )
 
     @web.get("/compliance.json", dependencies=authed)
     async def compliance_json(request: Request) -> Response:

@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import jinja2
 
 from outreach import labels
+from outreach.provision import records as provision_records
+from outreach.render import dealer as dealer_mod
+from outreach.render import golive
 
 STYLESHEET = "document.css"
 
@@ -27,14 +31,17 @@ def render_disclosure(
     dealer: Any = None,
     pdf: bool = False,
 ) -> str:
+    shown, unfinished = printable(dealer)
     return env.get_template("documents/disclosure.html").render(
         doc=doc,
-        dealer=dealer,
+        dealer=shown,
+        unfinished=unfinished,
         purposes=[p for p in purposes if p.channels or p.items],
         person=lambda u: labels.person(u, names),
         pdf=pdf,
         root="/staff",
         items=_items,
+        provision=provision_records.describe,
     )
 
 
@@ -46,13 +53,32 @@ def render_notice(
     dealer: Any = None,
     pdf: bool = False,
 ) -> str:
+    shown, unfinished = printable(dealer)
     return env.get_template("documents/notice.html").render(
         doc=doc,
-        dealer=dealer,
+        dealer=shown,
+        unfinished=unfinished,
         person=lambda u: labels.person(u, names),
         pdf=pdf,
         root="/staff",
     )
+
+
+def printable(dealer: Any) -> tuple[Any, list[str]]:
+    """The sender as a document prints it: a field still holding a go-live placeholder
+    (golive.MARKERS) is left blank, never printed, and named in the second value so the
+    page can tell staff what to fill in (config/dealer.toml)."""
+    if dealer is None:
+        return None, []
+    values, unfinished = {}, []
+    for f in sorted(dealer_mod.FIELDS):
+        v = getattr(dealer, f)
+        if isinstance(v, str) and golive.is_placeholder(v):
+            values[f] = ""
+            unfinished.append(f)
+        else:
+            values[f] = v
+    return SimpleNamespace(**values), unfinished
 
 
 def _items(values: Sequence[str] | None) -> str:

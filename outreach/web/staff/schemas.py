@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 
+from outreach.staff.customer_record import CORRECTABLE
 from outreach.staff.spec import CampaignSpec
+
+# The fields an Art. 34 correction may change: the service's one list, as the API's enum.
+if TYPE_CHECKING:
+    CorrectableField = str
+else:
+    CorrectableField = Literal[tuple(CORRECTABLE)]
 
 Id = Annotated[int, Path(ge=1, le=2**31 - 1, description="Record id")]
 Short = Annotated[str, Field(min_length=1, max_length=200, pattern=r"^[^\x00]*$")]
@@ -171,17 +178,7 @@ class RequestOut(BaseModel):
 
 
 class CorrectionIn(Strict):
-    field: Literal[
-        "name_kanji",
-        "name_kana",
-        "postal_code",
-        "prefecture",
-        "city",
-        "address",
-        "phone",
-        "email",
-        "birth_date",
-    ]
+    field: CorrectableField
     value: Annotated[str, Field(max_length=400, pattern=r"^[^\x00]*$")]
     reason: Short
     outcome: Literal["corrected", "refused"] = "corrected"

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from outreach import bootstrap
 from outreach.db.models import StaffUser
 from outreach.gate.context import GateContext, load_context
+from outreach.render import dealer as dealer_mod
 from outreach.staff import auth, csrf, preview
 from outreach.staff import rules as rules_mod
 from outreach.staff.errors import NotAuthenticated
@@ -49,7 +50,9 @@ class StaffWeb:
     def kit(self) -> preview.Kit:
         if "kit" not in self._cache:
             s = self.app.settings
-            self._cache["kit"] = preview.kit(s.templates_dir, s.config_dir, s.base_url)
+            self._cache["kit"] = preview.kit(
+                s.templates_dir, s.config_dir, s.base_url, dealer_mod.path(s)
+            )  # the dealer file in use, as the worker's: the demo's in the demo
         k: preview.Kit = self._cache["kit"]
         return k
 
