@@ -18,7 +18,12 @@ Each is run `--runs` times (default 5) and the median is reported. Between runs 
 campaign's outbox rows are put back to 'queued', due now (the campaign's own pacing,
 `rate_per_second`, is the staff's choice and not what is measured here), with their
 attempts, gate re-checks and budgets cleared, so every run sends the same messages.
-Rates are from the sink's arrival times (first to last message of the kind counted). Every
+Rates are from the sink's arrival times (first to last message of the kind counted), so the
+worker's start-up (imports, template checks, the first claim and build: ~1 s of CPU) is
+before the window, not in it; a short run is noisy rather than biased. The default 10,000
+customers (~6,000 messages, ~25 batches of 250) keeps a run of all five peers to a few
+minutes; `--customers 2000` gives ~5 batches per run and rates dominated by noise. The raw
+peer runs on the event loop the worker runs on (`outreach.send.loop`: uvloop). Every
 message the sink receives from outreach is parsed back with the standard library
 (`email.policy.default`): no defects, or the bench fails.
 
@@ -61,6 +66,7 @@ from outreach.db.engine import sync_url  # noqa: E402
 from outreach.gate import decision, fake  # noqa: E402
 from outreach.gate.context import load_context  # noqa: E402
 from outreach.send import config as send_config  # noqa: E402
+from outreach.send import loop as send_loop  # noqa: E402
 from outreach.send import ratelimit, smtp  # noqa: E402
 
 OUTREACH = str(Path(sys.executable).with_name("outreach"))
@@ -109,13 +115,16 @@ def serve(port: int, out: Path) -> None:
 
 
 def received(out: Path, offset: int) -> list[tuple[float, str, bytes]]:
-    raw = out.read_bytes()[offset:]
+    with out.open("rb") as f:
+        f.seek(offset)
+        raw = f.read()
     got = []
-    while raw:
-        line, _, raw = raw.partition(b"\n")
-        at, rcpt, n = line.decode().split()
-        got.append((float(at), rcpt, raw[: int(n)]))
-        raw = raw[int(n) :]
+    pos = 0  # walked by index: slicing off the rest each time was quadratic in the run
+    while pos < len(raw):
+        end = raw.index(b"\n", pos)
+        at, rcpt, n = raw[pos:end].decode().split()
+        pos = end + 1 + int(n)
+        got.append((float(at), rcpt, raw[end + 1 : pos]))
     return got
 
 
@@ -371,7 +380,10 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
                     results["shipped_other"].append(rate(other))
                 else:
                     results["dkim"].append(rate([t for t, _, _ in got]))
-            results["raw"].append(asyncio.run(raw(port, sample, site.n)))
+            # On the event loop the worker runs on (`outreach.send.loop`), so the limit is
+            # the limit for the same loop.
+            with asyncio.Runner(loop_factory=send_loop.factory()) as runner:
+                results["raw"].append(runner.run(raw(port, sample, site.n)))
             site.reset()
             results["naive"].append(naive(site, min(site.n, args.naive)))
             print(
@@ -408,6 +420,15 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
         med["shipped_other"] / med["lifted_other"],
         "x",
         target=">=0.9",
+    )
+    # Stricter: against the whole lifted rate. In the lifted run the non-carrier mail shares
+    # the wire with the carrier mail (its own rate is ~3/4 of the total); with the shipped
+    # limits it has the wire nearly to itself.
+    figure(
+        "user_path",
+        f"non-carrier: shipped / all lifted ({label})",
+        med["shipped_other"] / med["lifted"],
+        "x",
     )
     figure("user_path", f"outreach + DKIM ({label})", med["dkim"], "msg/s", runs=runs)
     figure(

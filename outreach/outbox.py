@@ -25,7 +25,8 @@ import datetime as dt
 import secrets
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -42,26 +43,31 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses as _addresses
 from outreach.clock import SystemClock
+from outreach.db.bulk import conflict_insert
 from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
 from outreach.send import ratelimit
 
-STATUSES = (
-    "queued",
-    "sending",
-    "sent",
-    "failed",
-    "suppressed",
-    "paused",
-    "cancelled",
-    "printed",  # a letter whose print batch staff confirmed as sent to print (letters)
-    "called",  # a call worked from the call list (calls)
-)
+
+class Status(StrEnum):
+    """An outbox row's status; the values are what the database holds."""
+
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+    PAUSED = "paused"  # a campaign's queued messages while staff hold it (`pause_campaign`)
+    CANCELLED = "cancelled"
+    PRINTED = "printed"  # a letter whose print batch staff confirmed as sent to print (letters)
+    CALLED = "called"  # a call worked from the call list (calls)
+
+
+STATUSES = tuple(s.value for s in Status)
 
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
 B: Table = SendBudget.__table__  # type: ignore[assignment]
@@ -138,8 +144,8 @@ _ITEMS = [f.name for f in fields(Claimed)].index("items")
 class Result:
     """What happened to one claimed message; `record` writes a batch of them.
 
-    `status` is the new outbox status; `result` the attempt row's result (sent, temp_fail,
-    perm_fail, hard_bounce, suppressed, denied, deferred).
+    `status` is the new outbox status (a `Status`); `result` the attempt row's result (sent,
+    temp_fail, perm_fail, hard_bounce, suppressed, denied, deferred).
     """
 
     outbox_id: int
@@ -178,13 +184,15 @@ async def enqueue(
         )
     created = now or SystemClock().now()
     rows = [_row(draft, permit, created) for draft, permit in items]
-    dialect = session.get_bind().dialect.name
-    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
     if not rows:
         return 0
     # One cached statement run executemany ("insertmanyvalues" batches it into multi-row
     # INSERT … RETURNING): compiling a fresh VALUES list per chunk cost most of the daily run.
-    stmt = ins(T).on_conflict_do_nothing(index_elements=["idempotency_key"]).returning(T.c.id)
+    stmt = (
+        conflict_insert(session, T)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(T.c.id)
+    )
     return len((await session.execute(stmt, rows)).all())
 
 
@@ -206,7 +214,7 @@ def _row(draft: Draft, permit: decision.Permit, created: dt.datetime) -> dict[st
         "template": draft.template,
         "items": sorted(draft.items),
         "advertising": draft.advertising,
-        "status": "queued",
+        "status": Status.QUEUED,
         "not_before": draft.not_before,
         "attempts": 0,
         "to_address": draft.to_address,
@@ -214,7 +222,7 @@ def _row(draft: Draft, permit: decision.Permit, created: dt.datetime) -> dict[st
     }
 
 
-def _pick(status: str, due: Any, order: Any, channel: str | None, limit: int) -> Any:
+def _pick(status: Status, due: Any, order: Any, channel: str | None, limit: int) -> Any:
     q = select(T.c.id).where(T.c.status == status, due)
     if channel is not None:
         q = q.where(T.c.channel == channel)
@@ -244,7 +252,7 @@ async def claim(
     Must be the first statement of its transaction on SQLite (it takes the write lock).
     """
     values: dict[str, Any] = {
-        "status": "sending",
+        "status": Status.SENDING,
         "lease_until": now + lease,
         "claimed_by": worker,
         "attempts": T.c.attempts + 1,
@@ -261,8 +269,8 @@ async def claim(
     # then due messages (`ix_outbox_ready`: status, channel, not_before).
     claimed = Claims()
     for status, due, order in (
-        ("sending", T.c.lease_until < now, T.c.lease_until),
-        ("queued", T.c.not_before <= now, T.c.not_before),
+        (Status.SENDING, T.c.lease_until < now, T.c.lease_until),
+        (Status.QUEUED, T.c.not_before <= now, T.c.not_before),
     ):
         want = limit - len(claimed)
         if want <= 0:
@@ -274,9 +282,10 @@ async def claim(
     return claimed
 
 
-def _claimed(row: Any) -> Claimed:
+def _claimed(row: Any, slot: float = 0.0) -> Claimed:
     cols: list[Any] = list(row)
     cols[_ITEMS] = frozenset(cols[_ITEMS] or ())
+    cols.append(slot)  # the last field
     return Claimed(*cols)
 
 
@@ -313,16 +322,16 @@ async def _claim_within(
     # one for the domains outside every carrier group, one per carrier group that has
     # budget now (as many as it may take). A carrier without budget is not even read.
     lanes: list[tuple[Any, Any, Any, int]] = [
-        (T.c.status == "sending", T.c.lease_until < now, T.c.lease_until, room)
+        (T.c.status == Status.SENDING, T.c.lease_until < now, T.c.lease_until, room)
     ]
     carrier_domains = sorted(budgets.domains)
     others = T.c.not_before <= now
     if carrier_domains:
         others = others & not_(_in_domains(carrier_domains))
-    lanes.append((T.c.status == "queued", others, T.c.not_before, room))
+    lanes.append((T.c.status == Status.QUEUED, others, T.c.not_before, room))
     for group, n in budgets.open_groups(buckets, t, room).items():
         cond = (T.c.not_before <= now) & _in_domains(budgets.group_domains(group))
-        lanes.append((T.c.status == "queued", cond, T.c.not_before, n))
+        lanes.append((T.c.status == Status.QUEUED, cond, T.c.not_before, n))
     found: list[tuple[int, Any, int, str]] = []
     for rank, (status, due, order, n) in enumerate(lanes):
         q = (
@@ -343,16 +352,16 @@ async def _claim_within(
         return empty
     stmt = (
         update(T)
-        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_(("sending", "queued")))
+        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_((Status.SENDING, Status.QUEUED)))
         .values(values)
         .returning(*_CLAIMED_COLUMNS)
     )
-    claimed = [_claimed(row) for row in (await session.execute(stmt)).all()]
+    rows = (await session.execute(stmt)).all()
     await session.execute(
         update(B).where(B.c.name == bindparam("b_name")).values(tat=bindparam("b_tat")),
         [{"b_name": k, "b_tat": b.tat} for k, b in buckets.items()],
     )
-    out = Claims(replace(c, slot=chosen[c.id]) for c in claimed)
+    out = Claims(_claimed(row, chosen[row.id]) for row in rows)
     out.sort(key=lambda c: (c.slot, c.not_before, c.id))
     out.workers = workers
     return out
@@ -363,9 +372,7 @@ _WORKER = "worker:"
 
 async def _heartbeat(session: AsyncSession, worker: str, t: float) -> int:
     """Record that `worker` is alive (a `worker:<id>` row); returns the live workers."""
-    dialect = session.get_bind().dialect.name
-    ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = ins(B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
+    stmt = conflict_insert(session, B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
     await session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"tat": t}))
     live = select(func.count()).where(B.c.name.like(f"{_WORKER}%"), B.c.tat > t - ratelimit.LIVE)
     return int((await session.execute(live)).scalar_one())
@@ -383,10 +390,8 @@ async def _lock_budgets(session: AsyncSession, names: list[str]) -> dict[str, fl
     got = {name: float(tat) for name, tat in (await session.execute(stmt)).all()}
     missing = [n for n in names if n not in got]
     if missing:
-        dialect = session.get_bind().dialect.name
-        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
-            ins(B)
+            conflict_insert(session, B)
             .values([{"name": n, "tat": 0.0} for n in missing])
             .on_conflict_do_nothing(index_elements=["name"])
         )
@@ -413,7 +418,7 @@ async def hold(
         return set()
     stmt = (
         update(T)
-        .where(T.c.id.in_(id_list), T.c.claimed_by == worker, T.c.status == "sending")
+        .where(T.c.id.in_(id_list), T.c.claimed_by == worker, T.c.status == Status.SENDING)
         .values(lease_until=now + lease)
         .returning(T.c.id)
     )
@@ -461,8 +466,8 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
                 "b_status": r.status,
                 "b_not_before": r.not_before,
                 "b_uncount": 0 if r.counts_as_attempt else 1,
-                "b_error": None if r.status == "sent" else (r.detail or r.result)[:400],
-                "b_sent_at": r.at if r.status == "sent" else None,
+                "b_error": None if r.status == Status.SENT else (r.detail or r.result)[:400],
+                "b_sent_at": r.at if r.status == Status.SENT else None,
                 "b_message_id": r.message_id,
                 "b_to": r.to_address,
                 "b_basis": r.basis,
@@ -490,10 +495,8 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
     )
     bounced = {_addresses.normalise(r.suppress): r for r in results if r.suppress}
     if bounced:
-        dialect = session.get_bind().dialect.name
-        ins: Any = postgresql.insert if dialect == "postgresql" else sqlite.insert
         await session.execute(
-            ins(Suppression)
+            conflict_insert(session, Suppression)
             .values(
                 [
                     {
@@ -523,8 +526,8 @@ async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str
 
 async def ready(session: AsyncSession, *, now: dt.datetime, channel: str = "email") -> int:
     """How many messages are ready to claim now (due, or left by a dead worker)."""
-    due = (T.c.status == "queued") & (T.c.not_before <= now)
-    dead = (T.c.status == "sending") & (T.c.lease_until < now)
+    due = (T.c.status == Status.QUEUED) & (T.c.not_before <= now)
+    dead = (T.c.status == Status.SENDING) & (T.c.lease_until < now)
     stmt = select(func.count()).where(T.c.channel == channel, due | dead)
     return int((await session.execute(stmt)).scalar_one())
 
@@ -542,8 +545,37 @@ async def mark_printed(session: AsyncSession, batch: str, *, actor: str, now: dt
     """queued → printed for the letters of one print batch, with who and when."""
     stmt = (
         update(T)
-        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == "queued")
-        .values(status="printed", printed_at=now, printed_by=actor, sent_at=now)
+        .where(T.c.print_batch == batch, T.c.channel == "post", T.c.status == Status.QUEUED)
+        .values(status=Status.PRINTED, printed_at=now, printed_by=actor, sent_at=now)
         .returning(T.c.id)
     )
     return len((await session.execute(stmt)).all())
+
+
+# -- staff moves: a campaign's messages held, released or cancelled (outreach.staff) -------
+
+
+async def _move_campaign(
+    session: AsyncSession, campaign_id: int, src: Sequence[Status], dst: Status
+) -> int:
+    result = await session.execute(
+        update(T).where(T.c.campaign_id == campaign_id, T.c.status.in_(src)).values(status=dst)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
+async def pause_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """A held campaign's queued messages wait as 'paused' (no worker claims them)."""
+    return await _move_campaign(session, campaign_id, (Status.QUEUED,), Status.PAUSED)
+
+
+async def resume_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """A released campaign's paused messages are queued again, each with its `not_before`."""
+    return await _move_campaign(session, campaign_id, (Status.PAUSED,), Status.QUEUED)
+
+
+async def cancel_campaign(session: AsyncSession, campaign_id: int) -> int:
+    """A cancelled campaign's queued and paused messages are cancelled; sent ones stay."""
+    return await _move_campaign(
+        session, campaign_id, (Status.QUEUED, Status.PAUSED), Status.CANCELLED
+    )

@@ -56,6 +56,8 @@ from outreach.send.config import SendingConfig
 from outreach.send.protocol import SendResult, Transport
 from outreach.send.ratelimit import Budgets, Pacer
 
+S = outbox.Status
+
 log = logging.getLogger(__name__)
 
 
@@ -268,9 +270,9 @@ async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
     for m in claimed:
         if m.attempts > w.config.retry.max_attempts:
             # Claimed again and again without a result: a message that kills its worker.
-            results.append(_result(m, now, "failed", "perm_fail", detail="too many attempts"))
+            results.append(_result(m, now, S.FAILED, "perm_fail", detail="too many attempts"))
         elif m.id not in data:
-            results.append(_result(m, now, "failed", "perm_fail", detail="customer not found"))
+            results.append(_result(m, now, S.FAILED, "perm_fail", detail="customer not found"))
         else:
             live.append(m)
     decisions = await w.gate.decide(session, [(m, request_for(m, data[m.id])) for m in live], now)
@@ -284,9 +286,9 @@ async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
         if not d.allowed:
             results.append(_refused(m, d, now))
         elif not address:
-            results.append(_result(m, now, "suppressed", "suppressed", detail="no address"))
+            results.append(_result(m, now, S.SUPPRESSED, "suppressed", detail="no address"))
         elif address.lower() in blocked:
-            results.append(_result(m, now, "suppressed", "suppressed", detail="address suppressed"))
+            results.append(_result(m, now, S.SUPPRESSED, "suppressed", detail="address suppressed"))
         else:
             assert m.message_id is not None  # set by the claim
             ready.append(_Ready(m, decision.permit_for(d, did), data[m.id], address, m.message_id))
@@ -321,10 +323,10 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
             if not final and m.attempts < w.config.retry.max_attempts:
                 later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
                 failed.append(
-                    _result(m, now, "queued", "temp_fail", detail=detail[:400], not_before=later)
+                    _result(m, now, S.QUEUED, "temp_fail", detail=detail[:400], not_before=later)
                 )
             else:
-                failed.append(_result(m, now, "failed", "perm_fail", detail=detail[:400]))
+                failed.append(_result(m, now, S.FAILED, "perm_fail", detail=detail[:400]))
         else:
             built.append(r)
     return built, failed
@@ -367,7 +369,7 @@ async def _send(
     for r in ready:
         if r.address.lower() in blocked:
             results.append(
-                _result(r.message, now, "suppressed", "suppressed", detail="address suppressed")
+                _result(r.message, now, S.SUPPRESSED, "suppressed", detail="address suppressed")
             )
             continue
         # Checked before any task starts, so a refused permit stops the batch before a send.
@@ -396,7 +398,7 @@ async def _send(
             _result(
                 m,
                 now,
-                "queued",
+                S.QUEUED,
                 retry.Outcome.RETRY.value,
                 detail=f"internal: {outcome!r}",
                 not_before=now + retry.backoff(m.attempts, w.config.retry, w.rng),
@@ -439,17 +441,17 @@ async def _deliver(w: Worker, r: _Ready) -> outbox.Result:
         "template_hash": composed.template_hash,
     }
     if outcome is retry.Outcome.SENT:
-        return outbox.Result(m.id, m.attempts, "sent", outcome.value, at, **common)
+        return outbox.Result(m.id, m.attempts, S.SENT, outcome.value, at, **common)
     if outcome is retry.Outcome.RETRY:
         later = at + retry.backoff(m.attempts, w.config.retry, w.rng)
         return outbox.Result(
-            m.id, m.attempts, "queued", outcome.value, at, not_before=later, **common
+            m.id, m.attempts, S.QUEUED, outcome.value, at, not_before=later, **common
         )
     if outcome is retry.Outcome.BOUNCE:
         return outbox.Result(
-            m.id, m.attempts, "failed", outcome.value, at, suppress=r.address, **common
+            m.id, m.attempts, S.FAILED, outcome.value, at, suppress=r.address, **common
         )
-    return outbox.Result(m.id, m.attempts, "failed", outcome.value, at, **common)
+    return outbox.Result(m.id, m.attempts, S.FAILED, outcome.value, at, **common)
 
 
 def _address(m: outbox.Claimed, data: maildata.MessageData) -> str:
@@ -460,15 +462,15 @@ def _refused(m: outbox.Claimed, d: Decision, now: dt.datetime) -> outbox.Result:
     detail = " ".join(d.reasons)
     if d.deferred and d.deferred_until is not None:
         return _result(
-            m, now, "queued", "deferred", detail=detail, not_before=d.deferred_until, counts=False
+            m, now, S.QUEUED, "deferred", detail=detail, not_before=d.deferred_until, counts=False
         )
-    return _result(m, now, "suppressed", "denied", detail=detail)
+    return _result(m, now, S.SUPPRESSED, "denied", detail=detail)
 
 
 def _result(
     m: outbox.Claimed,
     now: dt.datetime,
-    status: str,
+    status: outbox.Status,
     result: str,
     *,
     detail: str,

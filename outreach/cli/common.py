@@ -45,8 +45,13 @@ def plain_text(_ctx: click.Context, param: click.Parameter, value: str | None) -
     return value
 
 
-def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:
-    """Build the App, run `fn` on it, close it; expected failures become one line."""
+def run_app(
+    fn: Callable[[bootstrap.App], Awaitable[T]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
+    """Build the App, run `fn` on it, close it; expected failures become one line.
+    `loop_factory`: the event loop to run on (default: asyncio's)."""
 
     async def _go() -> T:
         app = bootstrap.build()
@@ -55,15 +60,20 @@ def run_app(fn: Callable[[bootstrap.App], Awaitable[T]]) -> T:
         finally:
             await app.close()
 
-    return run(_go)
+    return run(_go, loop_factory=loop_factory)
 
 
 _DISK_ERRORS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EIO})
 
 
-def run(fn: Callable[[], Awaitable[T]]) -> T:
+def run(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
+) -> T:
     try:
-        return asyncio.run(_call(fn))
+        with asyncio.Runner(loop_factory=loop_factory) as runner:
+            return runner.run(_call(fn))
     except OutreachError as e:
         raise Failure(str(e), e.exit_code) from None
     except OSError as e:

@@ -12,6 +12,7 @@ import click
 from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.cli.progress import Meter
+from outreach.send import loop as send_loop
 from outreach.send import service
 
 
@@ -96,7 +97,7 @@ def worker(
             )
         return pipeline.summary(report)
 
-    result = common.run_app(_go)
+    result = common.run_app(_go, loop_factory=send_loop.factory())
     common.emit(result, as_json, _human_summary)
 
 

@@ -27,13 +27,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import re
 import time
 from dataclasses import dataclass, field
 
 import dkim
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa, utils
-from dkim.canonicalization import CanonicalizationPolicy
+from dkim.canonicalization import CanonicalizationPolicy, strip_trailing_lines
 
 from outreach.errors import ConfigError
 from outreach.settings import Settings
@@ -52,6 +53,12 @@ SIGNED_HEADERS: tuple[bytes, ...] = (
     b"content-type",
 )
 _CANON = CanonicalizationPolicy.from_c_value(b"relaxed/relaxed")
+_SIGNED = frozenset(SIGNED_HEADERS)
+# dkimpy's relaxed canonicalisation (dkim.canonicalization.Relaxed), step for step, with the
+# patterns compiled once: dkimpy looks each one up in re's cache per header and per call.
+_NEWLINE = re.compile(b"\r?\n")
+_WSP = re.compile(b"[\t ]+")
+_TRAILING_WSP = re.compile(b"[\t ]+\r\n")
 _NAME = b"DKIM-Signature"
 _PLACEHOLDER = b"0" * 60  # folds b= onto its own line, as dkimpy does
 
@@ -97,7 +104,7 @@ class Signer:
     def signature(self, message: bytes, *, now: float | None = None) -> bytes:
         """The `DKIM-Signature:` header line(s) for `message`, CRLF-terminated."""
         headers, body = dkim.rfc822_parse(message)
-        bodyhash = base64.b64encode(hashlib.sha256(_CANON.canonicalize_body(body)).digest())
+        bodyhash = base64.b64encode(hashlib.sha256(_relaxed_body(body)).digest())
         domain = self.domain.encode("ascii")
         fields = [
             (b"v", b"1"),
@@ -118,7 +125,7 @@ class Signer:
         dkim.hash_headers(
             h,
             _CANON,
-            _CANON.canonicalize_headers(headers),
+            _relaxed_headers(headers),
             SIGNED_HEADERS,
             (_NAME, b" " + value),
             {},
@@ -138,6 +145,23 @@ class Signer:
         before any signature was added: `h=` never lists DKIM-Signature)."""
         second = self.beside.signature(message) if self.beside is not None else b""
         return second + self.signature(message) + message
+
+
+def _relaxed_headers(headers: list[tuple[bytes, bytes]]) -> list[tuple[bytes, bytes]]:
+    """`Relaxed.canonicalize_headers` of the headers `h=` can select (the others are never
+    hashed: dkimpy's header selection skips them), in their order."""
+    out = []
+    for name, value in headers:
+        canon = name.lower().rstrip()
+        if canon in _SIGNED:
+            out.append((canon, _WSP.sub(b" ", _NEWLINE.sub(b"", value)).strip() + b"\r\n"))
+    return out
+
+
+def _relaxed_body(body: bytes) -> bytes:
+    """`Relaxed.canonicalize_body`."""
+    body = strip_trailing_lines(_WSP.sub(b" ", _TRAILING_WSP.sub(b"\r\n", body)))
+    return b"" if body == b"\r\n" else body
 
 
 def from_settings(settings: Settings, domain: str | None = None) -> Signer | None:

@@ -55,10 +55,10 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from sqlalchemy import case, delete, func, literal, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from outreach.db.bulk import conflict_insert
 from outreach.db.models import TS, AuditEntry, LoginThrottle, StaffSession, StaffUser
 from outreach.staff import audit, roles, users
 
@@ -243,8 +243,7 @@ async def _count(
 ) -> tuple[int, dt.datetime]:
     """`count_attempt`, with the start of the counter's window."""
     table = LoginThrottle.__table__
-    dialect = session.get_bind().dialect.name
-    ins: Any = (postgresql if dialect == "postgresql" else sqlite).insert(table)
+    ins = conflict_insert(session, table)
     expired = table.c.window_start <= now - window
     stmt = ins.values(key=key, failures=1, window_start=now).on_conflict_do_update(
         index_elements=[table.c.key],

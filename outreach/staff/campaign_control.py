@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import outbox
 from outreach.db.models import Campaign, OutboxMessage
 from outreach.staff import roles
 from outreach.staff.campaign_record import (
@@ -34,7 +35,7 @@ async def pause(
     if c.status not in (SCHEDULED, RUNNING):
         raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは一時停止できません")
     before = snapshot(c)
-    held = await _move_outbox(session, c.id, "queued", "paused")
+    held = await outbox.pause_campaign(session, c.id)
     c.status = PAUSED
     c.updated_at = now
     await _log(session, c, "campaign.pause", actor, now, before, reason=f"held={held}")
@@ -49,7 +50,7 @@ async def resume(
     if c.status != PAUSED:
         raise Conflict("一時停止中のキャンペーンだけが再開できます")
     before = snapshot(c)
-    released = await _move_outbox(session, c.id, "paused", "queued")
+    released = await outbox.resume_campaign(session, c.id)
     started = await _has_outbox(session, c.id)
     c.status = RUNNING if started else SCHEDULED
     c.updated_at = now
@@ -66,21 +67,11 @@ async def cancel(
     if c.status in (DONE, CANCELLED):
         raise Conflict(f"{STATUS_LABELS[c.status]}のキャンペーンは中止できません")
     before = snapshot(c)
-    n = await _move_outbox(session, c.id, "queued", "cancelled")
-    n += await _move_outbox(session, c.id, "paused", "cancelled")
+    n = await outbox.cancel_campaign(session, c.id)
     c.status = CANCELLED
     c.updated_at = now
     await _log(session, c, "campaign.cancel", actor, now, before, reason=f"cancelled={n}")
     return c
-
-
-async def _move_outbox(session: AsyncSession, campaign_id: int, src: str, dst: str) -> int:
-    result = await session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.campaign_id == campaign_id, OutboxMessage.status == src)
-        .values(status=dst)
-    )
-    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 async def _has_outbox(session: AsyncSession, campaign_id: int) -> bool:
