@@ -30,6 +30,39 @@ REQUIRE_PG = os.environ.get("OUTREACH_REQUIRE_PG") == "1"
 REPO = Path(__file__).resolve().parent.parent
 
 
+# ResourceWarning (an unclosed file, socket, transport, a child process left running) is an error
+# like every other warning (pyproject.toml filterwarnings). The end-to-end files below had not yet
+# been run with it as an error when the blanket ignore was narrowed (issue 15), so they alone
+# still ignore it (the mark outranks `-W` and the ini): take a file off this list, run it, and
+# fix the leak or filter the one message if it fails.
+RESOURCE_WARNINGS_UNCHECKED = frozenset(
+    {
+        "test_backup_restore.py",
+        "test_calls_browser.py",
+        "test_console_browser.py",
+        "test_console_pages.py",
+        "test_daily_kill.py",
+        "test_demo.py",
+        "test_documents_browser.py",
+        "test_faults.py",
+        "test_feedback_console_browser.py",
+        "test_feedback_imap.py",
+        "test_operations_metrics.py",
+        "test_optout_browser.py",
+        "test_serve_worker.py",
+        "test_signup_browser.py",
+        "test_worker_kill.py",
+        "test_workers_share_budget.py",
+    }
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.parent.name == "e2e" and item.path.name in RESOURCE_WARNINGS_UNCHECKED:
+            item.add_marker(pytest.mark.filterwarnings("ignore::ResourceWarning"))
+
+
 def _pg_admin(sql: str) -> None:
     import psycopg
 
@@ -42,7 +75,7 @@ def _pg_admin(sql: str) -> None:
         autocommit=True,
         connect_timeout=5,
     ) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 def _pg_url(dbname: str) -> str:
@@ -114,7 +147,7 @@ def app_settings(db_url: str, tmp_path: Path) -> settings.Settings:
         config_dir=REPO / "config",
         # The demo sender: config/dealer.toml keeps its go-live placeholders (R19 guard).
         dealer_file=REPO / "config" / "dealer.demo.toml",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
     )
 
 

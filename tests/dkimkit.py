@@ -66,6 +66,7 @@ def opendkim_verify(message: bytes, name: str, record: str) -> tuple[int, str]:
 
 def serve(records: dict[str, str]) -> None:
     import dns.message
+    import dns.rcode
     import dns.rdatatype
     import dns.rrset
 
@@ -83,7 +84,7 @@ def serve(records: dict[str, str]) -> None:
                 strings = " ".join(f'"{v[i : i + 250]}"' for i in range(0, len(v), 250))
                 reply.answer.append(dns.rrset.from_text(name, 60, "IN", "TXT", strings))
             else:
-                reply.set_rcode(3)  # NXDOMAIN
+                reply.set_rcode(dns.rcode.NXDOMAIN)
         sock.sendto(reply.to_wire(), peer)
 
 

@@ -118,7 +118,7 @@ async def _make(rev: str) -> None:
             data_dir=Path(tmp) / "data",
             database_url=url,
             config_dir=HERE.parent / "config",
-            secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+            secret_key="test-secret-key-not-for-production",
         )
         app = bootstrap.build(s, clock=FixedClock())
         try:

@@ -109,10 +109,10 @@ def test_the_three_cases_are_refused_or_harmless(db_url: str, tmp_path: Path) ->
         assert "Traceback" not in r.stderr
         return r
 
-    def create(name: str, text: str, **kw: str) -> subprocess.CompletedProcess[str]:
+    def create(name: str, text: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
         path = tmp_path / f"{name}.toml"
         path.write_text(text, encoding="utf-8")
-        return cli("campaign", "create", "--file", str(path), "--as", "mika", "--json", **kw)
+        return cli("campaign", "create", "--file", str(path), "--as", "mika", "--json", ok=ok)
 
     cli("demo-data", "--customers", "150", "--seed", "5")
     for user, role in (("mika", "marketer"), ("aoi", "approver")):

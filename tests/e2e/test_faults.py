@@ -45,6 +45,7 @@ import pytest
 import sendkit
 from aiosmtpd.controller import Controller
 from conftest import REPO, cli_env
+from psycopg.rows import TupleRow
 from sqlalchemy.engine import make_url
 
 from outreach import outbox
@@ -91,7 +92,7 @@ def record(row: Row) -> None:
 # --- parts ---------------------------------------------------------------------------------
 
 
-def pg_connect(db_url: str) -> psycopg.Connection[tuple[object, ...]]:
+def pg_connect(db_url: str) -> psycopg.Connection[TupleRow]:
     u = make_url(db_url)
     return psycopg.connect(
         host=u.host, port=u.port or 5432, user=u.username, dbname=u.database, autocommit=True
@@ -233,7 +234,7 @@ def sent_count(db_url: str, prefix: str) -> int:
             "SELECT count(*) FROM outbox WHERE idempotency_key LIKE %s AND status = 'sent'",
             (f"{prefix}:%",),
         ).fetchone()
-    return int(row[0]) if row else 0  # type: ignore[call-overload]
+    return int(row[0]) if row else 0
 
 
 class Relay:
@@ -327,8 +328,8 @@ def cluster() -> Iterator[Cluster]:
 
 def fresh_db(cluster: Cluster, name: str) -> str:
     with pg_connect(cluster.url) as db:
-        db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")  # type: ignore[arg-type]
-        db.execute(f"CREATE DATABASE {name}")  # type: ignore[arg-type]
+        db.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        db.execute(f"CREATE DATABASE {name}")
     url = make_url(cluster.url).set(database=name).render_as_string(hide_password=False)
     asyncio.run(migrate.upgrade(url))
     return url
@@ -421,7 +422,7 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
         first_optout = 1001
         enqueue(pg_url, "kill-optout-seed", 0, customers=trials * optouts_per_trial,
                 first=first_optout)  # fmt: skip
-        ring = keys.ring(settings_mod.Settings(secret_key=SECRET))  # type: ignore[arg-type]
+        ring = keys.ring(settings_mod.Settings(secret_key=SECRET))
         port = sendkit.free_port()
         url = f"http://127.0.0.1:{port}"
         log = tmp_path / "procs.log"
@@ -479,7 +480,7 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
     # every opt-out acknowledged before a kill, and every retried one, is on the record
     with pg_connect(pg_url) as db:
         opted = {
-            int(cid)  # type: ignore[call-overload]
+            int(cid)
             for (cid,) in db.execute(
                 "SELECT id FROM customers WHERE id >= %s AND opt_outs::text LIKE %s",
                 (first_optout, "%kind:shaken%"),
@@ -564,7 +565,7 @@ def test_postgresql_restarted_during_the_daily_run(cluster: Cluster, tmp_path: P
     assert total == keys_  # no reminder queued twice, restart or not
     problems = consent_verify(env)
     assert problems == 0
-    n = int(total)  # type: ignore[call-overload]
+    n = int(total)
     print(f"run-daily interrupted by the restart: {interrupted}")
     record(Row("PostgreSQL restarted during run-daily", 1, 1, n, 0,
                int(queued[0]) if queued else 0, 0, 0, round(recovery, 1), problems))  # fmt: skip
@@ -674,5 +675,5 @@ def test_the_disk_full_while_writing_print_batches(
     assert lines == posts[0]  # every queued notice on a print line, once
     problems = consent_verify(env)
     assert problems == 0
-    record(Row("disk full while writing print batches", 1, 1 if failed else 0, int(posts[0]),  # type: ignore[call-overload]
-               lines, 0, int(posts[0]) - lines, 0, 0.0, problems))  # type: ignore[call-overload]  # fmt: skip
+    record(Row("disk full while writing print batches", 1, 1 if failed else 0, int(posts[0]),
+               lines, 0, int(posts[0]) - lines, 0, 0.0, problems))  # fmt: skip

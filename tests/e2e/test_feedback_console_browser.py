@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from conftest import REPO
@@ -20,6 +21,9 @@ from outreach.signup import form as form_mod
 from outreach.signup import service
 from outreach.staff import users
 from outreach.web.app import create_app
+
+if TYPE_CHECKING:
+    from playwright.async_api import ConsoleMessage
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO / "tests" / "artifacts"
@@ -67,9 +71,12 @@ async def test_feedback_and_customer_pages(
                 ctx = await browser.new_context(viewport={"width": width, "height": 900})
                 page = await ctx.new_page()
                 errors: list[str] = []
-                page.on(
-                    "console", lambda m, e=errors: e.append(m.text) if m.type == "error" else None
-                )
+
+                def on_console(m: ConsoleMessage, e: list[str] = errors) -> None:
+                    if m.type == "error":
+                        e.append(m.text)
+
+                page.on("console", on_console)
                 await _login(page, base, "aoi")
                 await page.click("text=配信の反応")
                 await page.wait_for_selector("#complaint-alert")

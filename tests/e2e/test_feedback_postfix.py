@@ -58,10 +58,10 @@ def app_settings(db_url: str, tmp_path: Path, postfix: postfixkit.Postfix) -> se
         database_url=db_url,
         config_dir=REPO / "config",
         dealer_file=REPO / "config" / "dealer.demo.toml",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
         base_url="https://dealer.example.jp",
         transport="smtp",
-        smtp_url=postfix.url,  # type: ignore[arg-type]
+        smtp_url=postfix.url,
     )
 
 

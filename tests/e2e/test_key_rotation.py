@@ -24,9 +24,10 @@ from pathlib import Path
 import dkim as dkimpy
 import httpx
 from opskit import capture, lived_in
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from outreach import bootstrap, pipeline, settings
+from outreach import bootstrap, pipeline
 from outreach.clock import FixedClock
 from outreach.db.models import ConsentEvent
 from outreach.send import service
@@ -91,10 +92,10 @@ async def test_secret_key_rotation_keeps_old_links_working(
     rotated = rebuilt(
         app,
         later,
-        secret_key=settings.SecretStr(NEW_KEY),
-        old_secret_keys=settings.SecretStr(OLD_KEY),
+        secret_key=SecretStr(NEW_KEY),
+        old_secret_keys=SecretStr(OLD_KEY),
     )
-    only_new = rebuilt(app, later, secret_key=settings.SecretStr(NEW_KEY), old_secret_keys=None)
+    only_new = rebuilt(app, later, secret_key=SecretStr(NEW_KEY), old_secret_keys=None)
     only_old = rebuilt(app, later)
     try:
         # Step 2 done (new key, old key listed): an old mail's link still opts out.
@@ -155,7 +156,7 @@ async def test_dkim_selector_change(app: bootstrap.App, tmp_path: Path) -> None:
         app,
         FixedClock(app.clock.now()),
         dkim_selector="s2026",
-        dkim_private_key=settings.SecretStr(old_pem),
+        dkim_private_key=SecretStr(old_pem),
     )
     before, after = tmp_path / "before", tmp_path / "after"
     try:
@@ -168,7 +169,7 @@ async def test_dkim_selector_change(app: bootstrap.App, tmp_path: Path) -> None:
         app,
         FixedClock(app.clock.now() + dt.timedelta(hours=1)),
         dkim_selector="s2027",
-        dkim_private_key=settings.SecretStr(new_pem),
+        dkim_private_key=SecretStr(new_pem),
     )
     try:
         await send_rest(signing_new, after)

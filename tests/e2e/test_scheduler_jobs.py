@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from outreach import bootstrap, schedule
+from outreach import bootstrap, schedule, settings
 from outreach.clock import FixedClock
 from outreach.errors import ConfigError
 
@@ -106,7 +106,5 @@ async def test_advisory_lock_one_holder_and_release_on_close(pg_url: str) -> Non
         await two.close()
 
 
-def _settings(url: str) -> object:
-    from outreach import settings
-
-    return settings.Settings(database_url=url, secret_key="x")  # type: ignore[arg-type]
+def _settings(url: str) -> settings.Settings:
+    return settings.Settings(database_url=url, secret_key="x")

@@ -79,7 +79,7 @@ async def campaign(app: bootstrap.App, name: str) -> int:
 
 async def decision(app: bootstrap.App, campaign_id: int, customer_id: int) -> GateDecision:
     async with app.sessions() as s:
-        d = await s.scalar(
+        d: GateDecision | None = await s.scalar(
             select(GateDecision).where(
                 GateDecision.campaign_id == campaign_id, GateDecision.customer_id == customer_id
             )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 from urllib.parse import urlsplit
 
 import httpx
@@ -139,4 +140,4 @@ async def test_the_web_app_never_pauses_the_collector(app: bootstrap.App) -> Non
     from outreach.web.app import Serving, create_app
 
     web = create_app(app)
-    assert any(m.cls is Serving for m in web.user_middleware)
+    assert any(cast(object, m.cls) is Serving for m in web.user_middleware)

@@ -49,7 +49,7 @@ async def record(app: bootstrap.App, cid: int, action: str, scope: str, minute: 
 
 async def customer(app: bootstrap.App, cid: int) -> Customer:
     async with app.sessions() as s:
-        c = await s.get(Customer, cid)
+        c: Customer | None = await s.get(Customer, cid)
         assert c is not None
         return c
 

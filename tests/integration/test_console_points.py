@@ -266,7 +266,7 @@ async def test_scheduling_needs_a_confirmation_that_says_when_how_many_and_the_w
         )
         assert r.status_code == 303 and r.headers["location"].endswith(f"/{cid}/schedule")
         async with app.sessions() as s:
-            assert (await s.get(Campaign, cid)).status == "approved"  # type: ignore[union-attr]
+            assert (await s.get(Campaign, cid)).status == "approved"
         confirm = await client.get(f"/staff/campaigns/{cid}/schedule")
         shown = _text(confirm.text)
         assert "送信できる方 1 人" in shown and "50.0 通/秒" in shown

@@ -17,6 +17,7 @@ import pytest
 from aiosmtpd.smtp import SMTP
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
+from pydantic import SecretStr
 
 from outreach import settings as settings_mod
 from outreach.errors import ConfigError
@@ -138,13 +139,13 @@ def test_settings_build_the_signer_or_none(rsa_key: tuple[bytes, bytes], tmp_pat
     base = settings_mod.Settings(data_dir=tmp_path)
     assert dkim.from_settings(base) is None
     with_key = base.model_copy(
-        update={"dkim_private_key": settings_mod.SecretStr(pem.decode().replace("\n", "\\n"))}
+        update={"dkim_private_key": SecretStr(pem.decode().replace("\n", "\\n"))}
     )
     with pytest.raises(ConfigError, match="SELECTOR"):
         dkim.from_settings(with_key)
     signer = dkim.from_settings(with_key.model_copy(update={"dkim_selector": "s2026"}))
     assert signer is not None and signer.domain == base.mail_domain and signer.beside is None
-    ed = settings_mod.SecretStr(ed25519_pem().decode())
+    ed = SecretStr(ed25519_pem().decode())
     both = with_key.model_copy(update={"dkim_selector": "s2026", "dkim_ed25519_private_key": ed})
     with pytest.raises(ConfigError, match="ED25519_SELECTOR"):
         dkim.from_settings(both)

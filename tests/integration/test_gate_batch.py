@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import String, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from outreach.clock import JST
@@ -223,13 +223,11 @@ async def test_email_basis(session: AsyncSession, ctx: GateContext) -> None:
     withdrawn = await add(session)
     moved = await add(session)
     await session.execute(
-        EmailBasis.__table__.update()
-        .where(EmailBasis.customer_id == withdrawn)
-        .values(withdrawn_at=CREATED)
+        update(EmailBasis).where(EmailBasis.customer_id == withdrawn).values(withdrawn_at=CREATED)
     )
     # the basis was for the old address
     await session.execute(
-        Customer.__table__.update().where(Customer.id == moved).values(email="new@example.jp")
+        update(Customer).where(Customer.id == moved).values(email="new@example.jp")
     )
     assert await decide(session, ctx, none, CAMPAIGN) == (R.NO_EMAIL_CONSENT,)
     assert await decide(session, ctx, written, CAMPAIGN) == ()

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from outreach.clock import JST
@@ -65,7 +65,7 @@ def write(tmp_path: Path, name: str, lines: list[str], encoding: str = "cp932") 
 async def add_store(engine: AsyncEngine) -> None:
     async with engine.begin() as conn:
         await conn.execute(
-            Store.__table__.insert().values(code="S01", name="レクサス高輪", closing_weekdays=[2])
+            insert(Store).values(code="S01", name="レクサス高輪", closing_weekdays=[2])
         )
 
 

@@ -40,15 +40,19 @@ async def add(engine: AsyncEngine, *grants: str, **kw: Any) -> int:
     )  # fmt: skip
     values.update(kw)
     async with engine.begin() as conn:
-        cid = int((await conn.execute(insert(Customer).values(**values))).inserted_primary_key[0])
-        vid = (
+        key = (await conn.execute(insert(Customer).values(**values))).inserted_primary_key
+        assert key is not None
+        cid = int(key[0])
+        vkey = (
             await conn.execute(
                 insert(Vehicle).values(
                     external_id=f"IV{n:05d}", user_id=cid, car_name="NX",
                     registration_number="品川 300 あ 12-34", updated_at=NOW,
                 )
             )
-        ).inserted_primary_key[0]  # fmt: skip
+        ).inserted_primary_key  # fmt: skip
+        assert vkey is not None
+        vid = vkey[0]
         for k, (insurer, processor) in enumerate(
             (("tokio_marine", False), ("aioi_nissay_dowa", False), ("aioi_nissay_dowa", True))
         ):

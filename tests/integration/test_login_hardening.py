@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import os
 import threading
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -266,7 +267,7 @@ async def test_refusals_are_answered_after_the_refusal_delay(app: bootstrap.App)
 
 def test_the_memo_forgets_a_key_when_its_window_ends(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [1000.0]
-    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    monkeypatch.setattr(time, "monotonic", lambda: now[0])
     memo = auth.Refusals(capacity=2)
     memo.remember("a", 10.0)
     assert memo.refused("a") and not memo.refused("b")
@@ -311,7 +312,6 @@ async def test_an_unknown_username_waits_as_long_as_a_check_without_one(
 ) -> None:
     """Made-up usernames (the usual flood) cost no argon2, yet take as long as a real check,
     so the timing does not tell which accounts exist."""
-    import time
 
     await _add(app)
     calls: list[str] = []

@@ -9,12 +9,14 @@ import datetime as dt
 import signal
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import httpx
 import pytest
 import sendkit
 from conftest import cli_env
 from prometheus_client.parser import text_string_to_metric_families
+from pydantic import SecretStr
 from sqlalchemy import text
 
 from outreach import bootstrap, heartbeat, metrics, outbox, pipeline, schedule, settings
@@ -54,7 +56,7 @@ async def test_metrics_with_a_token_need_it_from_everywhere(
     app_settings: settings.Settings, clock: FixedClock
 ) -> None:
     guarded = bootstrap.build(
-        app_settings.model_copy(update={"metrics_token": settings.SecretStr("s3cret-scrape")}),
+        app_settings.model_copy(update={"metrics_token": SecretStr("s3cret-scrape")}),
         clock=clock,
     )
     try:
@@ -72,7 +74,7 @@ async def test_metrics_with_a_token_need_it_from_everywhere(
 
 
 def checks(body: dict[str, object]) -> dict[str, dict[str, object]]:
-    return {c["name"]: c for c in body["checks"]}  # type: ignore[attr-defined,index]
+    return {c["name"]: c for c in cast("list[dict[str, Any]]", body["checks"])}
 
 
 async def test_readiness_names_a_silent_worker_and_a_missing_leader(

@@ -85,7 +85,7 @@ async def deliver(app: bootstrap.App, server: sendkit.SmtpServer) -> None:
 def one_click_target(msg: EmailMessage) -> str:
     """The https URI of List-Unsubscribe, once List-Unsubscribe-Post says one-click (R21)."""
     assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
-    uris = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
+    uris: list[str] = re.findall(r"<([^>]+)>", str(msg["List-Unsubscribe"]))
     http = [u for u in uris if u.startswith("http")]
     assert len(http) == 1, uris
     return http[0]

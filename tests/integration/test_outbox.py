@@ -88,7 +88,7 @@ async def test_enqueue_without_matching_permit_is_refused_and_writes_nothing(
     bad = (draft(1), make_permit())  # type: ignore[operator]
     async with engine_mod.sessionmaker(engine)() as s, s.begin():
         with pytest.raises(GateRefused):
-            await outbox.enqueue(s, [good, bad], now=NOW)  # type: ignore[list-item]
+            await outbox.enqueue(s, [good, bad], now=NOW)
     assert await count(engine) == 0
 
 
@@ -96,7 +96,7 @@ def test_a_permit_cannot_be_forged() -> None:
     from outreach.gate import decision
 
     with pytest.raises(GateRefused):
-        decision.Permit(1, "p2", "email", frozenset(), 1, NOW)
+        decision.Permit(1, "p2", "email", frozenset(), 1, NOW)  # type: ignore[call-arg, arg-type]
 
 
 async def test_claim_takes_ready_messages_once_and_respects_not_before(engine: AsyncEngine) -> None:

@@ -45,7 +45,9 @@ async def add(engine: AsyncEngine, **kw: Any) -> int:
     )
     values.update(kw)
     async with engine.begin() as conn:
-        cid = int((await conn.execute(insert(Customer).values(**values))).inserted_primary_key[0])
+        key = (await conn.execute(insert(Customer).values(**values))).inserted_primary_key
+        assert key is not None
+        cid = int(key[0])
         await conn.execute(
             insert(Vehicle).values(
                 external_id=f"V{n:05d}",

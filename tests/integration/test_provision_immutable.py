@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import cast
 
 import pytest
-from sqlalchemy import delete, func, insert, select, text, update
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -36,7 +37,9 @@ async def add(engine: AsyncEngine, at: dt.datetime) -> int:
                 items=["①"], basis="joint_use", detail={}, at=at,
             )
         )  # fmt: skip
-        return int(r.inserted_primary_key[0])
+        key = r.inserted_primary_key
+        assert key is not None
+        return int(key[0])
 
 
 async def count(engine: AsyncEngine) -> int:
@@ -49,7 +52,7 @@ async def test_update_and_delete_of_a_record_are_refused_by_the_database(
 ) -> None:
     young = await add(engine, wall() - 10 * DAY)
     old = await add(engine, wall() - 1200 * DAY)
-    t = ProvisionRecord.__table__
+    t = cast(Table, ProvisionRecord.__table__)
     for stmt in (
         update(t).where(t.c.id == young).values(counterparty="誰か"),
         update(t).where(t.c.id == old).values(items=["②"]),  # old or not: never changed

@@ -107,7 +107,7 @@ def _ring(tmp_path: Path) -> dict[str, bytes]:
 
     s = settings.Settings(
         data_dir=tmp_path / "data",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
     )
     return keys.ring(s).verify
 

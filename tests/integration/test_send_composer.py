@@ -44,7 +44,7 @@ def make_app(db_url: str, tmp_path: Path, clock: FixedClock, **extra: Any) -> bo
         config_dir=sendkit.REPO / "config",
         dealer_file=sendkit.REPO / "config" / "dealer.demo.toml",
         templates_dir=sendkit.write_templates(tmp_path / "templates"),
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
         base_url="https://outreach.example.jp",
         smtp_rate_per_second=10_000,
         **extra,

@@ -38,9 +38,9 @@ def app_settings(db_url: str, tmp_path: Path, smtp: SmtpServer) -> settings.Sett
         database_url=db_url,
         config_dir=REPO / "config",
         dealer_file=REPO / "config" / "dealer.demo.toml",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
         transport="smtp",
-        smtp_url=smtp.url,  # type: ignore[arg-type]
+        smtp_url=smtp.url,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import AsyncIterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -33,9 +33,9 @@ AD = Request(purpose="p3", channel="email", kind="campaign", advertising=True, i
 
 
 @pytest.fixture
-def smtp() -> AsyncIterator[SmtpServer]:
+def smtp() -> Iterator[SmtpServer]:
     with SmtpServer() as s:
-        yield s  # type: ignore[misc]
+        yield s
 
 
 @pytest.fixture
@@ -45,9 +45,9 @@ def app_settings(db_url: str, tmp_path: Path, smtp: SmtpServer) -> settings.Sett
         database_url=db_url,
         config_dir=REPO / "config",
         dealer_file=REPO / "config" / "dealer.demo.toml",
-        secret_key="test-secret-key-not-for-production",  # type: ignore[arg-type]
+        secret_key="test-secret-key-not-for-production",
         transport="smtp",
-        smtp_url=smtp.url,  # type: ignore[arg-type]
+        smtp_url=smtp.url,
     )
 
 

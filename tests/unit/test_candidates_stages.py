@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Set as AbstractSet
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +24,11 @@ def day_window(day: dt.date) -> Window:
     return Window(after=day - dt.timedelta(days=1), through=day)
 
 
-def run_days(fn: Any, start: dt.date, end: dt.date, skip: set[dt.date] = frozenset()) -> list:  # type: ignore[assignment]
+def run_days(
+    fn: Any, start: dt.date, end: dt.date, skip: AbstractSet[dt.date] = frozenset()
+) -> list[tuple[dt.date, Any]]:
     """Run `fn(window)` for each day from start to end, skipping outage days (catch-up)."""
-    out = []
+    out: list[tuple[dt.date, Any]] = []
     last = start - dt.timedelta(days=1)
     day = start
     while day <= end:
@@ -186,7 +189,7 @@ def test_inspection_reminders_follow_the_r33_schedule() -> None:
 
 
 def _asdict(v: VehicleFacts) -> dict[str, Any]:
-    return {f: getattr(v, f) for f in VehicleFacts.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(v, f) for f in VehicleFacts.__slots__}
 
 
 def test_insurance_renewed_sold_and_recipient() -> None:
@@ -210,7 +213,7 @@ def test_insurance_renewed_sold_and_recipient() -> None:
 
 
 def _pdict(p: PolicyFacts) -> dict[str, Any]:
-    return {f: getattr(p, f) for f in PolicyFacts.__slots__}  # type: ignore[attr-defined]
+    return {f: getattr(p, f) for f in PolicyFacts.__slots__}
 
 
 def test_jibaiseki_gap_r32() -> None:

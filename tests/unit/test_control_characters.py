@@ -3,6 +3,7 @@ the DMS import's cell validators, the staff correction form's, campaign texts, t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from outreach.staff import validation
 
 REPO = Path(__file__).resolve().parents[2]
 CONTROLS = [*map(chr, range(0x20)), "\x7f", *map(chr, range(0x80, 0xA0)), "\u2028", "\u2029"]
-VALIDATORS = {
+VALIDATORS: dict[str, Callable[[str], object]] = {
     "text": lambda v: validate.text(v, max_len=200),
     "kana": lambda v: validate.kana(v, max_len=200),
     "email": validate.email,

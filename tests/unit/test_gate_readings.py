@@ -224,7 +224,7 @@ def test_staff_may_state_a_topic_of_purpose_3_as_the_campaign_category() -> None
         subject_template="店舗移転のお知らせ",
         text_template="{{ customer.name_kanji }}様",
     )
-    ok = CampaignSpec(**{**base, "category": "store_changes"})  # type: ignore[arg-type]
-    bad = CampaignSpec(**{**base, "category": "gossip"})  # type: ignore[arg-type]
+    ok = CampaignSpec(**{**base, "category": "store_changes"})
+    bad = CampaignSpec(**{**base, "category": "gossip"})
     assert not [p for p in validation.check(ok, r) if p.field == "category"]
     assert [p for p in validation.check(bad, r) if p.field == "category"]

@@ -112,7 +112,7 @@ def test_record_preferences_equal_the_chained_ledger() -> None:
     for c in _flat(batches, "customers"):
         rows = events_by_customer.get(c["id"], [])  # type: ignore[call-overload]
         events = [
-            ledger.Event(**{k: r[k] for k in (  # type: ignore[arg-type]
+            ledger.Event(**{k: r[k] for k in (
                 "customer_id", "seq", "action", "scope", "source", "actor", "occurred_at",
                 "legal_basis", "evidence")})
             for r in rows
@@ -123,9 +123,9 @@ def test_record_preferences_equal_the_chained_ledger() -> None:
         assert sorted(prefs.consents) == c["consents"]
         assert c["ledger_seq"] == len(events)
         prev = None
-        for r, e in zip(rows, events, strict=True):
+        for r, event in zip(rows, events, strict=True):
             assert r["prev_hash"] == prev
-            assert r["hash"] == ledger.event_hash(prev, e)
+            assert r["hash"] == ledger.event_hash(prev, event)
             prev = r["hash"]
         assert c["ledger_head"] == prev
 

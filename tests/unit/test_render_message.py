@@ -158,14 +158,14 @@ def test_carrier_addresses_that_are_not_dot_atoms_are_quoted(addr: str, local: s
 )
 def test_header_injection_is_refused(field: str) -> None:
     evil = "x\r\nBcc: victim@example.jp"
-    kw: dict[str, object] = {
+    cases: dict[str, dict[str, object]] = {
         "subject": {"subject": evil},
         "name": {"to": message.Address("taro@example.jp", evil)},
         "addr": {"to": message.Address(evil + "@example.jp")},
         "uri": {"list_unsubscribe": (f"https://x.jp/u/{evil}",)},
-    }[field]
+    }
     with pytest.raises(ValueError):
-        message.build(sample(**kw))
+        message.build(sample(**cases[field]))
 
 
 def test_naive_date_is_refused() -> None:

@@ -77,7 +77,7 @@ def test_a_sensitive_field_is_never_accepted_anywhere(data: st.DataObject, name:
     ]
     where = data.draw(st.integers(0, len(audience)))
     sensitive = f"sensitive.{name}"
-    in_filter = [
+    in_filter: list[dict[str, object]] = [
         *audience[:where],
         {"field": sensitive, "op": "eq", "value": "x"},
         *audience[where:],

@@ -153,8 +153,8 @@ def test_rotation_old_tokens_still_verify() -> None:
         old_key, keys.fingerprint(old_key), customer_id=1, outbox_id=2, scope="kind:shaken"
     )
     s = settings_mod.Settings(
-        secret_key=new_key.decode(),  # type: ignore[arg-type]
-        old_secret_keys=f"2025a={old_key.decode()}",  # type: ignore[arg-type]
+        secret_key=new_key.decode(),
+        old_secret_keys=f"2025a={old_key.decode()}",
     )
     ring = keys.ring(s)
     assert ring.kid == keys.fingerprint(new_key)
@@ -162,7 +162,7 @@ def test_rotation_old_tokens_still_verify() -> None:
     new_token = tokens.issue(ring.key, ring.kid, customer_id=1, outbox_id=3, scope="kind:shaken")
     assert tokens.verify(ring.verify, new_token).outbox_id == 3
     # Once the old key is dropped, its tokens no longer verify.
-    alone = keys.ring(settings_mod.Settings(secret_key=new_key.decode()))  # type: ignore[arg-type]
+    alone = keys.ring(settings_mod.Settings(secret_key=new_key.decode()))
     with pytest.raises(tokens.TokenError):
         tokens.verify(alone.verify, old_token)
 
@@ -212,8 +212,8 @@ def test_links_sent_before_the_change_still_verify() -> None:
 
 def test_old_links_survive_a_rotation_even_with_an_equals_sign_in_the_old_key() -> None:
     s = settings_mod.Settings(
-        secret_key="a-brand-new-key-0123456789",  # type: ignore[arg-type]
-        old_secret_keys=f"{V1_OLD_KEY.decode()}, {KEY.decode()}",  # type: ignore[arg-type]
+        secret_key="a-brand-new-key-0123456789",
+        old_secret_keys=f"{V1_OLD_KEY.decode()}, {KEY.decode()}",
     )
     ring = keys.ring(s)
     old = tokens.verify(ring.verify, V1_OLD_TOKEN)
