@@ -17,7 +17,7 @@ from outreach.candidates import rules
 from outreach.errors import ConfigError
 from outreach.gate import policy, purposes_file
 from outreach.render import dealer
-from outreach.send import capture, service
+from outreach.send import capture, gatecheck, service
 from outreach.send import config as send_config
 from outreach.staff import sending
 from outreach.web import app as web_app
@@ -63,6 +63,7 @@ async def test_the_policy_is_loaded_once_per_app(
     staff.rules()
     worker = service.build_worker(app, transport=capture.transport(tmp_path))
     assert worker.config is app.policy.sending
+    assert isinstance(worker.gate, gatecheck.BatchGate)
     assert worker.gate.ctx is app.policy.gate
     await worker.transport.close()
     await sending.run_due(app)
