@@ -65,8 +65,11 @@ typecheck: $(STAMP)
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# Two test processes: most tests wait on subprocesses, servers and browsers, so two share the
+# two cores well; a file's tests stay in one process (--dist loadfile).
+TEST_PROCS ?= 2
 test: $(STAMP) browser mailservers lint typecheck
-	$(BIN)/pytest -q --durations=20
+	$(BIN)/pytest -q -n $(TEST_PROCS) --dist loadfile --durations=20
 
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
