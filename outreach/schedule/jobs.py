@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import importlib
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from outreach import configfile
 from outreach.errors import ConfigError
 
 DEFAULT_TZ = "Asia/Tokyo"
@@ -42,14 +41,11 @@ def load_jobs(jobs_dir: Path) -> list[JobSpec]:
 
 
 def _load_job(path: Path) -> JobSpec:
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as e:
-        raise ConfigError(f"{path}: {e}") from e
+    doc = configfile.read(path)  # the one reader and line finder (file:line: field: problem)
+    data = doc.data
 
     def fail(key: str, message: str) -> ConfigError:
-        line = _line_of(path, key)
-        return ConfigError(f"{path}{f':{line}' if line else ''}: {key}: {message}")
+        return doc.error((key,), message)
 
     def get(key: str, kind: type, default: Any = None) -> Any:
         value = data.get(key, default)
@@ -96,14 +92,6 @@ def _load_job(path: Path) -> JobSpec:
     if spec.misfire_grace_time < 1:
         raise fail("misfire_grace_time", "must be at least 1 second")
     return spec
-
-
-def _line_of(path: Path, key: str) -> int | None:
-    with contextlib.suppress(OSError):
-        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-            if line.strip().startswith(f"{key} ") or line.strip().startswith(f"{key}="):
-                return n
-    return None
 
 
 def resolve(what: str) -> Callable[..., Any]:

@@ -42,141 +42,58 @@ the audit trail.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import hashlib
-import os
 import secrets
-import threading
-import time
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
-from sqlalchemy import case, delete, func, literal, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach.db.bulk import conflict_insert
-from outreach.db.models import TS, AuditEntry, LoginThrottle, StaffSession, StaffUser
+from outreach.db.models import LoginThrottle, StaffSession, StaffUser
 from outreach.staff import audit, roles, users
+from outreach.staff.throttle import (
+    FAILURE_WINDOW,
+    MAX_FAILURES,
+    PRUNE_EVERY,
+    LoginPolicy,
+    PasswordChecks,
+    Refusals,
+    _count,
+    _uncount,
+    count_attempt,
+    recent_failures,
+    throttle_key,
+)
+
+__all__ = [
+    "FAILURE_WINDOW",
+    "IDLE_TIMEOUT",
+    "MAX_FAILURES",
+    "PRUNE_EVERY",
+    "SESSION_LIFETIME",
+    "Login",
+    "LoginPolicy",
+    "PasswordChecks",
+    "Principal",
+    "Refusals",
+    "authenticate",
+    "count_attempt",
+    "login",
+    "logout",
+    "recent_failures",
+    "revoke_all",
+    "throttle_key",
+    "token_hash",
+]
 
 SESSION_LIFETIME = dt.timedelta(hours=8)
 IDLE_TIMEOUT = dt.timedelta(minutes=30)
 TOUCH_EVERY = dt.timedelta(minutes=1)  # refresh last_seen_at at most this often
-MAX_FAILURES = 5  # of one account at one address, per window
-FAILURE_WINDOW = dt.timedelta(minutes=15)
-PRUNE_EVERY = 64  # about one attempt in this many deletes the counters of past windows
-
 T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class LoginPolicy:
-    per_account_address: int = MAX_FAILURES
-    per_address: int = 20
-    account_slowdown_after: int = 10
-    slowdown_step: float = 0.25  # seconds added per failure beyond the threshold
-    slowdown_max: float = 3.0
-    window: dt.timedelta = FAILURE_WINDOW
-    refusal_delay: float = 1.0  # seconds before a "limited" or "busy" answer leaves
-
-
-class Refusals:
-    """Keys (account at address, address) the shared counter found over their limit, with
-    the monotonic time their window ends: refused from memory until then. Bounded: beyond
-    `capacity` keys, the ones whose window has ended are dropped, then the oldest."""
-
-    def __init__(self, capacity: int = 10_000) -> None:
-        self.capacity = capacity
-        self._until: dict[str, float] = {}
-        self.answered = 0  # refusals answered from memory, without the database
-
-    def refused(self, *keys: str) -> bool:
-        now = time.monotonic()
-        for key in keys:
-            until = self._until.get(key)
-            if until is not None:
-                if until > now:
-                    self.answered += 1
-                    return True
-                del self._until[key]
-        return False
-
-    def remember(self, key: str, seconds: float) -> None:
-        if seconds <= 0:
-            return
-        if len(self._until) >= self.capacity:
-            now = time.monotonic()
-            for k in [k for k, u in self._until.items() if u <= now]:
-                del self._until[k]
-            while len(self._until) >= self.capacity:
-                del self._until[next(iter(self._until))]
-        self._until[key] = time.monotonic() + seconds
-
-
-class PasswordChecks:
-    """argon2 off the event loop: `threads` checks at once in a private pool, at most
-    `waiting` more queued; beyond that `run` returns None (busy) without queueing.
-
-    The pool's threads run at a lower CPU priority (`nice`, per thread on Linux; argon2's own
-    lane threads inherit it), so that a flood of logins mostly gets the CPU the opt-out pages
-    and the console leave free. It also holds the process's memo of refused keys
-    (`refusals`)."""
-
-    NICE = 10
-
-    def __init__(self, threads: int = 2, waiting: int = 8) -> None:
-        self.threads = threads
-        self.capacity = threads + waiting
-        self._pool: ThreadPoolExecutor | None = None
-        self._inflight = 0
-        self._typical: float | None = None  # seconds a check takes here, slot wait included
-        self.refusals = Refusals()
-
-    @property
-    def full(self) -> bool:
-        """Every slot is taken: an attempt now would be told "busy"."""
-        return self._inflight >= self.capacity
-
-    async def run(self, fn: Callable[..., T], *args: Any) -> T | None:
-        if self.full:
-            return None
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(
-                self.threads, thread_name_prefix="password-check", initializer=_lower_priority
-            )
-        self._inflight += 1  # one event loop thread: no race between the check and the add
-        started = time.perf_counter()
-        try:
-            return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-        finally:
-            self._inflight -= 1
-            took = time.perf_counter() - started
-            self._typical = took if self._typical is None else 0.8 * self._typical + 0.2 * took
-
-    async def as_long_as_a_check(self) -> bool:
-        """Wait as long as a password check takes here (a running average of the real ones),
-        without doing one: the answer for an unknown username, so that its timing does not
-        tell, and so that a flood of made-up usernames costs no argon2 at all. The first
-        time, one real check (against a dummy hash) measures it. False: busy."""
-        if self.full:
-            return False
-        if self._typical is None:
-            return await self.run(users.verify_password, users.dummy_hash(), "-") is not None
-        await asyncio.sleep(self._typical)
-        return True
-
-    def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
-
-
-def _lower_priority() -> None:
-    with contextlib.suppress(OSError, AttributeError):  # not Linux, or not allowed: as is
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), PasswordChecks.NICE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,60 +126,6 @@ class Login:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
-
-
-def throttle_key(kind: str, *parts: str) -> str:
-    return hashlib.sha256("\x00".join(("outreach/login", kind, *parts)).encode()).hexdigest()
-
-
-async def recent_failures(session: AsyncSession, username: str, now: dt.datetime) -> int:
-    """Failed logins of an account in the last window, from the audit trail."""
-    q = (
-        select(func.count())
-        .select_from(AuditEntry)
-        .where(
-            AuditEntry.action == "login.failed",
-            AuditEntry.entity == "staff_user",
-            AuditEntry.entity_id == username,
-            AuditEntry.at > now - FAILURE_WINDOW,
-        )
-    )
-    return int(await session.scalar(q) or 0)
-
-
-async def count_attempt(
-    session: AsyncSession, key: str, *, now: dt.datetime, window: dt.timedelta
-) -> int:
-    """Add one to the counter `key` (restarting it when its window has passed); its new
-    value. One statement, so concurrent attempts each see their own number."""
-    return (await _count(session, key, now=now, window=window))[0]
-
-
-async def _count(
-    session: AsyncSession, key: str, *, now: dt.datetime, window: dt.timedelta
-) -> tuple[int, dt.datetime]:
-    """`count_attempt`, with the start of the counter's window."""
-    table = LoginThrottle.__table__
-    ins = conflict_insert(session, table)
-    expired = table.c.window_start <= now - window
-    stmt = ins.values(key=key, failures=1, window_start=now).on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={
-            "failures": case((expired, 1), else_=table.c.failures + 1),
-            "window_start": case((expired, literal(now, TS)), else_=table.c.window_start),
-        },
-    )
-    row = (await session.execute(stmt.returning(table.c.failures, table.c.window_start))).one()
-    start = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=now.tzinfo)
-    return int(row[0]), start
-
-
-async def _uncount(session: AsyncSession, keys: list[str]) -> None:
-    await session.execute(
-        update(LoginThrottle)
-        .where(LoginThrottle.key.in_(keys), LoginThrottle.failures > 0)
-        .values(failures=LoginThrottle.failures - 1)
-    )
 
 
 async def login(
