@@ -20,10 +20,7 @@ transaction as the audit row; the file appears only once they are committed.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +32,7 @@ from outreach.clock import JST
 from outreach.db.models import AuditEntry, ConsentEvent, Customer, InsurancePolicy, Vehicle
 from outreach.errors import ConfigError, InputRejected, NotFound
 from outreach.gate import purposes
-from outreach.provision import records
+from outreach.provision import exportfile, records
 
 _MODELS = {"customer": Customer, "vehicle": Vehicle, "policy": InsurancePolicy}
 CONSENT_SCOPE = "insurer_share"
@@ -152,21 +149,16 @@ async def run(
             .order_by(Customer.id, Vehicle.id, InsurancePolicy.id)
         )
         rows += (await session.execute(q)).all()
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([f"{it.label}:{f}" for f, it in chosen])
-    for r in rows:
-        w.writerow(["" if v is None else _cell(v) for v in r[1:]])
-    data = buf.getvalue().encode("utf-8-sig")
-    batch = f"IN-{now.astimezone(JST):%Y%m%d%H%M%S}-{hashlib.sha256(data).hexdigest()[:12]}"
+    staged = exportfile.stage(
+        out,
+        [f"{it.label}:{f}" for f, it in chosen],
+        (["" if v is None else _cell(v) for v in r[1:]] for r in rows),
+        prefix="IN",
+        now=now,
+    )
+    batch = staged.batch
     item_ids = tuple(dict.fromkeys(it.id for _, it in chosen))
     labels = [reg.items[i].label for i in item_ids]
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".part")
-        tmp.write_bytes(data)
-    except OSError as e:
-        raise InputRejected(f"{out}: cannot write: {e}") from None
     await records.write(
         session,
         [
@@ -204,7 +196,7 @@ async def run(
         )
     )
     await session.commit()
-    tmp.replace(out)  # the file appears only once its records are committed
+    staged.publish()
     return Result(
         insurer=insurer,
         name=name,

@@ -10,10 +10,7 @@ are written; nothing sensitive, no insurance data, no visit history.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
-import hashlib
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +22,7 @@ from outreach.clock import JST
 from outreach.db.models import AuditEntry, Customer, Vehicle
 from outreach.errors import ConfigError, InputRejected
 from outreach.gate import purposes
-from outreach.provision import records
+from outreach.provision import exportfile, records
 
 _MODELS = {"customer": Customer, "vehicle": Vehicle}
 
@@ -109,23 +106,18 @@ async def run(
     rows = (await session.execute(q)).all()
     if not rows:
         raise InputRejected(f"no customer is in scope for the joint use with {group_id}")
-    buf = io.StringIO()
-    w = csv.writer(buf, lineterminator="\r\n")
-    w.writerow([f"{mark} {f}" for f, _, mark in chosen])
-    for r in rows:
-        w.writerow(["" if v is None else str(v) for v in r[1:]])
-    data = buf.getvalue().encode("utf-8-sig")
-    batch = f"JU-{now.astimezone(JST):%Y%m%d%H%M%S}-{hashlib.sha256(data).hexdigest()[:12]}"
+    staged = exportfile.stage(
+        out,
+        [f"{mark} {f}" for f, _, mark in chosen],
+        (["" if v is None else str(v) for v in r[1:]] for r in rows),
+        prefix="JU",
+        now=now,
+    )
+    batch = staged.batch
     customers = sorted({r[0] for r in rows})
     marks = sorted({m for _, _, m in chosen})
     labels = [f"{m} {reg.joint_use.items[m]}" for m in marks]
     counterparty = f"{group.label}：{'、'.join(group.members)}"
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        tmp = out.with_suffix(out.suffix + ".part")
-        tmp.write_bytes(data)
-    except OSError as e:
-        raise InputRejected(f"{out}: cannot write: {e}") from None
     await records.write(
         session,
         [
@@ -158,7 +150,7 @@ async def run(
         )
     )
     await session.commit()
-    tmp.replace(out)  # the file appears only once its records are committed
+    staged.publish()
     return Result(
         group=group.id,
         path=str(out),

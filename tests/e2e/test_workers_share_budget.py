@@ -115,6 +115,10 @@ def test_two_workers_never_exceed_the_shared_rate_and_send_each_message_once(
     print(f"per second, all: {sorted(every.items())}; docomo: {sorted(docomo.items())}")
     print(f"sent by worker: {dict(by_worker)}")
     assert max(every.values()) <= RELAY_RATE * 1.1, every
-    assert max(docomo.values()) <= 2 * 1.1, docomo
+    # docomo's 2/s budget: the claim allots slots 0.5 s apart across both workers, but one
+    # message sent late (a loaded machine) can land in the next calendar second: at most
+    # one message of such jitter (ratelimit.Pacer documents rate + workers as the bound).
+    assert max(docomo.values()) <= 2 + 1, docomo
+    assert sum(docomo.values()) == DOCOMO and len(docomo) >= DOCOMO // 2 - 1, docomo
     # The limit is used, not just respected: the busiest seconds run near the rate.
     assert max(every.values()) >= RELAY_RATE * 0.5, every
