@@ -149,7 +149,10 @@ def _human(r: dict[str, Any]) -> None:
     click.echo(f"  印刷バッチ: {r['console']['letters']}")
     c = r["calls"]
     later = sum(c["later"].values())
-    click.echo(f"電話リスト {c['date']}: {c['count']:,} 件（翌日以降の架電予定 {later:,} 件）")
+    click.echo(
+        f"電話リスト {labels.when(c['date'])}分: {c['count']:,} 件"
+        f"（翌日以降の架電予定 {later:,} 件）"
+    )
     for path in run.get("files", []):
         if "/calls/" in path:
             click.echo(f"  架電リストCSV: {path}")
