@@ -34,7 +34,8 @@ def router(st: StaffWeb) -> APIRouter:
         "/campaigns", response_model=schemas.CampaignOut, status_code=201, tags=["campaigns"]
     )
     async def create_campaign(body: spec_mod.CampaignSpec, request: Request) -> schemas.CampaignOut:
-        """Create a draft; refused (422) when it breaks its purpose, R3 or the footer rule."""
+        """Create a draft; refused (422) when it breaks its purpose or R3 (the sender display is
+        added by the composer, not written in the text)."""
         async with st.tx() as s:
             p = who(request)
             c = await campaigns.create(s, body, st.rules(), actor=p, now=st.now)
