@@ -185,8 +185,8 @@ async def _optout_post(
     now = deps.app.clock.now()
     if fields.get(ONE_CLICK[0]) == ONE_CLICK[1]:
         # RFC 8058: act at once, answer 2xx, never redirect; no cookie or confirmation.
-        async with deps.app.sessions.begin() as s:
-            await service.one_click(s, claims, deps.policy, now=now, ua=ua)
+        app = deps.app
+        await service.one_click_alone(app.engine, app.sessions, claims, deps.policy, now=now, ua=ua)
         return deps.render("one_click.html")
     if "choice" not in fields:
         return deps.error(400)
