@@ -17,8 +17,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
-from outreach.db.models import Campaign, StaffUser
-from outreach.errors import InputRejected
 from outreach.staff import campaigns, preview, roles, sending, users
 from outreach.staff import rules as rules_mod
 from outreach.staff import spec as spec_mod
@@ -37,14 +35,11 @@ def campaign_group() -> None:
     """Campaigns: define, approve (four-eyes), schedule, pause, resume, cancel, preview."""
 
 
-async def _actor(s: AsyncSession, username: str) -> StaffUser:
-    u = await users.by_username(s, username)
-    if u is None or not u.active:
-        raise InputRejected(f"有効なスタッフユーザー {username} はいません")
-    return u
+async def _actor(s: AsyncSession, username: str) -> campaigns.Actor:
+    return await users.acting(s, username)
 
 
-def summary(c: Campaign) -> dict[str, Any]:
+def summary(c: campaigns.Campaign) -> dict[str, Any]:
     return {
         "id": c.id,
         "name": c.name,
@@ -146,7 +141,9 @@ def show(campaign_id: int, as_json: bool) -> None:
 def _transition(
     name: str,
     doc: str,
-    call: Callable[[AsyncSession, int, StaffUser, bootstrap.App], Awaitable[Campaign]],
+    call: Callable[
+        [AsyncSession, int, campaigns.Actor, bootstrap.App], Awaitable[campaigns.Campaign]
+    ],
 ) -> click.Command:
     @click.command(name, help=doc)
     @click.argument("campaign_id", type=int)

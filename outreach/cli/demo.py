@@ -14,14 +14,12 @@ import datetime as dt
 from typing import Any
 
 import click
-from sqlalchemy import func, select
 
 from outreach import bootstrap, calls, daily, heartbeat, labels, pipeline
 from outreach import demo as demo_data
 from outreach.cli import common
 from outreach.cli.db import initialise
 from outreach.clock import JST, FixedClock
-from outreach.db.models import Customer
 from outreach.letters import batches
 from outreach.render import dealer
 from outreach.send import capture
@@ -48,8 +46,7 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
         the_day = day or dt.datetime.now(JST).date()
         app.clock = FixedClock(dt.datetime.combine(the_day, RUN_AT, tzinfo=JST))
         url = await initialise(app)
-        async with app.sessions() as session:
-            existing = (await session.execute(select(func.count(Customer.id)))).scalar_one()
+        existing = await demo_data.customer_count(app.engine)
         loaded = None
         if existing == 0:
             loaded = await demo_data.load(app.engine, customers=customers, seed=seed, today=the_day)

@@ -9,12 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import ColumnElement, select
 
 from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
-from outreach.db.models import Customer, Store
 from outreach.gate import audit as audit_mod
 from outreach.gate import explain as explain_mod
 from outreach.gate import reasons
@@ -23,8 +21,7 @@ from outreach.gate.decision import CHANNELS, Request
 from outreach.staff import audit as staff_audit
 
 _ADVERTISING = {"yes": True, "no": False, "unclassified": None}
-# --filter KEY=VALUE: the customer columns an audit may be narrowed by.
-_FILTERS = ("status", "acquisition", "store", "prefecture", "notice_version", "joint_use_partner")
+_FILTERS = audit_mod.FILTERS  # --filter KEY=VALUE
 
 
 def _request_options(f: Any) -> Any:
@@ -121,24 +118,6 @@ def _filters(values: Sequence[str]) -> list[tuple[str, str]]:
             )
         out.append((key, value.strip()))
     return out
-
-
-async def _where(session: Any, filters: Sequence[tuple[str, str]]) -> list[ColumnElement[bool]]:
-    c = Customer.__table__.c
-    where: list[ColumnElement[bool]] = []
-    for key, value in filters:
-        if key == "store":
-            sid = (await session.execute(select(Store.id).where(Store.code == value))).scalar()
-            if sid is None:
-                raise common.Failure(f"--filter store={value}: no such store code", 2)
-            where.append(c.store_id == sid)
-        elif key == "notice_version":
-            if not value.isdigit():
-                raise common.Failure(f"--filter notice_version={value}: not a number", 2)
-            where.append(c.notice_version == int(value))
-        else:
-            where.append(c[key] == value)
-    return where
 
 
 @click.group("gate")
@@ -261,7 +240,7 @@ def audit_cmd(
             topic=topic,
         )
         async with app.sessions() as session:
-            where = await _where(session, parsed)
+            where = await audit_mod.customer_filters(session, parsed)
             tally = await audit_mod.audit(session, ctx, req, _at(at, app), where=where)
         return {
             "purpose": purpose,

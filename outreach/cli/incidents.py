@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from outreach import bootstrap, labels
 from outreach.cli import common
 from outreach.clock import JST
-from outreach.db.models import Incident
 from outreach.incidents import classes
 from outreach.incidents import mail as incident_mail
 from outreach.incidents import register as reg_mod
@@ -150,10 +148,7 @@ def list_cmd(only_open: bool, as_json: bool) -> None:
 
     async def go(app: bootstrap.App) -> list[dict[str, Any]]:
         async with app.sessions() as s:
-            q = select(Incident.id).order_by(Incident.discovered_at.desc())
-            if only_open:
-                q = q.where(Incident.status == "open")
-            return [await reg_mod.describe(s, i) for i in (await s.scalars(q)).all()]
+            return [await reg_mod.describe(s, i) for i in await reg_mod.ids(s, only_open=only_open)]
 
     common.emit(common.run_app(go), as_json, _list)
 

@@ -9,11 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from outreach import bootstrap
 from outreach.cli import common
-from outreach.db.models import ProvisionRecord
 from outreach.provision import insurer_export, joint_export, records
 
 
@@ -100,13 +98,7 @@ def provisions_cmd(customer_id: int | None, as_csv: bool, as_json: bool) -> None
 
     async def go(app: bootstrap.App) -> list[dict[str, Any]]:
         async with app.sessions() as session:
-            q = select(ProvisionRecord).order_by(ProvisionRecord.at, ProvisionRecord.id)
-            if customer_id is not None:
-                q = q.where(ProvisionRecord.customer_id == customer_id)
-            return [
-                {"id": r.id, "customer_id": r.customer_id, **records.describe(r)}
-                for r in await session.scalars(q)
-            ]
+            return await records.listing(session, customer_id)
 
     rows = common.run_app(go)
     if as_csv and rows:

@@ -6,12 +6,11 @@ import datetime as dt
 from typing import Any
 
 import click
-from sqlalchemy import select
 
 from outreach import bootstrap, labels
+from outreach import runs as run_log
 from outreach.cli import common
 from outreach.cli.progress import Meter
-from outreach.db.models import Run
 
 
 @click.command("run-daily")
@@ -89,22 +88,7 @@ def runs(limit: int, as_json: bool) -> None:
 
     async def _go(app: bootstrap.App) -> list[dict[str, Any]]:
         async with app.sessions() as session:
-            rows = (
-                await session.execute(select(Run).order_by(Run.id.desc()).limit(limit))
-            ).scalars()
-            return [
-                {
-                    "id": r.id,
-                    "kind": r.kind,
-                    "run_date": r.run_date.isoformat() if r.run_date else None,
-                    "status": r.status,
-                    "dry_run": r.dry_run,
-                    "started_at": r.started_at.isoformat(),
-                    "finished_at": r.finished_at.isoformat() if r.finished_at else None,
-                    "summary": r.summary,
-                }
-                for r in rows
-            ]
+            return await run_log.recent(session, limit)
 
     def human(items: list[dict[str, Any]]) -> None:
         if not items:

@@ -42,6 +42,7 @@ from outreach.demo.base import (
 from outreach.demo.generator import Generator
 from outreach.demo.writing import (
     Summary,
+    customer_count,
     ensure_stores,
     fix_sequences,
     load,
@@ -65,6 +66,7 @@ __all__ = [
     "Weighted",
     "add_months",
     "add_years",
+    "customer_count",
     "ensure_stores",
     "fix_sequences",
     "load",

@@ -60,6 +60,12 @@ async def ensure_stores(conn: AsyncConnection) -> tuple[int, ...]:
     return tuple(by_code[c] for c in codes)
 
 
+async def customer_count(engine: AsyncEngine) -> int:
+    """How many customers the database holds (the demo loads its data into an empty one)."""
+    async with engine.connect() as conn:
+        return int((await conn.execute(select(func.count(models.Customer.id)))).scalar_one())
+
+
 async def start_ids(conn: AsyncConnection) -> dict[str, int]:
     ids: dict[str, int] = {}
     for name, model in TABLES:

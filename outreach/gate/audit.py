@@ -11,12 +11,21 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.db.models import Customer, Store
+from outreach.errors import OutreachError
 from outreach.gate import batch, rules
 from outreach.gate.context import GateContext
 from outreach.gate.decision import Request
+
+# The customer columns an audit may be narrowed by (`gate audit --filter KEY=VALUE`).
+FILTERS = ("status", "acquisition", "store", "prefecture", "notice_version", "joint_use_partner")
+
+
+class FilterRejected(OutreachError):
+    """A filter value that names nothing (an unknown store code, a non-numeric version)."""
 
 
 @dataclass
@@ -84,3 +93,24 @@ async def _run(
         if persist:
             await batch.record(session, decisions, run_id=run_id, returning=False)
             await session.commit()
+
+
+async def customer_filters(
+    session: AsyncSession, filters: Sequence[tuple[str, str]]
+) -> list[ColumnElement[bool]]:
+    """The WHERE clauses on customers for (key, value) filters, keys among FILTERS."""
+    c = Customer.__table__.c
+    where: list[ColumnElement[bool]] = []
+    for key, value in filters:
+        if key == "store":
+            sid = (await session.execute(select(Store.id).where(Store.code == value))).scalar()
+            if sid is None:
+                raise FilterRejected(f"--filter store={value}: no such store code")
+            where.append(c.store_id == sid)
+        elif key == "notice_version":
+            if not value.isdigit():
+                raise FilterRejected(f"--filter notice_version={value}: not a number")
+            where.append(c.notice_version == int(value))
+        else:
+            where.append(c[key] == value)
+    return where

@@ -229,6 +229,14 @@ def _jst(v: dt.datetime | None) -> str | None:
     return v.astimezone(JST).isoformat() if v else None
 
 
+async def ids(session: AsyncSession, *, only_open: bool = False) -> list[int]:
+    """The incidents' ids, newest discovery first (only those still open, if asked)."""
+    q = select(Incident.id).order_by(Incident.discovered_at.desc())
+    if only_open:
+        q = q.where(Incident.status == "open")
+    return list((await session.scalars(q)).all())
+
+
 async def describe(session: AsyncSession, incident_id: int) -> dict[str, Any]:
     """One incident with its people counts and its history, for the CLI and the report."""
     inc = await get(session, incident_id)

@@ -97,6 +97,17 @@ def _note(d: dict[str, Any]) -> str:
     return "".join(parts)
 
 
+async def listing(session: AsyncSession, customer_id: int | None = None) -> list[dict[str, Any]]:
+    """Every provision and receipt record (or one person's), oldest first: its id, the
+    customer's and the described fields (`outreach provisions`)."""
+    q = select(ProvisionRecord).order_by(ProvisionRecord.at, ProvisionRecord.id)
+    if customer_id is not None:
+        q = q.where(ProvisionRecord.customer_id == customer_id)
+    return [
+        {"id": r.id, "customer_id": r.customer_id, **describe(r)} for r in await session.scalars(q)
+    ]
+
+
 async def for_customer(session: AsyncSession, customer_id: int) -> list[dict[str, Any]]:
     """The provision and receipt records of one person, described, oldest first: what the
     Art. 33 disclosure shows (33(5), added 2022)."""

@@ -48,6 +48,7 @@ __all__ = [
     "SCHEDULED",
     "STATUS_LABELS",
     "Actor",
+    "Campaign",
     "all_campaigns",
     "approve",
     "cancel",

@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import StaffUser
+from outreach.errors import InputRejected
 from outreach.records import validate
 from outreach.staff import audit, roles
 from outreach.staff.errors import Conflict, Invalid, Problem
@@ -125,6 +126,20 @@ async def set_active(
 
 async def by_username(session: AsyncSession, username: str) -> StaffUser | None:
     return await session.scalar(select(StaffUser).where(StaffUser.username == username))
+
+
+async def acting(session: AsyncSession, username: str) -> StaffUser:
+    """The active staff member a command acts as (`--as`), else InputRejected."""
+    u = await by_username(session, username)
+    if u is None or not u.active:
+        raise InputRejected(f"有効なスタッフユーザー {username} はいません")
+    return u
+
+
+async def display_names(session: AsyncSession) -> dict[str, str]:
+    """username → display name, for showing people rather than account names."""
+    rows = await session.execute(select(StaffUser.username, StaffUser.display_name))
+    return {u: d or u for u, d in rows.all()}
 
 
 async def all_users(session: AsyncSession) -> list[StaffUser]:

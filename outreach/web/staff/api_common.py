@@ -8,7 +8,6 @@ from typing import Any
 from fastapi import Request
 
 from outreach import labels
-from outreach.db.models import Campaign
 from outreach.errors import NotFound, OutreachError
 from outreach.staff import auth, campaigns
 from outreach.staff.errors import (
@@ -47,7 +46,7 @@ def status_of(e: OutreachError) -> int:
     return 400
 
 
-def campaign_out(c: Campaign) -> schemas.CampaignOut:
+def campaign_out(c: campaigns.Campaign) -> schemas.CampaignOut:
     return schemas.CampaignOut(
         id=c.id,
         status=c.status,

@@ -13,10 +13,9 @@ from fastapi import Request
 from starlette.responses import HTMLResponse
 
 from outreach import labels
-from outreach.staff import auth, campaigns, roles
+from outreach.staff import auth, campaigns, once, roles
 from outreach.staff import spec as spec_mod
 from outreach.staff.errors import CsrfRejected, Problem
-from outreach.web.staff import once
 from outreach.web.staff.state import StaffWeb
 
 CSP = (

@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI, Request
 from starlette.responses import FileResponse, RedirectResponse, Response
 
 from outreach.errors import NotFound, OutreachError
-from outreach.staff import auth, campaigns, csrf, watch
+from outreach.staff import auth, campaigns, csrf, once, watch
 from outreach.staff.errors import CsrfRejected, Forbidden, Invalid, NotAuthenticated
 from outreach.web.staff import (
     calls,
@@ -22,7 +22,6 @@ from outreach.web.staff import (
     customer_pages,
     documents,
     letters,
-    once,
     sending,
     user_pages,
 )

@@ -11,14 +11,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.requests import Request
 
 from outreach import bootstrap
-from outreach.db.models import StaffUser
 from outreach.gate.context import GateContext
-from outreach.staff import auth, csrf, preview
+from outreach.staff import auth, csrf, preview, users
 from outreach.staff import rules as rules_mod
 from outreach.staff.errors import NotAuthenticated
 
@@ -55,8 +53,7 @@ class StaffWeb:
 
     async def staff_names(self, session: AsyncSession) -> dict[str, str]:
         """username → display name, for showing people rather than account names."""
-        rows = await session.execute(select(StaffUser.username, StaffUser.display_name))
-        return {u: d or u for u, d in rows.all()}
+        return await users.display_names(session)
 
     @contextlib.asynccontextmanager
     async def tx(self) -> AsyncIterator[AsyncSession]:
