@@ -153,17 +153,15 @@ async def _finish(
     )
 
 
-async def scheduled(date: str | None = None) -> dict[str, Any]:
-    """Entry point of jobs/daily_reminders.toml: today's run (or `date`, YYYY-MM-DD)."""
-    app = bootstrap.build()
+async def scheduled(app: bootstrap.App, date: str | None = None) -> dict[str, Any]:
+    """Entry point of jobs/daily_reminders.toml, run on the scheduler's App: today's run (or
+    `date`, YYYY-MM-DD)."""
     try:
         summary = await run(app, dt.date.fromisoformat(date) if date else None)
-        log.info(
-            "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
-        )
-        return summary.as_dict()
     except ConfigError:
         log.exception("daily.config_refused", extra=logs.ids("daily.config_refused"))
         raise
-    finally:
-        await app.close()
+    log.info(
+        "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
+    )
+    return summary.as_dict()

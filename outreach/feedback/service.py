@@ -42,16 +42,13 @@ async def run(
     return await ingest.ingest(app, items(app, maildir=maildir, imap=imap), cfg, optout_scope=scope)
 
 
-async def scheduled() -> dict[str, Any]:
-    """Entry point of jobs/feedback.toml: read the configured mailbox, if there is one."""
-    app = bootstrap.build()
-    try:
-        s = app.settings
-        if s.feedback_maildir is None and s.feedback_imap_url is None:
-            log.info("feedback ingest: no report mailbox configured, nothing to read")
-            return {"skipped": "no report mailbox configured"}
-        result = await run(app)
-        log.info("feedback ingest: %s", result.as_dict()["outcomes"])
-        return result.as_dict()
-    finally:
-        await app.close()
+async def scheduled(app: bootstrap.App) -> dict[str, Any]:
+    """Entry point of jobs/feedback.toml, run on the scheduler's App: read the configured
+    mailbox, if there is one."""
+    s = app.settings
+    if s.feedback_maildir is None and s.feedback_imap_url is None:
+        log.info("feedback ingest: no report mailbox configured, nothing to read")
+        return {"skipped": "no report mailbox configured"}
+    result = await run(app)
+    log.info("feedback ingest: %s", result.as_dict()["outcomes"])
+    return result.as_dict()

@@ -207,16 +207,12 @@ def _remove(files: list[str]) -> None:
         Path(f).unlink(missing_ok=True)
 
 
-async def scheduled(dry_run: bool = False) -> dict[str, Any]:
-    """Entry point of jobs/retention.toml."""
-    app = bootstrap.build()
-    try:
-        p = periods_mod.load(app.settings.config_dir / "retention.toml")
-        async with app.sessions() as session:
-            plan = await run(
-                session, p, app.clock.now(), data_dir=app.settings.data_dir, dry_run=dry_run
-            )
-        log.info("retention done: %s", plan.counts)
-        return plan.as_dict()
-    finally:
-        await app.close()
+async def scheduled(app: bootstrap.App, dry_run: bool = False) -> dict[str, Any]:
+    """Entry point of jobs/retention.toml, run on the scheduler's App."""
+    p = periods_mod.load(app.settings.config_dir / "retention.toml")
+    async with app.sessions() as session:
+        plan = await run(
+            session, p, app.clock.now(), data_dir=app.settings.data_dir, dry_run=dry_run
+        )
+    log.info("retention done: %s", plan.counts)
+    return plan.as_dict()

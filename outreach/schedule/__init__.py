@@ -1,6 +1,7 @@
 """The job scheduler: jobs declared in jobs/*.toml, fired by one leader.
 
-Each job file names what runs (a dotted callable inside `outreach`, "module:function"),
+Each job file names what runs (a dotted callable inside `outreach`, "module:function",
+called with the scheduler's App first and the file's kwargs),
 when (a 5-field cron line, Asia/Tokyo unless `timezone` says otherwise, plus an optional
 `second` field), its misfire grace time and whether missed fires coalesce into one. Jobs live
 in APScheduler's SQLAlchemy job store in the application database, so a restart keeps the
@@ -23,7 +24,7 @@ The package: `jobs` (the job specs in jobs/*.toml), `leadership` (advisory lock 
 APScheduler), `runner` (the leader loop, `outreach scheduler`, inside `outreach serve`).
 """
 
-from outreach.schedule.adapter import JOB_TABLE, build_scheduler, sync_jobs, trigger
+from outreach.schedule.adapter import APP_ARG, JOB_TABLE, build_scheduler, sync_jobs, trigger
 from outreach.schedule.jobs import DEFAULT_TZ, JobSpec, load_jobs, resolve
 from outreach.schedule.leadership import (
     LEASE_NAME,
@@ -41,6 +42,7 @@ from outreach.schedule.runner import (
 )
 
 __all__ = [
+    "APP_ARG",
     "DEFAULT_TZ",
     "JOB_TABLE",
     "LEASE_NAME",

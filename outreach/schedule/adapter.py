@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from typing import Any
 
@@ -15,6 +16,9 @@ from outreach.schedule.jobs import DEFAULT_TZ, JobSpec
 log = logging.getLogger("outreach.schedule")
 
 JOB_TABLE = "scheduler_jobs"
+# The stored first argument of every job: where the executor puts the scheduler's App (the
+# store keeps the textual reference and picklable arguments only; the App is added per run).
+APP_ARG = "<app>"
 
 
 def trigger(spec: JobSpec) -> Any:
@@ -43,7 +47,39 @@ def build_scheduler(app: bootstrap.App) -> Any:
     store = SQLAlchemyJobStore(
         url=url, tablename=JOB_TABLE, engine_options={"hide_parameters": True}
     )
-    return AsyncIOScheduler(jobstores={"default": store}, timezone=DEFAULT_TZ)
+    return AsyncIOScheduler(
+        jobstores={"default": store}, executors={"default": _executor(app)}, timezone=DEFAULT_TZ
+    )
+
+
+def _executor(app: bootstrap.App) -> Any:
+    """APScheduler's asyncio executor, calling every job with `app` in place of its stored
+    APP_ARG: the jobs run on the App the composition root built (the scheduler's), never on
+    one of their own."""
+    from apscheduler.executors.asyncio import AsyncIOExecutor
+
+    class AppExecutor(AsyncIOExecutor):  # type: ignore[misc]
+        def _do_submit_job(self, job: Any, run_times: Any) -> Any:
+            return super()._do_submit_job(_WithApp(job, app), run_times)
+
+    return AppExecutor()
+
+
+class _WithApp:
+    """A stored job as the executor sees it, its function bound to the App."""
+
+    def __init__(self, job: Any, app: bootstrap.App) -> None:
+        if job.args[:1] != (APP_ARG,):
+            raise TypeError(f"job {job.id}: stored without the App argument")
+        self._job = job
+        self.func = functools.partial(job.func, app)
+        self.args = job.args[1:]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._job, name)
+
+    def __str__(self) -> str:
+        return str(self._job)
 
 
 class _Running:
@@ -87,6 +123,7 @@ async def _stop(scheduler: Any, running: _Running, grace: float = 120.0) -> None
 def _signature(job: Any) -> tuple[Any, ...]:
     return (
         job.func_ref if hasattr(job, "func_ref") else job.func,
+        tuple(job.args),
         str(job.trigger),
         job.misfire_grace_time,
         job.coalesce,
@@ -99,7 +136,8 @@ def sync_jobs(scheduler: Any, specs: list[JobSpec]) -> None:
     """Make the job store match jobs/: add new, replace changed, remove undeclared jobs.
 
     An unchanged job keeps its stored next fire time, so a fire missed while no scheduler
-    ran is still caught up (once, when `coalesce`) within its misfire grace time."""
+    ran is still caught up (once, when `coalesce`) within its misfire grace time; so does a
+    job replaced with the same trigger (another grace time, job arguments)."""
     wanted = {s.id: s for s in specs}
     for job in scheduler.get_jobs():
         if job.id not in wanted:
@@ -109,6 +147,7 @@ def sync_jobs(scheduler: Any, specs: list[JobSpec]) -> None:
         trig = trigger(spec)
         new = (
             spec.what,
+            (APP_ARG,),
             str(trig),
             spec.misfire_grace_time,
             spec.coalesce,
@@ -118,9 +157,13 @@ def sync_jobs(scheduler: Any, specs: list[JobSpec]) -> None:
         job = scheduler.get_job(spec.id)
         if job is not None and _signature(job) == new:
             continue
+        keep: dict[str, Any] = {}
+        if job is not None and job.next_run_time is not None and str(job.trigger) == str(trig):
+            keep["next_run_time"] = job.next_run_time
         scheduler.add_job(
             spec.what,
             trig,
+            args=(APP_ARG,),
             id=spec.id,
             name=spec.id,
             replace_existing=True,
@@ -128,5 +171,6 @@ def sync_jobs(scheduler: Any, specs: list[JobSpec]) -> None:
             coalesce=spec.coalesce,
             max_instances=spec.max_instances,
             kwargs=dict(spec.kwargs),
+            **keep,
         )
         log.info("scheduler: job %s scheduled (%s %s)", spec.id, spec.cron, spec.timezone)

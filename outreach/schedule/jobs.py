@@ -1,8 +1,13 @@
-"""The job specs: jobs/*.toml, validated (what runs, when, misfire grace, coalescing)."""
+"""The job specs: jobs/*.toml, validated (what runs, when, misfire grace, coalescing).
+
+A job's callable takes the App as its first argument (the scheduler's, built once by the
+composition root: `outreach scheduler` or `outreach serve`), then the spec's kwargs; it
+never builds an App itself."""
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -82,9 +87,13 @@ def _load_job(path: Path) -> JobSpec:
     if unknown:
         raise fail(sorted(unknown)[0], "unknown key")
     try:
-        resolve(spec.what)
+        fn = resolve(spec.what)
     except ConfigError as e:
         raise fail("what", str(e)) from None
+    try:  # a job is called with the scheduler's App first, then its kwargs
+        inspect.signature(fn).bind(None, **dict(spec.kwargs))
+    except TypeError as e:
+        raise fail("what", f"{spec.what!r} cannot be called with the App and kwargs: {e}") from None
     try:
         _trigger(spec)
     except (ValueError, KeyError) as e:

@@ -102,16 +102,12 @@ async def ask(app: bootstrap.App, form: Form, ctx: GateContext) -> dict[str, int
     return {"asked": asked, "sent": sent}
 
 
-async def scheduled() -> dict[str, Any]:
-    """Entry point of jobs/signup_mail.toml: ask changed addresses again, then send every
-    confirmation mail the send window held back."""
-    app = bootstrap.build()
-    try:
-        form = form_mod.for_app(app)
-        ctx = app.policy.gate
-        result = await ask(app, form, ctx)
-        result["pending_sent"] = await mail.send_pending(app, form, ctx)
-        log.info("sign-up mail: %s", result)
-        return result
-    finally:
-        await app.close()
+async def scheduled(app: bootstrap.App) -> dict[str, Any]:
+    """Entry point of jobs/signup_mail.toml, run on the scheduler's App: ask changed
+    addresses again, then send every confirmation mail the send window held back."""
+    form = form_mod.for_app(app)
+    ctx = app.policy.gate
+    result = await ask(app, form, ctx)
+    result["pending_sent"] = await mail.send_pending(app, form, ctx)
+    log.info("sign-up mail: %s", result)
+    return result

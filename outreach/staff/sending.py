@@ -243,21 +243,18 @@ async def run_due(app: bootstrap.App) -> list[dict[str, Any]]:
     return await fire_due(app.sessions, ctx, rules_, now=app.clock.now())
 
 
-async def scheduled() -> list[dict[str, Any]]:
-    """Entry point of jobs/campaigns.toml: fire every scheduled campaign whose time has come."""
-    app = bootstrap.build()
-    try:
-        fired = await run_due(app)
-        for summary in fired:
-            log.info(
+async def scheduled(app: bootstrap.App) -> list[dict[str, Any]]:
+    """Entry point of jobs/campaigns.toml, run on the scheduler's App: fire every scheduled
+    campaign whose time has come."""
+    fired = await run_due(app)
+    for summary in fired:
+        log.info(
+            "campaign.fired",
+            extra=logs.ids(
                 "campaign.fired",
-                extra=logs.ids(
-                    "campaign.fired",
-                    campaign_id=summary.get("campaign_id"),
-                    run_id=summary.get("run_id"),
-                    count=summary.get("queued"),
-                ),
-            )
-        return fired
-    finally:
-        await app.close()
+                campaign_id=summary.get("campaign_id"),
+                run_id=summary.get("run_id"),
+                count=summary.get("queued"),
+            ),
+        )
+    return fired

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from pathlib import Path
 
@@ -39,6 +40,7 @@ def test_shipped_jobs_load() -> None:
         ('what = "outreach.daily:scheduled"\ncron = "0 9 * * *"\ncoalesce = "yes"\n', "coalesce"),
         ('what = "outreach.daily:scheduled"\ncron = "0 9 * * *"\nwhen = 1\n', "when"),
         ('cron = "0 9 * * *"\n', "what"),
+        ('what = "outreach.daily:scheduled"\ncron = "0 9 * * *"\nkwargs = { nope = 1 }\n', "what"),
     ],
 )
 def test_bad_job_files_name_file_and_field(tmp_path: Path, body: str, field: str) -> None:
@@ -69,6 +71,60 @@ async def test_restart_keeps_the_stored_schedule(app: bootstrap.App) -> None:
     schedule.sync_jobs(second, [])
     assert second.get_jobs() == []
     second.shutdown(wait=False)
+
+
+async def test_a_job_stored_before_the_app_argument_keeps_its_next_fire(
+    app: bootstrap.App,
+) -> None:
+    """A job stored by an older scheduler (no App argument) is replaced with it, keeping its
+    stored next fire time: the upgrade does not lose a missed fire."""
+    first = schedule.build_scheduler(app)
+    first.start(paused=True)
+    first.add_job(
+        "outreach.retention.job:scheduled",
+        schedule.trigger(schedule.JobSpec(id="j", what="x", cron="0 9 * * *")),
+        id="j",
+        args=(schedule.APP_ARG,),
+        next_run_time=dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC),
+    )
+    store = first._lookup_jobstore("default")  # rewrite the row as an older scheduler stored it
+    old = store.lookup_job("j")
+    state = old.__getstate__()
+    state["args"] = ()
+    old.__setstate__(state)
+    store.update_job(old)
+    first.shutdown(wait=False)
+
+    second = schedule.build_scheduler(app)
+    second.start(paused=True)
+    spec = schedule.JobSpec(id="j", what="outreach.retention.job:scheduled", cron="0 9 * * *")
+    schedule.sync_jobs(second, [spec])
+    job = second.get_job("j")
+    assert job.args == (schedule.APP_ARG,)
+    assert job.next_run_time == dt.datetime(2026, 1, 1, 9, 0, tzinfo=dt.UTC)
+    second.shutdown(wait=False)
+
+
+async def test_a_job_runs_on_the_schedulers_app(app: bootstrap.App) -> None:
+    """The executor hands every job the App the scheduler was built with, then its kwargs."""
+    seen: list[tuple[object, object]] = []
+    done = asyncio.Event()
+
+    async def job(given: bootstrap.App, date: str) -> None:
+        seen.append((given, date))
+        done.set()
+
+    scheduler = schedule.build_scheduler(app)
+    scheduler.add_jobstore("memory", alias="memory")
+    scheduler.start()
+    try:
+        scheduler.add_job(
+            job, "date", args=(schedule.APP_ARG,), jobstore="memory", kwargs={"date": "2026-04-30"}
+        )
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        scheduler.shutdown(wait=False)
+    assert seen == [(app, "2026-04-30")]
 
 
 async def test_lease_row_one_holder_until_it_expires(app: bootstrap.App, clock: FixedClock) -> None:
