@@ -201,7 +201,7 @@ def notify_mail_cmd(incident_id: int, as_json: bool) -> None:
         ctx = app.policy.gate
         async with app.sessions() as s:
             r = await incident_mail.notify_by_mail(
-                s, ctx, incident_id, settings=app.settings, actor=_user(), now=app.clock.now()
+                s, ctx, incident_id, app=app, actor=_user(), now=app.clock.now()
             )
         return {**r.as_dict(), "refused_text": incident_mail.refused_text(r)}
 

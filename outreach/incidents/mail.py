@@ -31,6 +31,7 @@ import jinja2
 from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach import bootstrap
 from outreach import settings as settings_mod
 from outreach.clock import JST
 from outreach.db.models import AuditEntry, Customer, IncidentSubject, OutboxMessage
@@ -43,7 +44,6 @@ from outreach.incidents import register
 from outreach.records import validate
 from outreach.render import dealer as dealer_mod
 from outreach.render import golive, message
-from outreach.send import transports
 
 log = logging.getLogger(__name__)
 
@@ -98,11 +98,13 @@ async def notify_by_mail(
     ctx: GateContext,
     incident_id: int,
     *,
-    settings: settings_mod.Settings,
+    app: bootstrap.App,
     actor: str,
     now: dt.datetime,
 ) -> Result:
-    """Mail the notice to every affected person not yet notified whom the gate allows."""
+    """Mail the notice to every affected person not yet notified whom the gate allows,
+    through the App's transport."""
+    settings = app.settings
     dealer_file = dealer_mod.path(settings)
     if dealer_file.name != dealer_mod.DEMO_FILE:
         golive.require_live(
@@ -137,7 +139,7 @@ async def notify_by_mail(
     labels = [ctx.registry.items[i].label if i in ctx.registry.items else i for i in inc.items]
     subject_line = env.get_template("mail_subject.txt").render(dealer=dealer.view()).strip()
     stream = dealer.stream("reminder")
-    transport = transports.from_settings(settings, pool_size=1)
+    transport = app.transport(pool_size=1)
     try:
         for s, d, did in zip(subjects, decisions, ids, strict=True):
             if not d.allowed:

@@ -16,14 +16,13 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach import settings as settings_mod
+from outreach import bootstrap
 from outreach.clock import JST
 from outreach.db.models import Campaign, StaffUser
 from outreach.errors import OutreachError
 from outreach.gate import fake
 from outreach.gate.context import GateContext
 from outreach.render import compose, context, message, sample, templates
-from outreach.send import transports
 from outreach.staff import audit, campaigns, preview, validation
 from outreach.staff.errors import Invalid, Problem
 
@@ -49,11 +48,12 @@ async def send(
     *,
     to: str | None = None,
     actor: str,
-    settings: settings_mod.Settings,
+    app: bootstrap.App,
     now: dt.datetime,
 ) -> dict[str, Any]:
     """Send the campaign, rendered from sample data, to `actor`'s own address. `to`, if
     given, must be that address (the form shows it); any other address is refused."""
+    settings = app.settings
     user = await staff_user(session, actor)
     address = str(user.email).strip()
     if to and to.strip().lower() != address.lower():
@@ -111,7 +111,7 @@ async def send(
         )
     except (OutreachError, ValueError) as e:
         raise Invalid([Problem("campaign", f"テスト送信のメールを作れません: {e}")]) from None
-    transport = transports.from_settings(settings, pool_size=1)
+    transport = app.transport(pool_size=1)
     try:
         result = await transport.send(permit, settings.campaign_from, [address], built)
     finally:

@@ -88,7 +88,7 @@ async def _seed(app: bootstrap.App, tmp_path: Path) -> dict[str, int]:
         )  # fmt: skip
     async with app.sessions() as s:
         result = await incident_mail.notify_by_mail(
-            s, load_context(REPO / "config"), inc.id, settings=app.settings, actor="aoi", now=now
+            s, load_context(REPO / "config"), inc.id, app=app, actor="aoi", now=now
         )
     assert result.sent == 1
     return ids

@@ -69,7 +69,7 @@ async def incident(app: bootstrap.App, people: list[int]) -> int:
 async def notify(app: bootstrap.App, incident_id: int) -> incident_mail.Result:
     async with app.sessions() as s:
         return await incident_mail.notify_by_mail(
-            s, CTX, incident_id, settings=app.settings, actor="test", now=app.clock.now()
+            s, CTX, incident_id, app=app, actor="test", now=app.clock.now()
         )
 
 
@@ -155,7 +155,9 @@ async def test_the_real_dealer_file_with_placeholders_refuses_the_mail(
     real = app.settings.model_copy(update={"dealer_file": REPO / "config" / "dealer.toml"})
     async with app.sessions() as s:
         with pytest.raises(ConfigError, match="送信開始前に記入"):
-            await incident_mail.notify_by_mail(s, CTX, inc, settings=real, actor="test", now=NOW)
+            await incident_mail.notify_by_mail(
+                s, CTX, inc, app=dataclasses.replace(app, settings=real), actor="test", now=NOW
+            )
 
 
 def test_the_legal_basis_in_the_gate_both_ways() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -126,6 +127,7 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
         settings = app.settings.model_copy(
             update={"transport": "smtp", "smtp_url": SecretStr(smtp.url)}
         )
+        smtp_app = dataclasses.replace(app, settings=settings)
         async with app.sessions() as s, s.begin():
             with pytest.raises(Invalid):  # a customer's address is not a staff address
                 await testsend.send(
@@ -135,7 +137,7 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
                     rules(),
                     to="ichiro@example.jp",
                     actor="mika",
-                    settings=settings,
+                    app=smtp_app,
                     now=now,
                 )
         async with app.sessions() as s, s.begin():
@@ -146,7 +148,7 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
                 rules(),
                 to="mika@dealer.example.jp",
                 actor="mika",
-                settings=settings,
+                app=smtp_app,
                 now=now,
             )
         assert r["ok"] and r["code"] == 250

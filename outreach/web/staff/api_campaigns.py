@@ -159,7 +159,7 @@ def router(st: StaffWeb) -> APIRouter:
                 st.rules(),
                 to=body.to,
                 actor=p.username,
-                settings=st.app.settings,
+                app=st.app,
                 now=st.now,
             )
             return schemas.TestSendOut.model_validate(r)

@@ -192,7 +192,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
                     st.rules(),
                     to=str(form.get("to") or ""),
                     actor=p.username,
-                    settings=st.app.settings,
+                    app=st.app,
                     now=st.now,
                 )
                 flag = "ok" if sent["ok"] else "failed"
