@@ -334,7 +334,7 @@ async def test_results_after_sending_do_not_count_the_deferred_again(app: bootst
         cid = c.id
     async with app.sessions() as s:
         r = await watch.campaign_results(s, cid, now=now)
-    assert r["outbox"]["sent"] == 1 and r["denied"] == [] and r["deferred"] == 0
+    assert r.outbox.sent == 1 and r.denied == () and r.deferred == 0
     svg = charts.bars([("09:00", 1)], title="送信数の推移（1分ごと）", x_label="時刻", unit="通")
     assert (
         ">送信数の推移（1分ごと）</text>" in svg and ">時刻</text>" in svg and ">通</text>" in svg

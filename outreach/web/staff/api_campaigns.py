@@ -3,6 +3,7 @@ scheduling and control, preview, test send, results."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -172,7 +173,7 @@ def router(st: StaffWeb) -> APIRouter:
         async with st.tx() as s:
             who(request).require("campaign.read")
             return schemas.ResultsOut.model_validate(
-                await watch.campaign_results(s, campaign_id, now=st.now)
+                dataclasses.asdict(await watch.campaign_results(s, campaign_id, now=st.now))
             )
 
     return router

@@ -80,8 +80,8 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
             results = await watch.campaign_results(s, campaign_id, now=st.now)
             history = await _history(s, campaign_id)
         chart = charts.bars(
-            [(t["at"], t["sent"]) for t in results["timeline"]],
-            title=f"送信数の推移（{results['timeline_step']}ごと）",
+            [(t.at, t.sent) for t in results.timeline],
+            title=f"送信数の推移（{results.timeline_step}ごと）",
             x_label="時刻（日本時間）",
             unit="通",
         )
