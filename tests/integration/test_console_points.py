@@ -205,7 +205,7 @@ async def test_a_correction_with_a_bad_phone_is_refused_and_nothing_changes(
             now=app.clock.now(),
             identity="license",
         )
-    assert out["after"] == {"phone": "03-1018-9544"}  # normalised as the import does
+    assert out.after == {"phone": "03-1018-9544"}  # normalised as the import does
 
 
 # -- 3. the preview decides for the send time, not for the wall clock -----------------------

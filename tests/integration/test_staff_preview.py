@@ -149,7 +149,7 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
                 settings=settings,
                 now=now,
             )
-        assert r["ok"] and r["code"] == 250
+        assert r.ok and r.code == 250
         [received] = smtp.received
         msg = received.parsed()
         # Rendered from the synthetic sample customer, never from a real customer's record.

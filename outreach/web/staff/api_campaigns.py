@@ -163,7 +163,7 @@ def router(st: StaffWeb) -> APIRouter:
                 settings=st.app.settings,
                 now=st.now,
             )
-            return schemas.TestSendOut.model_validate(r)
+            return schemas.TestSendOut.model_validate(dataclasses.asdict(r))
 
     @router.get(
         "/campaigns/{campaign_id}/results", response_model=schemas.ResultsOut, tags=["campaigns"]

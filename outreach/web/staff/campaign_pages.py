@@ -195,7 +195,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
                     settings=st.app.settings,
                     now=st.now,
                 )
-                flag = "ok" if sent["ok"] else "failed"
+                flag = "ok" if sent.ok else "failed"
                 row.result_url = f"{url}?sent={flag}"
                 return RedirectResponse(f"{url}?sent={flag}", 303)
             elif action in actions:
