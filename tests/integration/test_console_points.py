@@ -231,7 +231,7 @@ async def test_preview_at_five_in_the_morning_counts_for_the_next_open_window(
     assert (five.audience, five.allowed, five.deferred) == (eleven.audience, eleven.allowed, 0)
     assert five.allowed > 0 and at_five.samples  # samples shown
     for ch in (five, eleven):  # the rows add up to the audience
-        assert sum(r["count"] for r in ch.reason_rows()) == ch.audience
+        assert sum(r.count for r in ch.reason_rows()) == ch.audience
     # asked for 05:00 itself: everyone allowed is deferred, the rows still add up
     async with app.sessions() as s, s.begin():
         c2 = await s.get(Campaign, c.id)
@@ -241,7 +241,7 @@ async def test_preview_at_five_in_the_morning_counts_for_the_next_open_window(
         )
     [f] = forced.channels
     assert f.deferred == eleven.allowed and f.allowed == 0
-    assert sum(r["count"] for r in f.reason_rows()) == f.audience
+    assert sum(r.count for r in f.reason_rows()) == f.audience
     assert not forced.samples  # samples only of people the gate allows at that time
 
 

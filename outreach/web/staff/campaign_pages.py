@@ -223,7 +223,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
             )
         first = result.channels[0] if result.channels else None
         chart = charts.bars(
-            [(r["label"], r["count"]) for r in first.reason_rows()] if first else [],
+            [(r.label, r.count) for r in first.reason_rows()] if first else [],
             title="対象者の内訳",
             x_label="人数",
             unit="人",
