@@ -51,6 +51,7 @@ __all__ = [
     "IDENTITY_CHECKS",
     "REQUEST_SCOPES",
     "SOURCES",
+    "CustomerHit",
     "CustomerPage",
     "Preferences",
     "RequestTaken",
@@ -84,9 +85,23 @@ SOURCES = {"phone": "電話", "store": "店頭", "letter": "書面", "email": "�
 SEARCH_LIMIT = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class CustomerHit:
+    """One customer a search found, as the result list shows them."""
+
+    id: int
+    external_id: str
+    name_kanji: str
+    name_kana: str | None
+    prefecture: str | None
+    city: str | None
+    phone: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResult:
-    hits: list[dict[str, Any]]
+    hits: list[CustomerHit]
     total: int
     page: int
     per_page: int
@@ -166,16 +181,16 @@ async def search(
         reason=f"q={raw[:80]} hits={total}",
     )
     hits = [
-        {
-            "id": c.id,
-            "external_id": c.external_id,
-            "name_kanji": c.name_kanji,
-            "name_kana": c.name_kana,
-            "prefecture": c.prefecture,
-            "city": c.city,
-            "phone": c.phone,
-            "status": c.status,
-        }
+        CustomerHit(
+            id=c.id,
+            external_id=c.external_id,
+            name_kanji=c.name_kanji,
+            name_kana=c.name_kana,
+            prefecture=c.prefecture,
+            city=c.city,
+            phone=c.phone,
+            status=c.status,
+        )
         for c in found
     ]
     return SearchResult(hits, total, page, limit)

@@ -526,13 +526,13 @@ async def test_search_folds_width_kana_spaces_and_phone_hyphens(
             "ｓ１",
         ):
             found = await customers.search(s, q, actor="aoi", now=now)
-            assert "S1" in [h["external_id"] for h in found.hits], q
+            assert "S1" in [h.external_id for h in found.hits], q
         assert (await customers.search(s, "%", actor="aoi", now=now)).total == 1  # only 100%_
         assert (await customers.search(s, "_", actor="aoi", now=now)).total == 1
         page1 = await customers.search(s, "中村", actor="aoi", now=now)
         page2 = await customers.search(s, "中村", actor="aoi", now=now, page=2)
     assert page1.total == 26 and len(page1.hits) == 20 and len(page2.hits) == 6 and page1.pages == 2
-    assert not {h["id"] for h in page1.hits} & {h["id"] for h in page2.hits}
+    assert not {h.id for h in page1.hits} & {h.id for h in page2.hits}
     async with httpx.AsyncClient(base_url=base) as client:
         await _login(client, APPROVER.username)
         r = await client.get("/staff/customers", params={"q": "中村"})

@@ -37,7 +37,7 @@ async def test_search_and_page_reads_are_audited(app: bootstrap.App) -> None:
     ids = await seed_customers(app)
     async with app.sessions() as s, s.begin():
         found = await customers.search(s, "髙橋", actor="aoi", now=app.clock.now())
-        assert [h["id"] for h in found.hits] == [ids["C1"]] and found.total == 1
+        assert [h.id for h in found.hits] == [ids["C1"]] and found.total == 1
         assert (await customers.search(s, "C2", actor="aoi", now=app.clock.now())).hits
         page = await customers.page(s, ids["C1"], actor="aoi", now=app.clock.now())
         assert page.customer["name_kanji"] == "髙橋 一郎"

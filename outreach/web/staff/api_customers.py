@@ -33,7 +33,7 @@ def router(st: StaffWeb) -> APIRouter:
             p.require("customer.read")
             found = await customers.search(s, q, actor=p.username, now=st.now, page=page)
             response.headers["x-total-count"] = str(found.total)
-            return [schemas.CustomerHit.model_validate(h) for h in found.hits]
+            return [schemas.CustomerHit.model_validate(dataclasses.asdict(h)) for h in found.hits]
 
     @router.get("/customers/{customer_id}", tags=["customers"])
     async def customer(customer_id: schemas.Id, request: Request) -> dict[str, Any]:
