@@ -206,6 +206,13 @@ async def test_a_correction_with_a_bad_phone_is_refused_and_nothing_changes(
             identity="license",
         )
     assert out.after == {"phone": "03-1018-9544"}  # normalised as the import does
+    # the request's page and the printed notice name the corrected field in Japanese
+    url = f"/staff/customers/{ids['C1']}/corrections/{out.request_id}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        await _login(client, APPROVER.username)
+        shown, notice = await client.get(url), await client.get(f"{url}/notice")
+    assert shown.status_code == notice.status_code == 200
+    assert "電話番号" in shown.text and "電話番号" in notice.text
 
 
 # -- 3. the preview decides for the send time, not for the wall clock -----------------------
