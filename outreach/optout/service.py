@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from outreach.db.models import Campaign, Customer, DataRequest, EmailBasis, OutboxMessage
 from outreach.errors import InputRejected, NotFound
@@ -219,8 +219,34 @@ async def one_click(
 ) -> bool:
     """RFC 8058 one-click (or a mailto unsubscribe): opt out at once with the policy scope."""
     return await consent.record_event(
-        session,
-        claims.customer_id,
+        session, claims.customer_id, **_one_click_event(claims, policy, now, ua, source)
+    )
+
+
+async def one_click_alone(
+    engine: AsyncEngine,
+    sessions: async_sessionmaker[AsyncSession],
+    claims: TokenClaims,
+    policy: OptoutPolicy,
+    *,
+    now: dt.datetime,
+    ua: str | None,
+) -> bool:
+    """`one_click` in a transaction of its own (the web's one-click POST): the same event,
+    committed before it returns, by the ledger's lean path (`consent.record_alone`)."""
+    return await consent.record_alone(
+        engine, sessions, claims.customer_id, **_one_click_event(claims, policy, now, ua)
+    )
+
+
+def _one_click_event(
+    claims: TokenClaims,
+    policy: OptoutPolicy,
+    now: dt.datetime,
+    ua: str | None,
+    source: str = "one_click",
+) -> dict[str, Any]:
+    return dict(
         action="opt_out",
         scope=one_click_scope(claims, policy),
         source=source,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -66,6 +66,9 @@ class Deps:
     pages: jinja2.Environment
     dealer: SimpleNamespace  # the sender shown on the pages (the dealer file's [dealer])
     own_origin: str
+    _fixed: dict[tuple[str, int, tuple[tuple[str, str], ...]], bytes] = field(
+        default_factory=dict, compare=False, repr=False
+    )
 
     def render(self, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
         html = self.pages.get_template(f"optout/{name}").render(dealer=self.dealer, **ctx)
@@ -73,7 +76,17 @@ class Deps:
 
     def error(self, status: int) -> HTMLResponse:
         heading, text = ERRORS.get(status, ERRORS[400])
-        return self.render("error.html", status, heading=heading, text=text)
+        return self.fixed("error.html", status, heading=heading, text=text)
+
+    def fixed(self, name: str, status: int = 200, **ctx: str) -> HTMLResponse:
+        """A page that depends on nothing but its name and `ctx` (the one-click answer, the
+        error pages): rendered once per process, then answered from memory — these are the
+        pages a burst of one-clicks or a flood of bad links asks for."""
+        key = (name, status, tuple(sorted(ctx.items())))
+        body = self._fixed.get(key)
+        if body is None:
+            body = self._fixed[key] = bytes(self.render(name, status, **ctx).body)
+        return HTMLResponse(body, status_code=status, headers=NO_STORE)
 
     def error_bytes(
         self, status: int, _retry: float | None
@@ -185,9 +198,9 @@ async def _optout_post(
     now = deps.app.clock.now()
     if fields.get(ONE_CLICK[0]) == ONE_CLICK[1]:
         # RFC 8058: act at once, answer 2xx, never redirect; no cookie or confirmation.
-        async with deps.app.sessions.begin() as s:
-            await service.one_click(s, claims, deps.policy, now=now, ua=ua)
-        return deps.render("one_click.html")
+        app = deps.app
+        await service.one_click_alone(app.engine, app.sessions, claims, deps.policy, now=now, ua=ua)
+        return deps.fixed("one_click.html")
     if "choice" not in fields:
         return deps.error(400)
     if not _same_origin(deps, request):

@@ -193,5 +193,67 @@ async def test_concurrent_events_for_one_customer_keep_one_chain(app: bootstrap.
         assert await consent.verify(s) == []
 
 
+async def test_record_alone_under_a_burst_on_one_customer_keeps_one_chain(
+    app: bootstrap.App,
+) -> None:
+    """The one-click path (its own transaction; on PostgreSQL a compare-and-swap that reads
+    again when another change came first, then a locked append): 30 parallel changes to one
+    customer, plus repeats that change nothing, all land once in one chain."""
+    (cid, other) = await add_customers(app, 2)
+    scopes = [f"campaign:{i}" for i in range(30)]
+
+    async def alone(scope: str, minute: int) -> bool:
+        return await consent.record_alone(
+            app.engine,
+            app.sessions,
+            cid,
+            action="opt_out",
+            scope=scope,
+            source="one_click",
+            actor="customer",
+            now=T0 + dt.timedelta(minutes=minute),
+            evidence={"outbox_id": minute},
+        )
+
+    results = await asyncio.gather(*(alone(sc, i) for i, sc in enumerate(scopes)))
+    assert all(results)
+    again = await asyncio.gather(*(alone(sc, 40) for sc in scopes[:5]))
+    assert not any(again)  # already opted out: nothing written
+    c = await customer(app, cid)
+    assert sorted(c.opt_outs) == sorted(scopes)
+    assert c.ledger_seq == 30
+    assert (await customer(app, other)).ledger_seq == 0
+    async with app.sessions() as s:
+        seqs = (
+            await s.execute(
+                select(ConsentEvent.seq)
+                .where(ConsentEvent.customer_id == cid)
+                .order_by(ConsentEvent.seq)
+            )
+        ).scalars()
+        assert list(seqs) == list(range(1, 31))
+        assert await consent.verify(s) == []
+
+
+async def test_record_alone_refuses_an_unknown_customer(app: bootstrap.App) -> None:
+    import pytest
+
+    from outreach.errors import NotFound
+
+    with pytest.raises(NotFound):
+        await consent.record_alone(
+            app.engine,
+            app.sessions,
+            999_999,
+            action="opt_out",
+            scope="category:marketing",
+            source="one_click",
+            actor="customer",
+            now=T0,
+        )
+    async with app.sessions() as s:
+        assert (await s.execute(select(ConsentEvent.id))).first() is None
+
+
 def test_check_customer_accepts_an_empty_ledger() -> None:
     assert consent.check_customer(1, [], 0, None, ledger.Prefs()) == []
