@@ -1,5 +1,6 @@
 """One customer's whole record for staff (`outreach customer show`): the customer, vehicles,
-policies, email bases, current preferences and the latest consent events.
+policies, email bases, current preferences and the latest consent events — read by the same
+`staff.customer_record.records_of` as the console's customer page, so the two cannot drift.
 
 Sensitive records (要配慮個人情報) are counted, never shown. Each read is written to the audit
 log (R11: reads of personal data are logged).
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach import addresses
 from outreach.db import models
 from outreach.errors import NotFound
+from outreach.staff.customer_record import records_of
 
 LAST_EVENTS = 10
 
@@ -40,33 +42,11 @@ async def show(
     session: AsyncSession, ident: str, *, actor: str, now: dt.datetime
 ) -> dict[str, Any]:
     c = await find(session, ident)
-    vehicles = (
-        await session.scalars(
-            select(models.Vehicle).where(models.Vehicle.user_id == c.id).order_by(models.Vehicle.id)
-        )
-    ).all()
-    policies = (
-        await session.scalars(
-            select(models.InsurancePolicy)
-            .where(models.InsurancePolicy.customer_id == c.id)
-            .order_by(models.InsurancePolicy.expires_on)
-        )
-    ).all()
-    bases = (
-        await session.scalars(
-            select(models.EmailBasis)
-            .where(models.EmailBasis.customer_id == c.id)
-            .order_by(models.EmailBasis.id)
-        )
-    ).all()
-    events = (
-        await session.scalars(
-            select(models.ConsentEvent)
-            .where(models.ConsentEvent.customer_id == c.id)
-            .order_by(models.ConsentEvent.seq.desc())
-            .limit(LAST_EVENTS)
-        )
-    ).all()
+    r = await records_of(session, c)
+    bases = r.email_bases
+    vehicles = r.vehicles
+    policies = sorted(r.policies, key=lambda p: p.expires_on)  # soonest expiry first
+    events = list(reversed(r.consent_events))[:LAST_EVENTS]  # the latest, newest first
     sensitive = await session.scalar(
         select(func.count())
         .select_from(models.SensitiveRecord)
@@ -79,7 +59,7 @@ async def show(
                 models.Suppression.email == addresses.normalise(c.email)
             )
         )
-    store = await session.get(models.Store, c.store_id) if c.store_id else None
+    store = r.store
     session.add(
         models.AuditEntry(
             actor=actor,

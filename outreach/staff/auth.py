@@ -62,9 +62,9 @@ from outreach.staff.throttle import (
     LoginPolicy,
     PasswordChecks,
     Refusals,
-    _count,
     _uncount,
     count_attempt,
+    count_attempts,
     recent_failures,
     throttle_key,
 )
@@ -82,6 +82,7 @@ __all__ = [
     "Refusals",
     "authenticate",
     "count_attempt",
+    "count_attempts",
     "login",
     "logout",
     "recent_failures",
@@ -158,16 +159,18 @@ async def login(
         return Login(ok=False, reason="busy")
     try:
         async with sessions() as s, s.begin():
-            pair, pair_start = await _count(s, pair_key, now=now, window=policy.window)
-            per_address, address_start = await _count(s, address_key, now=now, window=policy.window)
-            per_account = await count_attempt(s, account_key, now=now, window=policy.window)
+            counts = await count_attempts(
+                s, [pair_key, address_key, account_key], now=now, window=policy.window
+            )
+            (pair, pair_start), (per_address, address_start) = counts[pair_key], counts[address_key]
+            per_account = counts[account_key][0]
             if secrets.randbelow(PRUNE_EVERY) == 0:  # random usernames leave rows behind
                 await s.execute(
                     delete(LoginThrottle).where(LoginThrottle.window_start <= now - policy.window)
                 )
             limited = pair > policy.per_account_address or per_address > policy.per_address
             if limited:
-                await audit.record(
+                await audit.note(
                     s,
                     actor=username or "-",
                     action="login.limited",
@@ -216,8 +219,7 @@ async def _check_and_record(
 ) -> Login:
     pair_key, address_key, account_key = keys
     async with sessions() as s:
-        user = await users.by_username(s, username)
-        stored = (user.password_hash, user.active) if user is not None else None
+        stored = await users.password_of(s, username)
     if stored is None:  # no such account: as long as a check takes, without one
         good = False if await checks.as_long_as_a_check() else None
     else:
@@ -230,7 +232,7 @@ async def _check_and_record(
     async with sessions() as s, s.begin():
         user = await users.by_username(s, username) if stored else None
         if user is None or not good or not user.active:
-            await audit.record(
+            await audit.note(
                 s,
                 actor=username or "-",
                 action="login.failed",

@@ -1,18 +1,26 @@
-"""The customer record as staff services read it: one customer (or NotFound), a row as a
-dict, a request row of a kind, and the value lists the request forms share."""
+"""The customer record as staff services read it: one customer (or NotFound), the rows the
+customer page and `outreach customer show` both show (`records_of`), a row as a dict, a
+request row of a kind, and the value lists the request forms share."""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Table
+from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import (
+    ConsentEvent,
     Customer,
     DataRequest,
+    EmailBasis,
     GateDecision,
+    InsurancePolicy,
+    Store,
+    Vehicle,
 )
 from outreach.errors import NotFound
 from outreach.staff import validation
@@ -40,8 +48,86 @@ IDENTITY_CHECKS = (
 )
 DELIVERIES = ("paper", "pdf")
 
+# A row of the customer page or the disclosure export: a record's columns by name, as held
+# (free-form: each table has its own columns).
+Row = dict[str, Any]
 
-def _row(obj: Any, *, hide: set[str] | None = None) -> dict[str, Any]:
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """The customer's contact preferences (the ledger's materialised view)."""
+
+    opt_outs: tuple[str, ...]
+    use_suspended: bool
+    consents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """Everything the customer page shows (`customers.page`); no sensitive records."""
+
+    customer: Row
+    preferences: Preferences
+    store: Row | None
+    vehicles: tuple[Row, ...]
+    policies: tuple[Row, ...]
+    email_bases: tuple[Row, ...]
+    consent_events: tuple[Row, ...]
+    messages: tuple[Row, ...]
+    decisions: tuple[Row, ...]
+    requests: tuple[Row, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTaken:
+    """An opt-out or cessation request staff took (`customers.take_request`): whether the
+    ledger changed, and the Art. 35 request row of a cessation."""
+
+    changed: bool
+    request_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Records:
+    """One customer's records as both staff views read them (the console's customer page and
+    `outreach customer show`), so the two cannot drift: the customer, their store, vehicles,
+    policies and email bases (by id) and consent events (in ledger order)."""
+
+    customer: Customer
+    store: Store | None
+    vehicles: Sequence[Vehicle]
+    policies: Sequence[InsurancePolicy]
+    email_bases: Sequence[EmailBasis]
+    consent_events: Sequence[ConsentEvent]
+
+
+async def records_of(session: AsyncSession, c: Customer) -> Records:
+    vehicles = await session.scalars(
+        select(Vehicle).where(Vehicle.user_id == c.id).order_by(Vehicle.id)
+    )
+    policies = await session.scalars(
+        select(InsurancePolicy)
+        .where(InsurancePolicy.customer_id == c.id)
+        .order_by(InsurancePolicy.id)
+    )
+    bases = await session.scalars(
+        select(EmailBasis).where(EmailBasis.customer_id == c.id).order_by(EmailBasis.id)
+    )
+    events = await session.scalars(
+        select(ConsentEvent).where(ConsentEvent.customer_id == c.id).order_by(ConsentEvent.seq)
+    )
+    store = await session.get(Store, c.store_id) if c.store_id is not None else None
+    return Records(
+        customer=c,
+        store=store,
+        vehicles=vehicles.all(),
+        policies=policies.all(),
+        email_bases=bases.all(),
+        consent_events=events.all(),
+    )
+
+
+def _row(obj: Any, *, hide: set[str] | None = None) -> Row:
     table: Table = obj.__table__
     return {c.key: getattr(obj, c.key) for c in table.c if c.key not in (hide or set())}
 
@@ -53,7 +139,7 @@ async def get(session: AsyncSession, customer_id: int) -> Customer:
     return c
 
 
-def _decision(d: GateDecision) -> dict[str, Any]:
+def _decision(d: GateDecision) -> Row:
     row = _row(d)
     row["reasons"] = d.reasons.split() if d.reasons else []
     return row

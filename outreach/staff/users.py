@@ -142,6 +142,16 @@ async def display_names(session: AsyncSession) -> dict[str, str]:
     return {u: d or u for u, d in rows.all()}
 
 
+async def password_of(session: AsyncSession, username: str) -> tuple[str, bool] | None:
+    """(password hash, active) of an account, or None: what a login checks first."""
+    row = (
+        await session.execute(
+            select(StaffUser.password_hash, StaffUser.active).where(StaffUser.username == username)
+        )
+    ).first()
+    return None if row is None else (row[0], bool(row[1]))
+
+
 async def all_users(session: AsyncSession) -> list[StaffUser]:
     return list((await session.scalars(select(StaffUser).order_by(StaffUser.id))).all())
 
