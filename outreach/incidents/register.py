@@ -13,6 +13,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
+from outreach.db.bulk import chunks
 from outreach.db.models import AuditEntry, Customer, Incident, IncidentSubject, OutboxMessage
 from outreach.errors import InputRejected, NotFound
 from outreach.incidents import classes as classes_mod
@@ -82,10 +83,10 @@ async def record(
     )
     session.add(inc)
     await session.flush()
-    for i in range(0, len(people), 1000):
+    for part in chunks(people, 1000):
         await session.execute(
             insert(IncidentSubject),
-            [{"incident_id": inc.id, "customer_id": c} for c in people[i : i + 1000]],
+            [{"incident_id": inc.id, "customer_id": c} for c in part],
         )
     _history(
         session,
@@ -181,10 +182,10 @@ async def notify_by_letter(
     except OSError as e:
         raise InputRejected(f"{out}: cannot write: {e}") from None
     ids = [r.id for r in rows]
-    for i in range(0, len(ids), 1000):
+    for part in chunks(ids, 1000):
         await session.execute(
             update(IncidentSubject)
-            .where(IncidentSubject.id.in_(ids[i : i + 1000]))
+            .where(IncidentSubject.id.in_(part))
             .values(notified_at=now, notified_via="post", notice_ref=ref)
         )
     _history(session, inc.id, "notified", actor, now, via="post", letters=len(ids), ref=ref)

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.db.bulk import chunks
 from outreach.db.models import AuditEntry, Customer
 from outreach.gate import purposes
 
@@ -87,10 +88,10 @@ async def mark_notified(
     """Record that these customers were notified of the current version; how many changed."""
     changed = 0
     ids = sorted(set(customer_ids))
-    for i in range(0, len(ids), 5000):
+    for part in chunks(ids, 5000):
         r = await session.execute(
             update(Customer)
-            .where(Customer.id.in_(ids[i : i + 5000]), Customer.notice_version < reg.version)
+            .where(Customer.id.in_(part), Customer.notice_version < reg.version)
             .values(notice_version=reg.version, updated_at=now)
         )
         changed += r.rowcount or 0  # type: ignore[attr-defined]

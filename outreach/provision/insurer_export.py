@@ -29,6 +29,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
+from outreach.db.bulk import chunks
 from outreach.db.models import AuditEntry, ConsentEvent, Customer, InsurancePolicy, Vehicle
 from outreach.errors import ConfigError, InputRejected, NotFound
 from outreach.gate import purposes
@@ -139,13 +140,13 @@ async def run(
         for f, _ in chosen
     ]
     rows: list[Any] = []
-    for i in range(0, len(ids), 1000):
+    for part in chunks(ids, 1000):
         q = (
             select(Customer.id, *cols)
             .select_from(Customer)
             .outerjoin(Vehicle, and_(Vehicle.user_id == Customer.id, Vehicle.status == "owned"))
             .outerjoin(InsurancePolicy, policy_join)
-            .where(Customer.id.in_(ids[i : i + 1000]))
+            .where(Customer.id.in_(part))
             .order_by(Customer.id, Vehicle.id, InsurancePolicy.id)
         )
         rows += (await session.execute(q)).all()
