@@ -56,19 +56,13 @@ def candidate(v: VehicleFacts, rules: Rules, window: Window) -> Candidate | None
         return None  # done together with the 車検
     if stages.booked(v.booked_on, due, rules.booking_lookback_months):
         return None
-    hit = stages.current(rule, due, window, rules.calendar)
-    if hit is None:
-        return None
-    stage, day = hit
-    return Candidate(
-        kind="inspection",
-        stage=stage.name,
+    return stages.candidate(
+        "inspection",
+        rule,
+        due,
+        window,
+        rules.calendar,
         customer_id=v.user_id,
-        due_on=due,
-        stage_on=day,
-        booking=stage.booking,
-        advertising=stage.advertising,
-        templates=tuple(stage.templates.items()),
         vehicle_id=v.id,
         variant=variant(v, due),
     )

@@ -30,19 +30,13 @@ def candidate(p: PolicyFacts, rules: Rules, window: Window) -> Candidate | None:
     customer = recipient(p)
     if customer is None:
         return None
-    hit = stages.current(rule, p.expires_on, window, rules.calendar)
-    if hit is None:
-        return None
-    stage, day = hit
-    return Candidate(
-        kind=p.kind,
-        stage=stage.name,
+    return stages.candidate(
+        p.kind,
+        rule,
+        p.expires_on,
+        window,
+        rules.calendar,
         customer_id=customer,
-        due_on=p.expires_on,
-        stage_on=day,
-        booking=stage.booking,
-        advertising=stage.advertising,
-        templates=tuple(stage.templates.items()),
         vehicle_id=p.vehicle_id,
         policy_id=p.id,
         insurer=p.insurer,

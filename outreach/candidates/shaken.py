@@ -29,24 +29,13 @@ def candidate(v: VehicleFacts, rules: Rules, window: Window) -> Candidate | None
     due = v.shaken_expiry_on
     if stages.booked(v.booked_on, due, rules.booking_lookback_months):
         return None
-    hit = stages.current(
+    return stages.candidate(
+        "shaken",
         rule,
         due,
         window,
         rules.calendar,
-        booking_opens=window_opens(due, rules.booking_window_months),
-    )
-    if hit is None:
-        return None
-    stage, day = hit
-    return Candidate(
-        kind="shaken",
-        stage=stage.name,
         customer_id=v.user_id,
-        due_on=due,
-        stage_on=day,
-        booking=stage.booking,
-        advertising=stage.advertising,
-        templates=tuple(stage.templates.items()),
+        booking_opens=window_opens(due, rules.booking_window_months),
         vehicle_id=v.id,
     )
