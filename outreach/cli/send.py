@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -13,6 +14,8 @@ from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
 from outreach.cli import common
 from outreach.cli.progress import Meter
 from outreach.send import loop as send_loop
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # The worker's options whose default (None: not given) is the configuration's.
 _CONFIGURED_HELP = {
@@ -22,7 +25,7 @@ _CONFIGURED_HELP = {
 }
 
 
-def _configured(flag: str, kind: click.ParamType) -> Any:
+def _configured(flag: str, kind: click.ParamType[Any, Any]) -> Callable[[F], F]:
     return click.option(flag, type=kind, default=None, help=_CONFIGURED_HELP[flag])
 
 
