@@ -57,12 +57,5 @@ def candidate(v: VehicleFacts, rules: Rules, window: Window) -> Candidate | None
     if stages.booked(v.booked_on, due, rules.booking_lookback_months):
         return None
     return stages.candidate(
-        "inspection",
-        rule,
-        due,
-        window,
-        rules.calendar,
-        customer_id=v.user_id,
-        vehicle_id=v.id,
-        variant=variant(v, due),
+        "inspection", rules, due, window, v.user_id, vehicle_id=v.id, variant=variant(v, due)
     )

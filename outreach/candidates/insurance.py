@@ -32,11 +32,10 @@ def candidate(p: PolicyFacts, rules: Rules, window: Window) -> Candidate | None:
         return None
     return stages.candidate(
         p.kind,
-        rule,
+        rules,
         p.expires_on,
         window,
-        rules.calendar,
-        customer_id=customer,
+        customer,
         vehicle_id=p.vehicle_id,
         policy_id=p.id,
         insurer=p.insurer,

@@ -29,13 +29,7 @@ def candidate(v: VehicleFacts, rules: Rules, window: Window) -> Candidate | None
     due = v.shaken_expiry_on
     if stages.booked(v.booked_on, due, rules.booking_lookback_months):
         return None
+    opens = window_opens(due, rules.booking_window_months)
     return stages.candidate(
-        "shaken",
-        rule,
-        due,
-        window,
-        rules.calendar,
-        customer_id=v.user_id,
-        booking_opens=window_opens(due, rules.booking_window_months),
-        vehicle_id=v.id,
+        "shaken", rules, due, window, v.user_id, booking_opens=opens, vehicle_id=v.id
     )

@@ -6,7 +6,7 @@ import datetime as dt
 
 from outreach.candidates.calendar import BusinessCalendar, add_months
 from outreach.candidates.facts import Candidate, Window
-from outreach.candidates.rules import KindRule, Stage
+from outreach.candidates.rules import KindRule, Rules, Stage
 
 
 def dated(
@@ -60,20 +60,19 @@ def current(
 
 def candidate(
     kind: str,
-    rule: KindRule,
+    rules: Rules,
     due: dt.date,
     window: Window,
-    calendar: BusinessCalendar,
-    *,
     customer_id: int,
+    *,
     booking_opens: dt.date | None = None,
     vehicle_id: int | None = None,
     policy_id: int | None = None,
     variant: str | None = None,
     insurer: str | None = None,
 ) -> Candidate | None:
-    """The reminder of the stage `current` finds for `due` in `window` (None: none)."""
-    hit = current(rule, due, window, calendar, booking_opens=booking_opens)
+    """The `kind` reminder of the stage `current` finds for `due` in `window` (None: none)."""
+    hit = current(rules.kinds[kind], due, window, rules.calendar, booking_opens=booking_opens)
     if hit is None:
         return None
     stage, day = hit

@@ -14,7 +14,8 @@ import dailykit as kit
 import httpx
 import pytest
 from sqlalchemy import func, insert, select
-from staffkit import APPROVER, PASSWORD, add_users, form_token, serving
+from staffkit import APPROVER, add_users, form_token, serving
+from test_console_points import _login
 
 from outreach import bootstrap, daily
 from outreach.clock import JST, FixedClock
@@ -50,19 +51,6 @@ async def base(app: bootstrap.App, clock: FixedClock) -> AsyncIterator[str]:
         yield url
 
 
-async def _login(client: httpx.AsyncClient) -> str:
-    r = await client.post(
-        "/staff/login",
-        data={"username": APPROVER.username, "password": PASSWORD},
-        headers={"origin": str(client.base_url)},
-    )
-    assert r.status_code == 303, r.text
-    page = await client.get("/staff/")
-    m = re.search(r'name="csrf-token" content="([^"]+)"', page.text)
-    assert m
-    return m[1]
-
-
 async def _twice(
     client: httpx.AsyncClient, url: str, data: dict[str, str]
 ) -> tuple[httpx.Response, httpx.Response]:
@@ -75,7 +63,7 @@ async def _twice(
 
 async def test_a_call_outcome_posted_twice_is_recorded_once(app: bootstrap.App, base: str) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
-        csrf = await _login(client)
+        csrf = await _login(client, APPROVER.username)
         page = await client.get("/staff/calls", params={"day": DAY.isoformat()})
         assert page.status_code == 200
         ids = [int(i) for i in re.findall(r'action="/staff/calls/(\d+)"', page.text)]
@@ -113,7 +101,7 @@ async def test_a_batch_marked_printed_twice_is_marked_once(app: bootstrap.App, b
     async with app.sessions() as s:
         [batch] = [b for b in await batches.overview(s) if b.waiting]
     async with httpx.AsyncClient(base_url=base) as client:
-        csrf = await _login(client)
+        csrf = await _login(client, APPROVER.username)
         page = await client.get("/staff/letters")
         assert f'action="/staff/letters/{batch.name}/printed"' in page.text
         data = {"csrf_token": csrf, "form_token": form_token(page.text)}
