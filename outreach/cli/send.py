@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 
 import click
 
-from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
+from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline, process
 from outreach.cli import common
 from outreach.cli.progress import Meter
 from outreach.send import loop as send_loop
@@ -69,6 +69,7 @@ def worker(
             concurrency=concurrency,
             lease=dt.timedelta(seconds=lease) if lease else None,
         )
+        process.settle()  # the worker's templates and policy are built: out of the collector
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -6,9 +6,9 @@ and its audit row commit or fail together.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import AuditEntry
@@ -39,6 +39,34 @@ async def record(
     session.add(row)
     await session.flush()
     return row
+
+
+async def note(
+    session: AsyncSession,
+    *,
+    actor: str,
+    action: str,
+    entity: str,
+    entity_id: object = None,
+    now: dt.datetime,
+    reason: str | None = None,
+) -> None:
+    """`record` for a row nobody reads back (a failed or refused login): one cached INSERT,
+    no ORM object and no flush — the rows a login flood writes."""
+    await session.execute(
+        _NOTE,
+        {
+            "actor": actor,
+            "action": action,
+            "entity": entity,
+            "entity_id": None if entity_id is None else str(entity_id),
+            "reason": reason[:400] if reason else None,
+            "at": now,
+        },
+    )
+
+
+_NOTE = insert(cast(Table, AuditEntry.__table__))  # Core: no ORM bulk-insert bookkeeping
 
 
 async def read(

@@ -170,7 +170,7 @@ async def login(
                 )
             limited = pair > policy.per_account_address or per_address > policy.per_address
             if limited:
-                await audit.record(
+                await audit.note(
                     s,
                     actor=username or "-",
                     action="login.limited",
@@ -219,8 +219,7 @@ async def _check_and_record(
 ) -> Login:
     pair_key, address_key, account_key = keys
     async with sessions() as s:
-        user = await users.by_username(s, username)
-        stored = (user.password_hash, user.active) if user is not None else None
+        stored = await users.password_of(s, username)
     if stored is None:  # no such account: as long as a check takes, without one
         good = False if await checks.as_long_as_a_check() else None
     else:
@@ -233,7 +232,7 @@ async def _check_and_record(
     async with sessions() as s, s.begin():
         user = await users.by_username(s, username) if stored else None
         if user is None or not good or not user.active:
-            await audit.record(
+            await audit.note(
                 s,
                 actor=username or "-",
                 action="login.failed",

@@ -4,6 +4,7 @@ request, and its document as held when it was prepared."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import (
     ConsentEvent,
+    Customer,
     DataRequest,
     EmailBasis,
     GateDecision,
@@ -26,6 +28,7 @@ from outreach.provision import records as provision_records
 from outreach.staff import audit
 from outreach.staff.customer_record import (
     IDENTITY_CHECKS,
+    Row,
     _decision,
     _has_control,
     _row,
@@ -35,6 +38,52 @@ from outreach.staff.customer_record import (
 from outreach.staff.errors import Invalid, Problem
 
 DELIVERIES = ("paper", "pdf")
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    """The Art. 33 JSON export (`export`): each table's rows of the person as held (columns
+    by name), and the provision records as the person reads them."""
+
+    generated_at: str  # ISO 8601
+    customer: Row
+    vehicles: tuple[Row, ...]
+    insurance_policies: tuple[Row, ...]
+    email_bases: tuple[Row, ...]
+    consent_history: tuple[Row, ...]
+    send_log: tuple[Row, ...]
+    send_attempts: tuple[Row, ...]
+    gate_decisions: tuple[Row, ...]
+    provision_records: tuple[Row, ...]
+    provision_log: tuple[Any, ...]  # outreach.provision.records.for_customer
+    requests: tuple[Row, ...]
+    sensitive_records: tuple[Row, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as a mapping, its sections in order (the API makes it JSON)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureDocument:
+    """A recorded disclosure as held when it was prepared (`disclosure_document`)."""
+
+    request: DataRequest
+    customer: Customer
+    store: Store | None
+    vehicles: tuple[Vehicle, ...]
+    policies: tuple[InsurancePolicy, ...]
+    email_bases: tuple[EmailBasis, ...]
+    consents: tuple[ConsentEvent, ...]
+    messages: tuple[OutboxMessage, ...]
+    attempts: tuple[SendAttempt, ...]
+    provisions: tuple[ProvisionRecord, ...]
+    requests: tuple[DataRequest, ...]
+    sensitive: tuple[SensitiveRecord, ...]
 
 
 # What is held about a customer, section by section: (model, its column naming the owner —
@@ -61,11 +110,11 @@ async def _held(
     *,
     asof: dt.datetime | None = None,
     besides: int | None = None,
-) -> dict[str, list[Any]]:
+) -> dict[str, tuple[Any, ...]]:
     """The rows of every section (SECTIONS), written by `asof` when given; `besides`: a
     data request left out of "requests" (the disclosure itself)."""
     outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == customer_id)
-    out: dict[str, list[Any]] = {}
+    out: dict[str, tuple[Any, ...]] = {}
     for name, (model, owner, at, order) in SECTIONS.items():
         col = getattr(model, owner)
         where = [col.in_(outbox_ids) if model is SendAttempt else col == customer_id]
@@ -74,7 +123,7 @@ async def _held(
         if name == "requests" and besides is not None:
             where.append(DataRequest.id != besides)
         q = select(model).where(*where).order_by(getattr(model, order))
-        out[name] = list((await session.scalars(q)).all())
+        out[name] = tuple((await session.scalars(q)).all())
     return out
 
 
@@ -103,7 +152,7 @@ async def export(
     actor: str,
     now: dt.datetime,
     delivery: str = "electronic",
-) -> dict[str, Any]:
+) -> Export:
     """Art. 33 disclosure: everything held about the person — the record, vehicles, policies,
     email bases with their evidence, the consent history, the send log with every attempt,
     the gate's decisions with reasons, third-party provision records, past requests, and the
@@ -111,17 +160,19 @@ async def export(
     elsewhere). The request and the read are logged."""
     c = await get(session, customer_id)
     req = await _recorded(session, c.id, {"delivery": delivery}, actor=actor, now=now)
-    held = await _held(session, c.id)  # the new request included
-    data = {
-        "generated_at": now.isoformat(),
-        "customer": _row(c, hide={"ledger_seq", "ledger_head"}),
-        "vehicles": [_row(x) for x in held["vehicles"]],
-        "insurance_policies": [_row(x) for x in held["policies"]],
-        "email_bases": [_row(x) for x in held["email_bases"]],
-        "consent_history": [_row(x) for x in held["consents"]],
-        "send_log": [_row(x) for x in held["messages"]],
-        "send_attempts": [_row(x) for x in held["attempts"]],
-        "gate_decisions": [
+    held = {
+        name: tuple(_row(x) for x in rows) for name, rows in (await _held(session, c.id)).items()
+    }
+    data = Export(
+        generated_at=now.isoformat(),
+        customer=_row(c, hide={"ledger_seq", "ledger_head"}),
+        vehicles=held["vehicles"],
+        insurance_policies=held["policies"],
+        email_bases=held["email_bases"],
+        consent_history=held["consents"],
+        send_log=held["messages"],
+        send_attempts=held["attempts"],
+        gate_decisions=tuple(
             _decision(d)
             for d in (
                 await session.scalars(
@@ -130,14 +181,14 @@ async def export(
                     .order_by(GateDecision.id)
                 )
             ).all()
-        ],
-        "provision_records": [_row(x) for x in held["provisions"]],
+        ),
+        provision_records=held["provisions"],
         # the same records as the person reads them (Art. 33(5)): date, provided/received,
         # counterparty, items, basis, how obtained — see outreach.provision.records
-        "provision_log": await provision_records.for_customer(session, c.id),
-        "requests": [_row(x) for x in held["requests"]],
-        "sensitive_records": [_row(x) for x in held["sensitive"]],
-    }
+        provision_log=tuple(await provision_records.for_customer(session, c.id)),
+        requests=held["requests"],
+        sensitive_records=held["sensitive"],
+    )
     await audit.record(
         session,
         actor=actor,
@@ -203,14 +254,14 @@ async def disclosure_document(
     *,
     actor: str,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> DisclosureDocument:
     """The content of a recorded disclosure, as held when it was prepared (rows written
     later are left out). Viewing it is a read of personal data (audited), not a request."""
     req = await request_of(session, customer_id, request_id, "disclosure")
     c = await get(session, customer_id)
     store = await session.get(Store, c.store_id) if c.store_id is not None else None
     held = await _held(session, c.id, asof=req.received_at, besides=req.id)
-    doc = {"request": req, "customer": c, "store": store, **held}
+    doc = DisclosureDocument(request=req, customer=c, store=store, **held)
     await audit.read(
         session, actor=actor, customer_id=c.id, what=f"disclosure {req.id} document", now=now
     )

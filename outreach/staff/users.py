@@ -127,6 +127,16 @@ async def by_username(session: AsyncSession, username: str) -> StaffUser | None:
     return await session.scalar(select(StaffUser).where(StaffUser.username == username))
 
 
+async def password_of(session: AsyncSession, username: str) -> tuple[str, bool] | None:
+    """(password hash, active) of an account, or None: what a login checks first."""
+    row = (
+        await session.execute(
+            select(StaffUser.password_hash, StaffUser.active).where(StaffUser.username == username)
+        )
+    ).first()
+    return None if row is None else (row[0], bool(row[1]))
+
+
 async def all_users(session: AsyncSession) -> list[StaffUser]:
     return list((await session.scalars(select(StaffUser).order_by(StaffUser.id))).all())
 
