@@ -20,7 +20,7 @@ from outreach.gate.context import GateContext
 from outreach.gate.decision import Decision, Request
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Explanation:
     decision: Decision
     customer: dict[str, Any]

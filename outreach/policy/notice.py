@@ -20,7 +20,7 @@ from outreach.db.models import AuditEntry, Customer
 from outreach.gate import purposes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     version: int
     purposes: tuple[str, ...]  # "(7) …" added in this version
