@@ -71,7 +71,7 @@ async def lived_in(app: bootstrap.App, sent_to: Path, *, customers: int = 300) -
         first = await pipeline.run_batch(w)
     finally:
         await w.transport.close()
-    return {"run": run.as_dict(), "campaign": fired, "first_batch": dict(first.results)}
+    return {"run": run.as_dict(), "campaign": fired.to_json(), "first_batch": dict(first.results)}
 
 
 async def fingerprint(app: bootstrap.App) -> dict[str, Any]:

@@ -248,20 +248,24 @@ def schedule(campaign_id: int, at: str | None, as_user: str, as_json: bool) -> N
 def run_due(as_json: bool) -> None:
     """Fire every scheduled campaign whose time has come (what jobs/campaigns.toml runs)."""
 
-    def human(rows: list[dict[str, Any]]) -> None:
+    def human(rows: list[sending.FireResult]) -> None:
         if not rows:
             click.echo("配信時刻を迎えたキャンペーンはありません")
         for r in rows:
-            if "skipped" in r:
-                why = "配信時刻前" if r["skipped"] == "not due" else "予約済みの最新版ではない"
-                click.echo(f"キャンペーン {r['campaign_id']}: 今回は送りません（{why}）")
+            if r.skipped is not None:
+                why = "配信時刻前" if r.skipped == "not due" else "予約済みの最新版ではない"
+                click.echo(f"キャンペーン {r.campaign_id}: 今回は送りません（{why}）")
                 continue
             click.echo(
-                f"キャンペーン {r['campaign_id']}: 対象 {r['audience']} 人、"
-                f"送信予定 {r['queued']} 通、除外 {r['denied']}、延期 {r['deferred']}"
+                f"キャンペーン {r.campaign_id}: 対象 {r.audience} 人、"
+                f"送信予定 {r.queued} 通、除外 {r.denied}、延期 {r.deferred}"
             )
 
-    common.emit(_run(sending.run_due), as_json, human)
+    fired = _run(sending.run_due)
+    if as_json:
+        common.emit([r.to_json() for r in fired], as_json, human)
+    else:
+        human(fired)
 
 
 @campaign_group.command("preview")

@@ -62,9 +62,9 @@ from outreach.staff.throttle import (
     LoginPolicy,
     PasswordChecks,
     Refusals,
-    _count,
     _uncount,
     count_attempt,
+    count_attempts,
     recent_failures,
     throttle_key,
 )
@@ -82,6 +82,7 @@ __all__ = [
     "Refusals",
     "authenticate",
     "count_attempt",
+    "count_attempts",
     "login",
     "logout",
     "recent_failures",
@@ -158,9 +159,11 @@ async def login(
         return Login(ok=False, reason="busy")
     try:
         async with sessions() as s, s.begin():
-            pair, pair_start = await _count(s, pair_key, now=now, window=policy.window)
-            per_address, address_start = await _count(s, address_key, now=now, window=policy.window)
-            per_account = await count_attempt(s, account_key, now=now, window=policy.window)
+            counts = await count_attempts(
+                s, [pair_key, address_key, account_key], now=now, window=policy.window
+            )
+            (pair, pair_start), (per_address, address_start) = counts[pair_key], counts[address_key]
+            per_account = counts[account_key][0]
             if secrets.randbelow(PRUNE_EVERY) == 0:  # random usernames leave rows behind
                 await s.execute(
                     delete(LoginThrottle).where(LoginThrottle.window_start <= now - policy.window)

@@ -4,12 +4,14 @@ customer of the outcome, the notice itself and its delivery."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import (
+    Customer,
     DataRequest,
     Flag,
 )
@@ -25,6 +27,27 @@ from outreach.staff.customer_record import (
 from outreach.staff.errors import Invalid, Problem
 
 
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """One Art. 34 correction (or refusal) recorded: its request row, and the field's value
+    before and after as the audit row holds them (`{field: value}`, the value as JSON)."""
+
+    request_id: int
+    before: dict[str, Any]
+    after: dict[str, Any]
+    outcome: str
+
+
+@dataclass(frozen=True, slots=True)
+class CorrectionNotice:
+    """What the notice of a correction's outcome shows: the request, the customer, and the
+    Japanese label of the field asked to be corrected."""
+
+    request: DataRequest
+    customer: Customer
+    label: str | None
+
+
 async def correct(
     session: AsyncSession,
     customer_id: int,
@@ -36,7 +59,7 @@ async def correct(
     now: dt.datetime,
     outcome: str = "corrected",
     identity: str = "",
-) -> dict[str, Any]:
+) -> Correction:
     """Art. 34: correct one field (or record a refusal), with the before/after audit row,
     the request row, and a task to notify the customer of the outcome (R8)."""
     problems = []
@@ -90,7 +113,7 @@ async def correct(
         reason=reason,
     )
     await _notice_task(session, req, now)
-    return {"request_id": req.id, "before": before, "after": after, "outcome": outcome}
+    return Correction(request_id=req.id, before=before, after=after, outcome=outcome)
 
 
 async def _notice_task(session: AsyncSession, req: DataRequest, now: dt.datetime) -> None:
@@ -132,11 +155,13 @@ async def mark_notified(
 
 async def correction_notice(
     session: AsyncSession, customer_id: int, request_id: int, *, actor: str, now: dt.datetime
-) -> dict[str, Any]:
+) -> CorrectionNotice:
     """R8: the notice of the outcome of one correction request (Art. 34(3))."""
     req = await request_of(session, customer_id, request_id, "correction")
     c = await get(session, customer_id)
     await audit.read(
         session, actor=actor, customer_id=c.id, what=f"correction notice {req.id}", now=now
     )
-    return {"request": req, "customer": c, "label": CORRECTABLE.get(req.detail.get("field", ""))}
+    return CorrectionNotice(
+        request=req, customer=c, label=CORRECTABLE.get(req.detail.get("field", ""))
+    )

@@ -4,6 +4,7 @@ dict, a request row of a kind, and the value lists the request forms share."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Table
@@ -40,8 +41,46 @@ IDENTITY_CHECKS = (
 )
 DELIVERIES = ("paper", "pdf")
 
+# A row of the customer page or the disclosure export: a record's columns by name, as held
+# (free-form: each table has its own columns).
+Row = dict[str, Any]
 
-def _row(obj: Any, *, hide: set[str] | None = None) -> dict[str, Any]:
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    """The customer's contact preferences (the ledger's materialised view)."""
+
+    opt_outs: tuple[str, ...]
+    use_suspended: bool
+    consents: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerPage:
+    """Everything the customer page shows (`customers.page`); no sensitive records."""
+
+    customer: Row
+    preferences: Preferences
+    store: Row | None
+    vehicles: tuple[Row, ...]
+    policies: tuple[Row, ...]
+    email_bases: tuple[Row, ...]
+    consent_events: tuple[Row, ...]
+    messages: tuple[Row, ...]
+    decisions: tuple[Row, ...]
+    requests: tuple[Row, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestTaken:
+    """An opt-out or cessation request staff took (`customers.take_request`): whether the
+    ledger changed, and the Art. 35 request row of a cessation."""
+
+    changed: bool
+    request_id: int | None
+
+
+def _row(obj: Any, *, hide: set[str] | None = None) -> Row:
     table: Table = obj.__table__
     return {c.key: getattr(obj, c.key) for c in table.c if c.key not in (hide or set())}
 
@@ -53,7 +92,7 @@ async def get(session: AsyncSession, customer_id: int) -> Customer:
     return c
 
 
-def _decision(d: GateDecision) -> dict[str, Any]:
+def _decision(d: GateDecision) -> Row:
     row = _row(d)
     row["reasons"] = d.reasons.split() if d.reasons else []
     return row

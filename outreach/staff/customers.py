@@ -34,6 +34,9 @@ from outreach.staff.corrections import _notice_task, correct, correction_notice,
 from outreach.staff.customer_record import (
     CORRECTABLE,
     IDENTITY_CHECKS,
+    CustomerPage,
+    Preferences,
+    RequestTaken,
     _decision,
     _row,
     get,
@@ -48,6 +51,10 @@ __all__ = [
     "IDENTITY_CHECKS",
     "REQUEST_SCOPES",
     "SOURCES",
+    "CustomerHit",
+    "CustomerPage",
+    "Preferences",
+    "RequestTaken",
     "SearchResult",
     "correct",
     "correction_notice",
@@ -78,9 +85,23 @@ SOURCES = {"phone": "電話", "store": "店頭", "letter": "書面", "email": "�
 SEARCH_LIMIT = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class CustomerHit:
+    """One customer a search found, as the result list shows them."""
+
+    id: int
+    external_id: str
+    name_kanji: str
+    name_kana: str | None
+    prefecture: str | None
+    city: str | None
+    phone: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
 class SearchResult:
-    hits: list[dict[str, Any]]
+    hits: list[CustomerHit]
     total: int
     page: int
     per_page: int
@@ -160,16 +181,16 @@ async def search(
         reason=f"q={raw[:80]} hits={total}",
     )
     hits = [
-        {
-            "id": c.id,
-            "external_id": c.external_id,
-            "name_kanji": c.name_kanji,
-            "name_kana": c.name_kana,
-            "prefecture": c.prefecture,
-            "city": c.city,
-            "phone": c.phone,
-            "status": c.status,
-        }
+        CustomerHit(
+            id=c.id,
+            external_id=c.external_id,
+            name_kanji=c.name_kanji,
+            name_kana=c.name_kana,
+            prefecture=c.prefecture,
+            city=c.city,
+            phone=c.phone,
+            status=c.status,
+        )
         for c in found
     ]
     return SearchResult(hits, total, page, limit)
@@ -177,7 +198,7 @@ async def search(
 
 async def page(
     session: AsyncSession, customer_id: int, *, actor: str, now: dt.datetime
-) -> dict[str, Any]:
+) -> CustomerPage:
     """Everything the customer page shows (no sensitive records); the read is audited."""
     c = await get(session, customer_id)
     vehicles = (await session.scalars(select(Vehicle).where(Vehicle.user_id == c.id))).all()
@@ -215,22 +236,22 @@ async def page(
     bases = (await session.scalars(select(EmailBasis).where(EmailBasis.customer_id == c.id))).all()
     store = await session.get(Store, c.store_id) if c.store_id is not None else None
     await audit.read(session, actor=actor, customer_id=c.id, what="customer page", now=now)
-    return {
-        "customer": _row(c, hide=_INTERNAL),
-        "preferences": {
-            "opt_outs": sorted(c.opt_outs or []),
-            "use_suspended": c.use_suspended,
-            "consents": sorted(c.consents or []),
-        },
-        "store": _row(store) if store else None,
-        "vehicles": [_row(v) for v in vehicles],
-        "policies": [_row(p) for p in policies],
-        "email_bases": [_row(b) for b in bases],
-        "consent_events": [_row(e, hide={"prev_hash", "hash"}) for e in events],
-        "messages": [_row(m) for m in messages],
-        "decisions": [_decision(d) for d in decisions],
-        "requests": [_row(r) for r in requests],
-    }
+    return CustomerPage(
+        customer=_row(c, hide=_INTERNAL),
+        preferences=Preferences(
+            opt_outs=tuple(sorted(c.opt_outs or [])),
+            use_suspended=c.use_suspended,
+            consents=tuple(sorted(c.consents or [])),
+        ),
+        store=_row(store) if store else None,
+        vehicles=tuple(_row(v) for v in vehicles),
+        policies=tuple(_row(p) for p in policies),
+        email_bases=tuple(_row(b) for b in bases),
+        consent_events=tuple(_row(e, hide={"prev_hash", "hash"}) for e in events),
+        messages=tuple(_row(m) for m in messages),
+        decisions=tuple(_decision(d) for d in decisions),
+        requests=tuple(_row(r) for r in requests),
+    )
 
 
 async def take_request(
@@ -243,7 +264,7 @@ async def take_request(
     actor: str,
     now: dt.datetime,
     note: str = "",
-) -> dict[str, Any]:
+) -> RequestTaken:
     """Record an opt-out or a cessation request taken by phone or at the store (R9, R18):
     the ledger event and the customer's preferences in this transaction, who took it, and
     for a cessation request an Art. 35 request row awaiting the notice of the decision."""
@@ -274,7 +295,7 @@ async def take_request(
         session, customer_id, kind=kind, scope=scope, source=source, actor=actor, now=now,
         note=note, changed=changed,
     )  # fmt: skip
-    return {"changed": changed, "request_id": request_id}
+    return RequestTaken(changed=changed, request_id=request_id)
 
 
 async def file_request(

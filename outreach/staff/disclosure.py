@@ -4,6 +4,7 @@ request, and its document as held when it was prepared."""
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass, fields
 from typing import Any
 
 from sqlalchemy import select
@@ -11,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import (
     ConsentEvent,
+    Customer,
     DataRequest,
     EmailBasis,
     GateDecision,
@@ -26,6 +28,7 @@ from outreach.provision import records as provision_records
 from outreach.staff import audit
 from outreach.staff.customer_record import (
     IDENTITY_CHECKS,
+    Row,
     _decision,
     _has_control,
     _row,
@@ -37,6 +40,52 @@ from outreach.staff.errors import Invalid, Problem
 DELIVERIES = ("paper", "pdf")
 
 
+@dataclass(frozen=True, slots=True)
+class Export:
+    """The Art. 33 JSON export (`export`): each table's rows of the person as held (columns
+    by name), and the provision records as the person reads them."""
+
+    generated_at: str  # ISO 8601
+    customer: Row
+    vehicles: tuple[Row, ...]
+    insurance_policies: tuple[Row, ...]
+    email_bases: tuple[Row, ...]
+    consent_history: tuple[Row, ...]
+    send_log: tuple[Row, ...]
+    send_attempts: tuple[Row, ...]
+    gate_decisions: tuple[Row, ...]
+    provision_records: tuple[Row, ...]
+    provision_log: tuple[Any, ...]  # outreach.provision.records.for_customer
+    requests: tuple[Row, ...]
+    sensitive_records: tuple[Row, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The document as a mapping, its sections in order (the API makes it JSON)."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            out[f.name] = list(v) if isinstance(v, tuple) else v
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class DisclosureDocument:
+    """A recorded disclosure as held when it was prepared (`disclosure_document`)."""
+
+    request: DataRequest
+    customer: Customer
+    store: Store | None
+    vehicles: tuple[Vehicle, ...]
+    policies: tuple[InsurancePolicy, ...]
+    email_bases: tuple[EmailBasis, ...]
+    consents: tuple[ConsentEvent, ...]
+    messages: tuple[OutboxMessage, ...]
+    attempts: tuple[SendAttempt, ...]
+    provisions: tuple[ProvisionRecord, ...]
+    requests: tuple[DataRequest, ...]
+    sensitive: tuple[SensitiveRecord, ...]
+
+
 async def export(
     session: AsyncSession,
     customer_id: int,
@@ -44,7 +93,7 @@ async def export(
     actor: str,
     now: dt.datetime,
     delivery: str = "electronic",
-) -> dict[str, Any]:
+) -> Export:
     """Art. 33 disclosure: everything held about the person — the record, vehicles, policies,
     email bases with their evidence, the consent history, the send log with every attempt,
     the gate's decisions with reasons, third-party provision records, past requests, and the
@@ -52,11 +101,11 @@ async def export(
     elsewhere). The request and the read are logged."""
     c = await get(session, customer_id)
 
-    async def rows(model: Any, *where: Any, order: Any = None) -> list[dict[str, Any]]:
+    async def rows(model: Any, *where: Any, order: Any = None) -> tuple[Row, ...]:
         q = select(model).where(*where)
         if order is not None:
             q = q.order_by(order)
-        return [_row(x) for x in (await session.scalars(q)).all()]
+        return tuple(_row(x) for x in (await session.scalars(q)).all())
 
     outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == c.id)
     req = DataRequest(
@@ -70,24 +119,24 @@ async def export(
     )
     session.add(req)
     await session.flush()
-    data = {
-        "generated_at": now.isoformat(),
-        "customer": _row(c, hide={"ledger_seq", "ledger_head"}),
-        "vehicles": await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
-        "insurance_policies": await rows(
+    data = Export(
+        generated_at=now.isoformat(),
+        customer=_row(c, hide={"ledger_seq", "ledger_head"}),
+        vehicles=await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
+        insurance_policies=await rows(
             InsurancePolicy, InsurancePolicy.customer_id == c.id, order=InsurancePolicy.id
         ),
-        "email_bases": await rows(EmailBasis, EmailBasis.customer_id == c.id, order=EmailBasis.id),
-        "consent_history": await rows(
+        email_bases=await rows(EmailBasis, EmailBasis.customer_id == c.id, order=EmailBasis.id),
+        consent_history=await rows(
             ConsentEvent, ConsentEvent.customer_id == c.id, order=ConsentEvent.seq
         ),
-        "send_log": await rows(
+        send_log=await rows(
             OutboxMessage, OutboxMessage.customer_id == c.id, order=OutboxMessage.id
         ),
-        "send_attempts": await rows(
+        send_attempts=await rows(
             SendAttempt, SendAttempt.outbox_id.in_(outbox_ids), order=SendAttempt.id
         ),
-        "gate_decisions": [
+        gate_decisions=tuple(
             _decision(d)
             for d in (
                 await session.scalars(
@@ -96,18 +145,18 @@ async def export(
                     .order_by(GateDecision.id)
                 )
             ).all()
-        ],
-        "provision_records": await rows(
+        ),
+        provision_records=await rows(
             ProvisionRecord, ProvisionRecord.customer_id == c.id, order=ProvisionRecord.id
         ),
         # the same records as the person reads them (Art. 33(5)): date, provided/received,
         # counterparty, items, basis, how obtained — see outreach.provision.records
-        "provision_log": await provision_records.for_customer(session, c.id),
-        "requests": await rows(DataRequest, DataRequest.customer_id == c.id, order=DataRequest.id),
-        "sensitive_records": await rows(
+        provision_log=tuple(await provision_records.for_customer(session, c.id)),
+        requests=await rows(DataRequest, DataRequest.customer_id == c.id, order=DataRequest.id),
+        sensitive_records=await rows(
             SensitiveRecord, SensitiveRecord.customer_id == c.id, order=SensitiveRecord.id
         ),
-    }
+    )
     await audit.record(
         session,
         actor=actor,
@@ -182,45 +231,45 @@ async def disclosure_document(
     *,
     actor: str,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> DisclosureDocument:
     """The content of a recorded disclosure, as held when it was prepared (rows written
     later are left out). Viewing it is a read of personal data (audited), not a request."""
     req = await request_of(session, customer_id, request_id, "disclosure")
     c = await get(session, customer_id)
     asof = req.received_at
 
-    async def rows(model: Any, *where: Any, order: Any) -> list[Any]:
-        return list((await session.scalars(select(model).where(*where).order_by(order))).all())
+    async def rows(model: Any, *where: Any, order: Any) -> tuple[Any, ...]:
+        return tuple((await session.scalars(select(model).where(*where).order_by(order))).all())
 
     outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == c.id)
     store = await session.get(Store, c.store_id) if c.store_id is not None else None
-    doc = {
-        "request": req,
-        "customer": c,
-        "store": store,
-        "vehicles": await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
-        "policies": await rows(
+    doc = DisclosureDocument(
+        request=req,
+        customer=c,
+        store=store,
+        vehicles=await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
+        policies=await rows(
             InsurancePolicy, InsurancePolicy.customer_id == c.id, order=InsurancePolicy.id
         ),
-        "email_bases": await rows(
+        email_bases=await rows(
             EmailBasis,
             EmailBasis.customer_id == c.id,
             EmailBasis.evidence_at <= asof,
             order=EmailBasis.id,
         ),
-        "consents": await rows(
+        consents=await rows(
             ConsentEvent,
             ConsentEvent.customer_id == c.id,
             ConsentEvent.occurred_at <= asof,
             order=ConsentEvent.seq,
         ),
-        "messages": await rows(
+        messages=await rows(
             OutboxMessage,
             OutboxMessage.customer_id == c.id,
             OutboxMessage.created_at <= asof,
             order=OutboxMessage.id,
         ),
-        "attempts": await rows(
+        attempts=await rows(
             SendAttempt,
             SendAttempt.outbox_id.in_(outbox_ids),
             SendAttempt.at <= asof,
@@ -228,26 +277,26 @@ async def disclosure_document(
         ),
         # Third-party provision and receipt records (APPI Art. 29/30). The section in the
         # document renders these rows; a richer provision record plugs in here.
-        "provisions": await rows(
+        provisions=await rows(
             ProvisionRecord,
             ProvisionRecord.customer_id == c.id,
             ProvisionRecord.at <= asof,
             order=ProvisionRecord.id,
         ),
-        "requests": await rows(
+        requests=await rows(
             DataRequest,
             DataRequest.customer_id == c.id,
             DataRequest.received_at <= asof,
             DataRequest.id != req.id,
             order=DataRequest.id,
         ),
-        "sensitive": await rows(
+        sensitive=await rows(
             SensitiveRecord,
             SensitiveRecord.customer_id == c.id,
             SensitiveRecord.created_at <= asof,
             order=SensitiveRecord.id,
         ),
-    }
+    )
     await audit.read(
         session, actor=actor, customer_id=c.id, what=f"disclosure {req.id} document", now=now
     )

@@ -33,6 +33,7 @@ from outreach.staff.samples import (
     kit,
     message_data,
 )
+from outreach.staff.watch import ReasonCount
 
 __all__ = [
     "SAMPLES",
@@ -40,6 +41,7 @@ __all__ = [
     "ChannelCounts",
     "Kit",
     "Preview",
+    "ReasonCount",
     "Sample",
     "kit",
     "message_data",
@@ -49,7 +51,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ChannelCounts:
     """One channel's counts at the send time. `primary` counts each person once, under the
     first reason that stops them (the window reason only for the deferred), so allowed +
@@ -63,32 +65,31 @@ class ChannelCounts:
     reasons: dict[str, int]
     primary: dict[str, int] = field(default_factory=dict)
 
-    def reason_rows(self) -> list[dict[str, Any]]:
+    def reason_rows(self) -> list[ReasonCount]:
         """The table staff read: one row per outcome, adding up to the audience."""
-        out = [{"code": "ALLOWED", "label": "送信できる", "count": self.allowed}]
+        out = [ReasonCount("ALLOWED", "送信できる", self.allowed)]
         for code, n in sorted(self.primary.items(), key=lambda kv: (-kv[1], kv[0])):
             if code == reasons.OUTSIDE_SEND_WINDOW:
                 continue
-            out.append({"code": code, "label": labels.label("reason", code), "count": n})
+            out.append(ReasonCount(code, labels.label("reason", code), n))
         if self.deferred:
             out.append(
-                {
-                    "code": reasons.OUTSIDE_SEND_WINDOW,
-                    "label": "延期（送信時間帯外、次の時間帯に送信）",
-                    "count": self.deferred,
-                }
+                ReasonCount(
+                    reasons.OUTSIDE_SEND_WINDOW,
+                    "延期（送信時間帯外、次の時間帯に送信）",
+                    self.deferred,
+                )
             )
         return out
 
-    def all_reason_rows(self) -> list[dict[str, Any]]:
+    def all_reason_rows(self) -> list[ReasonCount]:
         """Every reason with how many people it concerns (a person may have several)."""
         return [
-            {"code": code, "label": labels.label("reason", code), "count": n}
-            for code, n in self.reasons.items()
+            ReasonCount(code, labels.label("reason", code), n) for code, n in self.reasons.items()
         ]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Preview:
     campaign_id: int
     version: int
@@ -112,8 +113,8 @@ class Preview:
                     "allowed": c.allowed,
                     "denied": c.denied,
                     "deferred": c.deferred,
-                    "rows": c.reason_rows(),
-                    "reasons": c.all_reason_rows(),
+                    "rows": [dataclasses.asdict(r) for r in c.reason_rows()],
+                    "reasons": [dataclasses.asdict(r) for r in c.all_reason_rows()],
                 }
                 for c in self.channels
             ],

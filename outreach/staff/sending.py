@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
@@ -26,6 +27,36 @@ from outreach.staff import rules as rules_mod
 log = logging.getLogger(__name__)
 
 SYSTEM_ACTOR = "scheduler"
+COUNTS = ("audience", "allowed", "deferred_queued", "denied", "deferred", "queued")
+
+
+@dataclass(frozen=True, slots=True)
+class FireResult:
+    """One firing of a scheduled campaign: skipped (`skipped` says why: "not due", or the
+    status that is not the approved, scheduled version), or the run's counts and the gate's
+    reasons with how many decisions each."""
+
+    campaign_id: int
+    skipped: str | None = None
+    run_id: int | None = None
+    audience: int = 0
+    allowed: int = 0
+    deferred_queued: int = 0
+    denied: int = 0
+    deferred: int = 0
+    queued: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """As the run's summary and `campaign run-due --json` print it."""
+        if self.skipped is not None:
+            return {"campaign_id": self.campaign_id, "skipped": self.skipped}
+        return {
+            "campaign_id": self.campaign_id,
+            "run_id": self.run_id,
+            **{k: getattr(self, k) for k in COUNTS},
+            "reasons": dict(self.reasons),
+        }
 
 
 def template_name(c: Campaign) -> str:
@@ -46,14 +77,14 @@ async def fire(
     *,
     now: dt.datetime,
     chunk: int = batch.CHUNK,
-) -> dict[str, Any]:
+) -> FireResult:
     """Run one scheduled campaign whose time has come; returns the run's summary."""
     async with sessions() as s, s.begin():
         c = await campaigns.get(s, campaign_id, for_update=True)
         if c.status != campaigns.SCHEDULED or c.approved_version != c.version:
-            return {"campaign_id": campaign_id, "skipped": f"status {c.status}"}
+            return FireResult(campaign_id, skipped=f"status {c.status}")
         if c.schedule_at is not None and c.schedule_at > now:
-            return {"campaign_id": campaign_id, "skipped": "not due"}
+            return FireResult(campaign_id, skipped="not due")
         before = campaigns.snapshot(c)
         prefix = f"campaign:{c.id}:v{c.approved_version}"
         if c.recurrence:
@@ -151,21 +182,23 @@ async def fire(
                 totals["queued"] += await enqueue.enqueue(s, drafts, now=now)
                 await s.commit()
 
-    summary: dict[str, Any] = {
-        "campaign_id": campaign_id,
-        "run_id": run_id,
-        **{
-            k: totals[k]
-            for k in ("audience", "allowed", "deferred_queued", "denied", "deferred", "queued")
-        },
-        "reasons": dict(reason_counts.most_common()),
-    }
+    summary = FireResult(
+        campaign_id,
+        run_id=run_id,
+        audience=totals["audience"],
+        allowed=totals["allowed"],
+        deferred_queued=totals["deferred_queued"],
+        denied=totals["denied"],
+        deferred=totals["deferred"],
+        queued=totals["queued"],
+        reasons=dict(reason_counts.most_common()),
+    )
     async with sessions() as s, s.begin():
         run_row = await s.get(Run, run_id)
         assert run_row is not None
         run_row.status = "done"
         run_row.finished_at = now
-        run_row.summary = summary
+        run_row.summary = summary.to_json()
     return summary
 
 
@@ -199,7 +232,7 @@ async def fire_due(
     rules_: validation.Rules,
     *,
     now: dt.datetime,
-) -> list[dict[str, Any]]:
+) -> list[FireResult]:
     """The scheduled job: fire every campaign whose time has come, then mark finished ones."""
     async with sessions() as s:
         ids = await due(s, now)
@@ -236,14 +269,14 @@ async def finish_done(session: AsyncSession, *, now: dt.datetime) -> list[int]:
     return [c.id for c in finished]
 
 
-async def run_due(app: bootstrap.App) -> list[dict[str, Any]]:
+async def run_due(app: bootstrap.App) -> list[FireResult]:
     """Fire the due campaigns with the configured registry and gate policy."""
     ctx = app.policy.gate
     rules_ = rules_mod.RegistryRules(app.policy.registry)
     return await fire_due(app.sessions, ctx, rules_, now=app.clock.now())
 
 
-async def scheduled() -> list[dict[str, Any]]:
+async def scheduled() -> list[FireResult]:
     """Entry point of jobs/campaigns.toml: fire every scheduled campaign whose time has come."""
     app = bootstrap.build()
     try:
@@ -253,9 +286,9 @@ async def scheduled() -> list[dict[str, Any]]:
                 "campaign.fired",
                 extra=logs.ids(
                     "campaign.fired",
-                    campaign_id=summary.get("campaign_id"),
-                    run_id=summary.get("run_id"),
-                    count=summary.get("queued"),
+                    campaign_id=summary.campaign_id,
+                    run_id=summary.run_id,
+                    count=None if summary.skipped is not None else summary.queued,
                 ),
             )
         return fired

@@ -11,7 +11,7 @@ and the send is audited.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,6 +28,19 @@ from outreach.staff import audit, campaigns, preview, validation
 from outreach.staff.errors import Invalid, Problem
 
 SUBJECT_PREFIX = "【テスト送信】"
+
+
+@dataclass(frozen=True, slots=True)
+class TestSend:
+    """A test send: whether the transport accepted it, its reply code, the staff address it
+    went to and the subject as sent."""
+
+    __test__ = False  # not a pytest test class
+
+    ok: bool
+    code: int | None
+    to: str
+    subject: str
 
 
 async def staff_user(session: AsyncSession, username: str) -> StaffUser:
@@ -51,7 +64,7 @@ async def send(
     actor: str,
     settings: settings_mod.Settings,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> TestSend:
     """Send the campaign, rendered from sample data, to `actor`'s own address. `to`, if
     given, must be that address (the form shows it); any other address is refused."""
     user = await staff_user(session, actor)
@@ -126,9 +139,6 @@ async def send(
         after={"to": user.username, "version": c.version, "data": "sample"},
         reason=f"{result.code} {result.detail}"[:400],
     )
-    return {
-        "ok": result.ok,
-        "code": result.code,
-        "to": address,
-        "subject": SUBJECT_PREFIX + rendered.subject,
-    }
+    return TestSend(
+        ok=result.ok, code=result.code, to=address, subject=SUBJECT_PREFIX + rendered.subject
+    )

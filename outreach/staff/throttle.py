@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import os
 import threading
@@ -20,10 +21,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import case, func, literal, select, update
+from sqlalchemy import Integer, String, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from outreach.db.bulk import conflict_insert
 from outreach.db.models import TS, AuditEntry, LoginThrottle
 from outreach.staff import users
 
@@ -165,26 +165,46 @@ async def count_attempt(
 ) -> int:
     """Add one to the counter `key` (restarting it when its window has passed); its new
     value. One statement, so concurrent attempts each see their own number."""
-    return (await _count(session, key, now=now, window=window))[0]
+    return (await count_attempts(session, [key], now=now, window=window))[key][0]
 
 
-async def _count(
-    session: AsyncSession, key: str, *, now: dt.datetime, window: dt.timedelta
-) -> tuple[int, dt.datetime]:
-    """`count_attempt`, with the start of the counter's window."""
-    table = LoginThrottle.__table__
-    ins = conflict_insert(session, table)
-    expired = table.c.window_start <= now - window
-    stmt = ins.values(key=key, failures=1, window_start=now).on_conflict_do_update(
-        index_elements=[table.c.key],
-        set_={
-            "failures": case((expired, 1), else_=table.c.failures + 1),
-            "window_start": case((expired, literal(now, TS)), else_=table.c.window_start),
-        },
+async def count_attempts(
+    session: AsyncSession, keys: list[str], *, now: dt.datetime, window: dt.timedelta
+) -> dict[str, tuple[int, dt.datetime]]:
+    """Add one to each counter in `keys`, in one atomic upsert (a login counts three): each
+    key's new value and the start of its window. The statement is built once per number of
+    keys; rows are written in key order, so that concurrent attempts sharing
+    counters always lock them in the same order (no deadlock)."""
+    ordered = sorted(set(keys))
+    stmt = _count_statement(len(ordered))
+    params: dict[str, Any] = {f"k{i}": k for i, k in enumerate(ordered)}
+    params.update(now=now, cutoff=now - window)
+    out = {}
+    for key, failures, start in await session.execute(stmt, params):
+        aware = start if start.tzinfo is not None else start.replace(tzinfo=now.tzinfo)
+        out[key] = (int(failures), aware)
+    return out
+
+
+@functools.cache
+def _count_statement(n: int) -> Any:
+    """The upsert for `n` keys, as text: SQLAlchemy compiles a multi-row INSERT … ON CONFLICT
+    anew on every execution (such statements have no cache key), which cost more than the
+    round trip. The same SQL runs on PostgreSQL and SQLite (≥ 3.35: RETURNING)."""
+    rows = ", ".join(f"(:k{i}, 1, :now)" for i in range(n))
+    expired = "login_throttle.window_start <= :cutoff"
+    sql = (
+        f'INSERT INTO login_throttle ("key", failures, window_start) VALUES {rows} '
+        f'ON CONFLICT ("key") DO UPDATE SET '
+        f"failures = CASE WHEN {expired} THEN 1 ELSE login_throttle.failures + 1 END, "
+        f"window_start = CASE WHEN {expired} THEN :now ELSE login_throttle.window_start END "
+        f'RETURNING "key", failures, window_start'
     )
-    row = (await session.execute(stmt.returning(table.c.failures, table.c.window_start))).one()
-    start = row[1] if row[1].tzinfo is not None else row[1].replace(tzinfo=now.tzinfo)
-    return int(row[0]), start
+    return (
+        text(sql)
+        .bindparams(bindparam("now", type_=TS), bindparam("cutoff", type_=TS))
+        .columns(key=String, failures=Integer, window_start=TS)
+    )
 
 
 async def _uncount(session: AsyncSession, keys: list[str]) -> None:

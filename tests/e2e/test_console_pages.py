@@ -148,7 +148,7 @@ async def _data(app: bootstrap.App) -> dict[str, Any]:
         "draft": draft.id,
         "approved": sent.id,
         "disclosure": disclosure.id,
-        "correction": correction["request_id"],
+        "correction": correction.request_id,
         "token": token,
     }
 

@@ -205,7 +205,14 @@ async def test_a_correction_with_a_bad_phone_is_refused_and_nothing_changes(
             now=app.clock.now(),
             identity="license",
         )
-    assert out["after"] == {"phone": "03-1018-9544"}  # normalised as the import does
+    assert out.after == {"phone": "03-1018-9544"}  # normalised as the import does
+    # the request's page and the printed notice name the corrected field in Japanese
+    url = f"/staff/customers/{ids['C1']}/corrections/{out.request_id}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        await _login(client, APPROVER.username)
+        shown, notice = await client.get(url), await client.get(f"{url}/notice")
+    assert shown.status_code == notice.status_code == 200
+    assert "電話番号" in shown.text and "電話番号" in notice.text
 
 
 # -- 3. the preview decides for the send time, not for the wall clock -----------------------
@@ -231,7 +238,7 @@ async def test_preview_at_five_in_the_morning_counts_for_the_next_open_window(
     assert (five.audience, five.allowed, five.deferred) == (eleven.audience, eleven.allowed, 0)
     assert five.allowed > 0 and at_five.samples  # samples shown
     for ch in (five, eleven):  # the rows add up to the audience
-        assert sum(r["count"] for r in ch.reason_rows()) == ch.audience
+        assert sum(r.count for r in ch.reason_rows()) == ch.audience
     # asked for 05:00 itself: everyone allowed is deferred, the rows still add up
     async with app.sessions() as s, s.begin():
         c2 = await s.get(Campaign, c.id)
@@ -241,7 +248,7 @@ async def test_preview_at_five_in_the_morning_counts_for_the_next_open_window(
         )
     [f] = forced.channels
     assert f.deferred == eleven.allowed and f.allowed == 0
-    assert sum(r["count"] for r in f.reason_rows()) == f.audience
+    assert sum(r.count for r in f.reason_rows()) == f.audience
     assert not forced.samples  # samples only of people the gate allows at that time
 
 
@@ -334,7 +341,7 @@ async def test_results_after_sending_do_not_count_the_deferred_again(app: bootst
         cid = c.id
     async with app.sessions() as s:
         r = await watch.campaign_results(s, cid, now=now)
-    assert r["outbox"]["sent"] == 1 and r["denied"] == [] and r["deferred"] == 0
+    assert r.outbox.sent == 1 and r.denied == () and r.deferred == 0
     svg = charts.bars([("09:00", 1)], title="送信数の推移（1分ごと）", x_label="時刻", unit="通")
     assert (
         ">送信数の推移（1分ごと）</text>" in svg and ">時刻</text>" in svg and ">通</text>" in svg
@@ -526,13 +533,13 @@ async def test_search_folds_width_kana_spaces_and_phone_hyphens(
             "ｓ１",
         ):
             found = await customers.search(s, q, actor="aoi", now=now)
-            assert "S1" in [h["external_id"] for h in found.hits], q
+            assert "S1" in [h.external_id for h in found.hits], q
         assert (await customers.search(s, "%", actor="aoi", now=now)).total == 1  # only 100%_
         assert (await customers.search(s, "_", actor="aoi", now=now)).total == 1
         page1 = await customers.search(s, "中村", actor="aoi", now=now)
         page2 = await customers.search(s, "中村", actor="aoi", now=now, page=2)
     assert page1.total == 26 and len(page1.hits) == 20 and len(page2.hits) == 6 and page1.pages == 2
-    assert not {h["id"] for h in page1.hits} & {h["id"] for h in page2.hits}
+    assert not {h.id for h in page1.hits} & {h.id for h in page2.hits}
     async with httpx.AsyncClient(base_url=base) as client:
         await _login(client, APPROVER.username)
         r = await client.get("/staff/customers", params={"q": "中村"})

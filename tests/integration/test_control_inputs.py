@@ -58,7 +58,7 @@ async def test_a_reason_may_hold_line_breaks_but_no_escape(app: bootstrap.App) -
             s, ids["C1"], field="phone", value="090-1234-5678", reason="本人より電話\n免許証で確認",
             actor="aoi", now=app.clock.now(),
         )  # fmt: skip
-    assert r["after"] == {"phone": "090-1234-5678"}
+    assert r.after == {"phone": "090-1234-5678"}
     with pytest.raises(Invalid):
         async with app.sessions() as s, s.begin():
             await customers.correct(

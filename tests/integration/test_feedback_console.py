@@ -98,4 +98,4 @@ async def test_customer_page_shows_the_sign_up_evidence(
         assert "double_opt_in_showroom" in html
     async with app.sessions() as s, s.begin():  # the Art. 33 disclosure's data
         export = await staff_customers.export(s, cid, actor="aoi", now=clock.now())
-    assert form.sha256 in json.dumps(export, ensure_ascii=False, default=str)
+    assert form.sha256 in json.dumps(export.to_json(), ensure_ascii=False, default=str)

@@ -77,9 +77,9 @@ async def test_firing_queues_the_allowed_at_the_campaign_rate_and_only_once(
     [summary] = first
     # the template talks about the car: everyone who uses an owned vehicle (not C5, who sold
     # theirs), but not C2 (opted out), C3 (no address) nor C7 (no basis)
-    assert summary["audience"] == 6
-    assert summary["allowed"] == summary["queued"] == 3
-    assert summary["reasons"]["OPTED_OUT"] == 1
+    assert summary.audience == 6
+    assert summary.allowed == summary.queued == 3
+    assert summary.reasons["OPTED_OUT"] == 1
     async with app.sessions() as s:
         rows = (await s.scalars(select(OutboxMessage).order_by(OutboxMessage.not_before))).all()
         assert sorted(r.customer_id for r in rows) == sorted(ids[k] for k in ("C1", "C4", "C6"))
@@ -99,7 +99,7 @@ async def test_firing_queues_the_allowed_at_the_campaign_rate_and_only_once(
     async with app.sessions() as s, s.begin():
         (await campaigns.get(s, cid)).status = "scheduled"
     [repeat] = await sending.fire_due(app.sessions, ctx, rules(), now=now)
-    assert repeat["allowed"] == 3 and repeat["queued"] == 0
+    assert repeat.allowed == 3 and repeat.queued == 0
 
 
 async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> None:
@@ -149,7 +149,7 @@ async def test_a_test_send_goes_only_to_a_staff_address(app: bootstrap.App) -> N
                 settings=settings,
                 now=now,
             )
-        assert r["ok"] and r["code"] == 250
+        assert r.ok and r.code == 250
         [received] = smtp.received
         msg = received.parsed()
         # Rendered from the synthetic sample customer, never from a real customer's record.
@@ -196,7 +196,7 @@ async def test_a_recurring_campaign_fires_once_per_occurrence(app: bootstrap.App
     assert await sending.fire_due(app.sessions, ctx, rules(), now=day1) == []
     day2 = dt.datetime(2026, 1, 6, 10, 0, 5, tzinfo=JST)
     [second] = await sending.fire_due(app.sessions, ctx, rules(), now=day2)
-    assert first["queued"] == second["queued"] == 1  # C1, the one allowed in the audience
+    assert first.queued == second.queued == 1  # C1, the one allowed in the audience
     async with app.sessions() as s:
         c = await campaigns.get(s, cid)
         assert c.status == "scheduled"
@@ -223,8 +223,8 @@ async def test_a_campaign_fired_at_night_is_queued_for_the_morning(app: bootstra
     [fired] = await sending.fire_due(
         app.sessions, load_context(REPO / "config"), rules(), now=night
     )
-    assert (fired["allowed"], fired["deferred_queued"], fired["queued"]) == (0, 3, 3)
-    assert fired["denied"] == 3 and fired["reasons"]["OPTED_OUT"] == 1  # still denied
+    assert (fired.allowed, fired.deferred_queued, fired.queued) == (0, 3, 3)
+    assert fired.denied == 3 and fired.reasons["OPTED_OUT"] == 1  # still denied
     async with app.sessions() as s:
         times = (await s.scalars(select(OutboxMessage.not_before))).all()
         assert min(times) == dt.datetime(2026, 1, 6, 8, 0, tzinfo=JST)

@@ -82,23 +82,23 @@ async def test_results_count_sends_denials_and_the_campaigns_own_opt_outs(
         cid = c.id
     async with app.sessions() as s:
         r = await watch.campaign_results(s, cid, now=now - dt.timedelta(minutes=1))
-        assert {k: r["outbox"][k] for k in ("sent", "queued", "failed")} == {
+        assert {k: getattr(r.outbox, k) for k in ("sent", "queued", "failed")} == {
             "sent": 2,
             "queued": 1,
             "failed": 1,
         }
         # each person once, under the first reason of their latest decision
-        assert {d["code"]: d["count"] for d in r["denied"]} == {
+        assert {d.code: d.count for d in r.denied} == {
             "OPTED_OUT": 1,
             "CONTACT_UNREACHABLE": 1,
             "OUTSIDE_SEND_WINDOW": 1,
         }
         # C6's message waits for its time (not_before lies a minute ahead of `now` here)
-        assert r["deferred"] == 1 and r["waiting"] == {"ready": 0, "scheduled": 1, "retry": 0}
-        assert (r["optouts"], r["optouts_by_scope"]) == (1, {"category:marketing": 1})
-        assert sum(t["sent"] for t in r["timeline"]) == 2
+        assert r.deferred == 1 and r.waiting == watch.Waiting(ready=0, scheduled=1, retry=0)
+        assert (r.optouts, r.optouts_by_scope) == (1, {"category:marketing": 1})
+        assert sum(t.sent for t in r.timeline) == 2
 
         d = await watch.dashboard(s, now=now + dt.timedelta(hours=2))
-        assert d["queue"]["queued"] == 1 and d["failures_24h"] == 1
-        assert d["runs"][0]["summary"] == {"queued": 12}
-        assert d["optout_trend"][-1]["optouts"] == 2 and len(d["optout_trend"]) == 14
+        assert d.queue.queued == 1 and d.failures_24h == 1
+        assert d.runs[0].summary == {"queued": 12}
+        assert d.optout_trend[-1].optouts == 2 and len(d.optout_trend) == 14

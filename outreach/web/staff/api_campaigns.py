@@ -3,6 +3,7 @@ scheduling and control, preview, test send, results."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -162,7 +163,7 @@ def router(st: StaffWeb) -> APIRouter:
                 settings=st.app.settings,
                 now=st.now,
             )
-            return schemas.TestSendOut.model_validate(r)
+            return schemas.TestSendOut.model_validate(dataclasses.asdict(r))
 
     @router.get(
         "/campaigns/{campaign_id}/results", response_model=schemas.ResultsOut, tags=["campaigns"]
@@ -172,7 +173,7 @@ def router(st: StaffWeb) -> APIRouter:
         async with st.tx() as s:
             who(request).require("campaign.read")
             return schemas.ResultsOut.model_validate(
-                await watch.campaign_results(s, campaign_id, now=st.now)
+                dataclasses.asdict(await watch.campaign_results(s, campaign_id, now=st.now))
             )
 
     return router

@@ -3,6 +3,7 @@ corrections (Art. 34) and the disclosure export (Art. 33)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Annotated, Any
 
@@ -32,7 +33,7 @@ def router(st: StaffWeb) -> APIRouter:
             p.require("customer.read")
             found = await customers.search(s, q, actor=p.username, now=st.now, page=page)
             response.headers["x-total-count"] = str(found.total)
-            return [schemas.CustomerHit.model_validate(h) for h in found.hits]
+            return [schemas.CustomerHit.model_validate(dataclasses.asdict(h)) for h in found.hits]
 
     @router.get("/customers/{customer_id}", tags=["customers"])
     async def customer(customer_id: schemas.Id, request: Request) -> dict[str, Any]:
@@ -40,7 +41,9 @@ def router(st: StaffWeb) -> APIRouter:
         async with st.tx() as s:
             p = who(request)
             p.require("customer.read")
-            return await customers.page(s, customer_id, actor=p.username, now=st.now)
+            return dataclasses.asdict(
+                await customers.page(s, customer_id, actor=p.username, now=st.now)
+            )
 
     @router.post(
         "/customers/{customer_id}/requests", response_model=schemas.RequestOut, tags=["customers"]
@@ -62,7 +65,7 @@ def router(st: StaffWeb) -> APIRouter:
                 now=st.now,
                 note=body.note,
             )
-            return schemas.RequestOut.model_validate(r)
+            return schemas.RequestOut.model_validate(dataclasses.asdict(r))
 
     @router.post(
         "/customers/{customer_id}/corrections",
@@ -86,7 +89,7 @@ def router(st: StaffWeb) -> APIRouter:
                 now=st.now,
                 outcome=body.outcome,
             )
-            return schemas.CorrectionOut.model_validate(r)
+            return schemas.CorrectionOut.model_validate(dataclasses.asdict(r))
 
     @router.get("/customers/{customer_id}/export", tags=["customers"])
     async def export(customer_id: schemas.Id, request: Request) -> Response:
@@ -96,7 +99,7 @@ def router(st: StaffWeb) -> APIRouter:
             p.require("customer.request")
             data = await customers.export(s, customer_id, actor=p.username, now=st.now)
         return JSONResponse(
-            jsonable(data),
+            jsonable(data.to_json()),
             headers={
                 "content-disposition": f'attachment; filename="customer-{customer_id}.json"',
                 "cache-control": "no-store",

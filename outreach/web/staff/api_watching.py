@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -19,6 +20,6 @@ def router(st: StaffWeb) -> APIRouter:
         """Latest daily runs, queue depth, failures in 24 h, opt-out trend (14 days)."""
         async with st.tx() as s:
             who(request).require("dashboard.read")
-            return await watch.dashboard(s, now=st.now)
+            return dataclasses.asdict(await watch.dashboard(s, now=st.now))
 
     return router

@@ -80,8 +80,8 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
             results = await watch.campaign_results(s, campaign_id, now=st.now)
             history = await _history(s, campaign_id)
         chart = charts.bars(
-            [(t["at"], t["sent"]) for t in results["timeline"]],
-            title=f"送信数の推移（{results['timeline_step']}ごと）",
+            [(t.at, t.sent) for t in results.timeline],
+            title=f"送信数の推移（{results.timeline_step}ごと）",
             x_label="時刻（日本時間）",
             unit="通",
         )
@@ -195,7 +195,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
                     settings=st.app.settings,
                     now=st.now,
                 )
-                flag = "ok" if sent["ok"] else "failed"
+                flag = "ok" if sent.ok else "failed"
                 row.result_url = f"{url}?sent={flag}"
                 return RedirectResponse(f"{url}?sent={flag}", 303)
             elif action in actions:
@@ -223,7 +223,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
             )
         first = result.channels[0] if result.channels else None
         chart = charts.bars(
-            [(r["label"], r["count"]) for r in first.reason_rows()] if first else [],
+            [(r.label, r.count) for r in first.reason_rows()] if first else [],
             title="対象者の内訳",
             x_label="人数",
             unit="人",

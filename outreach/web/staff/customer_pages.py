@@ -125,7 +125,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
                 outcome=str(form.get("outcome") or "corrected"),
                 identity=str(form.get("identity") or ""),
             )
-            return f"{root}/customers/{customer_id}/corrections/{out['request_id']}"
+            return f"{root}/customers/{customer_id}/corrections/{out.request_id}"
 
         return await form_post(request, customer_id, act)
 

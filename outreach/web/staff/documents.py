@@ -18,13 +18,15 @@ from outreach import labels
 from outreach.provision import records as provision_records
 from outreach.render import dealer as dealer_mod
 from outreach.render import golive
+from outreach.staff.corrections import CorrectionNotice
+from outreach.staff.disclosure import DisclosureDocument
 
 STYLESHEET = "document.css"
 
 
 def render_disclosure(
     env: jinja2.Environment,
-    doc: Mapping[str, Any],
+    doc: DisclosureDocument,
     *,
     purposes: Sequence[Any],
     names: Mapping[str, str],
@@ -47,7 +49,7 @@ def render_disclosure(
 
 def render_notice(
     env: jinja2.Environment,
-    doc: Mapping[str, Any],
+    doc: CorrectionNotice,
     *,
     names: Mapping[str, str],
     dealer: Any = None,

@@ -168,7 +168,7 @@ def build(st: StaffWeb) -> FastAPI:
             data = await watch.dashboard(s, now=st.now)
             recent = await campaigns.all_campaigns(s, limit=10)
         chart = charts.bars(
-            [(d["day"], d["optouts"]) for d in data["optout_trend"]],
+            [(d.day, d.optouts) for d in data.optout_trend],
             title="配信停止の推移（直近14日）",
             x_label="日付",
             unit="件",
