@@ -32,7 +32,7 @@ CHANNELS = {"email": "メール", "post": "郵便", "phone": "電話"}
 OB = OutboxMessage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     kind: str
     stage: str
@@ -50,7 +50,7 @@ class Row:
         return f"{kind} 第{self.stage}段階 {CHANNELS.get(self.channel, self.channel)}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Report:
     days: int
     rows: list[Row] = field(default_factory=list)

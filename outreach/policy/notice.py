@@ -21,7 +21,7 @@ from outreach.db.models import AuditEntry, Customer
 from outreach.gate import purposes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     version: int
     purposes: tuple[str, ...]  # "(7) …" added in this version
@@ -51,7 +51,18 @@ def changes(reg: purposes.Registry, version: int | None = None) -> Change:
     )
 
 
-async def to_notify(session: AsyncSession, reg: purposes.Registry) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ToNotify:
+    """An active customer shown an older version, and how a notice can reach them."""
+
+    customer_id: int
+    external_id: str
+    name: str
+    notice_version: int
+    via: str | None  # post | email | None (no address held)
+
+
+async def to_notify(session: AsyncSession, reg: purposes.Registry) -> list[ToNotify]:
     """Active customers shown an older version, with the channel a notice can go by."""
     c = Customer
     rows = await session.execute(
@@ -64,15 +75,7 @@ async def to_notify(session: AsyncSession, reg: purposes.Registry) -> list[dict[
     out = []
     for cid, ext, name, version, postal, address, email in rows:
         via = "post" if postal and address else ("email" if email else None)
-        out.append(
-            {
-                "customer_id": cid,
-                "external_id": ext,
-                "name": name,
-                "notice_version": version,
-                "via": via,
-            }
-        )
+        out.append(ToNotify(cid, ext, name, version, via))
     return out
 
 

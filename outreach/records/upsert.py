@@ -20,7 +20,7 @@ from outreach.db.bulk import chunks, conflict_insert
 MAX_PARAMS = 30_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Counts:
     inserted: int = 0
     updated: int = 0

@@ -43,7 +43,7 @@ _WORK_FOLDERS = ("print", "calls")
 _SAMPLE = 20
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=dict)
@@ -206,7 +206,7 @@ def _remove(files: list[str]) -> None:
         Path(f).unlink(missing_ok=True)
 
 
-async def scheduled(dry_run: bool = False) -> dict[str, Any]:
+async def scheduled(dry_run: bool = False) -> Plan:
     """Entry point of jobs/retention.toml."""
     app = bootstrap.build()
     try:
@@ -216,6 +216,6 @@ async def scheduled(dry_run: bool = False) -> dict[str, Any]:
                 session, p, app.clock.now(), data_dir=app.settings.data_dir, dry_run=dry_run
             )
         log.info("retention done: %s", plan.counts)
-        return plan.as_dict()
+        return plan
     finally:
         await app.close()
