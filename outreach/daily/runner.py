@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,7 +152,7 @@ async def _finish(
     )
 
 
-async def scheduled(app: bootstrap.App, date: str | None = None) -> dict[str, Any]:
+async def scheduled(app: bootstrap.App, date: str | None = None) -> Summary:
     """Entry point of jobs/daily_reminders.toml, run on the scheduler's App: today's run (or
     `date`, YYYY-MM-DD)."""
     try:
@@ -164,4 +163,4 @@ async def scheduled(app: bootstrap.App, date: str | None = None) -> dict[str, An
     log.info(
         "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
     )
-    return summary.as_dict()
+    return summary
