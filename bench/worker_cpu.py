@@ -1,0 +1,136 @@
+"""The worker's CPU per message: `outreach worker --once` draining a fired campaign against
+a counting sink (the one of bench/user_path.py), measured inside the worker process as CPU
+time (`time.process_time()`, every thread) spent in `pipeline.drain`, so start-up (imports,
+template checks) is left out and a busy machine does not change the figure much.
+
+    .venv/bin/python bench/worker_cpu.py [--customers N] [--runs N] [--db sqlite|pg]
+        [--profile FILE.prof] [--batch N]
+
+With `--profile`, one more run is profiled (cProfile, the drain only), with `--spy` sampled
+by py-spy (if installed; collapsed stacks, every thread); the CPU figure is taken from the
+runs without them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+
+
+def child(out: str, profile: str | None, argv: list[str]) -> None:
+    """In the worker process: time `pipeline.drain`, then run the CLI."""
+    import cProfile
+
+    from outreach import pipeline
+    from outreach.cli.main import run
+
+    inner = pipeline.drain
+
+    async def timed(*args: Any, **kwargs: Any) -> pipeline.BatchReport:
+        prof = cProfile.Profile() if profile else None
+        c0, w0 = time.process_time(), time.perf_counter()
+        if prof is not None:
+            prof.enable()
+        try:
+            report = await inner(*args, **kwargs)
+        finally:
+            if prof is not None:
+                prof.disable()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        if prof is not None and profile:
+            prof.dump_stats(profile)
+        sent = report.results.get("sent", 0)
+        with open(out, "w") as f:  # noqa: ASYNC230 - once, after the drain
+            f.write(json.dumps({"cpu": cpu, "wall": wall, "sent": sent}))
+        return report
+
+    pipeline.drain = timed  # type: ignore[assignment]
+    sys.argv = ["outreach", *argv]
+    sys.exit(run())
+
+
+def main() -> None:
+    if sys.argv[1:2] == ["--child"]:
+        child(sys.argv[2], sys.argv[3] or None, sys.argv[4:])
+        return
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=3000)
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
+    ap.add_argument("--profile", default=None)
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--spy", default=None, help="py-spy raw (collapsed) stacks of the last run")
+    args = ap.parse_args()
+    import user_path
+
+    work = Path(tempfile.mkdtemp(prefix="bench-cpu-"))
+    port = user_path.free_port()
+    sink_file = work / "sink.bin"
+    sink = subprocess.Popen(
+        [sys.executable, user_path.__file__, "--serve", str(port), str(sink_file)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert sink.stdout is not None and sink.stdout.readline().strip() == "ready"
+    db = f"sqlite:///{work / 'bench.sqlite3'}" if args.db == "sqlite" else user_path.make_pg(work)
+    try:
+        site = user_path.Site(db, work / "site", port, args.customers)
+        print(f"{args.db}: {site.n} messages queued", flush=True)
+        cpu: list[float] = []
+        extra = 1 if args.profile or args.spy else 0
+        for i in range(args.runs + extra):
+            profiling = bool(extra) and i == args.runs
+            site.reset()
+            mark = sink_file.stat().st_size if sink_file.exists() else 0
+            out = work / "cpu.json"
+            cmd = [sys.executable, __file__, "--child", str(out)]
+            cmd += [args.profile if profiling and args.profile else ""]
+            cmd += ["worker", "--once", "--json"]
+            if args.batch:
+                cmd += ["--batch", str(args.batch)]
+            if profiling and args.spy:
+                spy = str(Path(sys.executable).with_name("py-spy"))
+                cmd = [spy, "record", "-r", "250", "-f", "raw", "-o", args.spy, "--", *cmd]
+            env = site.env(OUTREACH_CONFIG_DIR=str(site.lifted))
+            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                raise SystemExit(f"worker: exit {proc.returncode}: {proc.stderr[-3000:]}")
+            got = user_path.received(sink_file, mark)
+            user_path.check(got, signed=False)
+            r = json.loads(out.read_text())
+            assert r["sent"] == site.n == len(got), (r, site.n, len(got))
+            ms = r["cpu"] * 1000 / r["sent"]
+            tag = " (profiled)" if profiling else ""
+            print(
+                f"  run {i + 1}{tag}: {r['sent']} sent, {ms:.3f} ms CPU/message, "
+                f"{r['sent'] / r['wall']:,.0f} msg/s wall",
+                flush=True,
+            )
+            if not profiling:
+                cpu.append(ms)
+        if cpu:
+            print(f"median CPU per message: {statistics.median(cpu):.3f} ms ({len(cpu)} runs)")
+        site.engine.dispose()
+    finally:
+        assert sink.stdin is not None
+        sink.stdin.close()
+        sink.wait(timeout=30)
+        if args.db == "pg":
+            user_path.drop_pg(db)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
