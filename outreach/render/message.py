@@ -96,8 +96,10 @@ def message_id(outbox_id: int | str, domain: str) -> str:
     return f"<{outbox_id}.{secrets.token_hex(8)}@{_domain(domain)}>"
 
 
+@functools.lru_cache(maxsize=64)
 def list_id(phrase: str, stream: str, domain: str) -> ListId:
-    """The List-Id of a stream (R26): `phrase <stream.domain>`."""
+    """The List-Id of a stream (R26): `phrase <stream.domain>` (the same for every message of
+    the stream: checked once)."""
     label = f"{stream}.{_domain(domain)}"
     if not _DOMAIN.match(label):
         raise ValueError(f"invalid list id {label!r}")
@@ -118,7 +120,8 @@ def build(mail: Mail) -> bytes:
     out.append(_sender_header(mail.sender.name, mail.sender.addr))
     out.append(_address_header("To", mail.to))
     out.append(_unstructured("Subject", mail.subject))
-    out.append(f"Date: {format_datetime(mail.date)}\r\n")
+    # Keyed by the offset too: equal instants in other zones are written otherwise.
+    out.append(_date_header(mail.date, mail.date.utcoffset()))
     if not _MSG_ID.match(mail.message_id):
         raise ValueError(f"Message-ID must look like <left@right>: {mail.message_id!r}")
     out.append(f"Message-ID: {mail.message_id}\r\n")
@@ -263,6 +266,12 @@ def _unstructured(name: str, value: str) -> str:
     ):
         return _fold(name, words)
     return _fold(name, _encoded_words(value, EW_LINE - len(name) - 2, EW_MAX))
+
+
+# The messages of a batch are built at one `now`: its Date header is formatted once.
+@functools.lru_cache(maxsize=8)
+def _date_header(date: dt.datetime, offset: dt.timedelta | None) -> str:
+    return f"Date: {format_datetime(date)}\r\n"
 
 
 # The sender and the list are the same for every message of a stream: encode them once.

@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import email.header
 import email.policy
+import email.utils
 import re
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -275,3 +276,17 @@ def test_unsafe_extra_headers_and_ids_are_refused() -> None:
         message.build(sample(message_id="no-angle@example.jp"))
     with pytest.raises(ValueError, match="exactly one https"):
         message.build(sample(list_unsubscribe=("https://a.jp/u/1", "https://b.jp/u/2")))
+
+
+def test_the_date_header_follows_each_messages_own_zone() -> None:
+    """The Date header is formatted once per `now`; the same instant in another zone (equal
+    datetimes) is still written in that zone."""
+    utc = NOW.astimezone(dt.UTC)
+    assert utc == NOW
+    got = [raw_header(message.build(sample(date=d)), "Date") for d in (NOW, utc, NOW)]
+    assert got == [
+        email.utils.format_datetime(NOW),
+        email.utils.format_datetime(utc),
+        email.utils.format_datetime(NOW),
+    ]
+    assert got[0].endswith("+0900") and got[1].endswith("+0000")
