@@ -31,6 +31,12 @@ sys.path.insert(0, str(REPO / "bench"))
 def child(out: str, profile: str | None, argv: list[str]) -> None:
     """In the worker process: time `pipeline.drain`, then run the CLI."""
     import cProfile
+    import os
+
+    code = os.environ.get("WORKER_CPU_CODE")
+    if code:  # another checkout's outreach package (an A/B run), ahead of the editable one
+        sys.meta_path[:] = [f for f in sys.meta_path if "editable" not in repr(f)]
+        sys.path.insert(0, code)
 
     from outreach import pipeline
     from outreach.cli.main import run
@@ -70,6 +76,7 @@ def main() -> None:
     ap.add_argument("--db", choices=("sqlite", "pg"), default="sqlite")
     ap.add_argument("--profile", default=None)
     ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--alt", default=None, help="another checkout: its runs alternate with ours")
     ap.add_argument("--spy", default=None, help="py-spy raw (collapsed) stacks of the last run")
     args = ap.parse_args()
     import user_path
@@ -88,9 +95,11 @@ def main() -> None:
     try:
         site = user_path.Site(db, work / "site", port, args.customers)
         print(f"{args.db}: {site.n} messages queued", flush=True)
-        cpu: list[float] = []
+        cpu: dict[str, list[float]] = {"this": [], "alt": []}
         extra = 1 if args.profile or args.spy else 0
-        for i in range(args.runs + extra):
+        trees = ["this", "alt"] if args.alt else ["this"]
+        plan = [(i, t) for i in range(args.runs) for t in trees] + [(args.runs, "this")] * extra
+        for i, tree in plan:
             profiling = bool(extra) and i == args.runs
             site.reset()
             mark = sink_file.stat().st_size if sink_file.exists() else 0
@@ -104,6 +113,8 @@ def main() -> None:
                 spy = str(Path(sys.executable).with_name("py-spy"))
                 cmd = [spy, "record", "-r", "250", "-f", "raw", "-o", args.spy, "--", *cmd]
             env = site.env(OUTREACH_CONFIG_DIR=str(site.lifted))
+            if tree == "alt":
+                env["WORKER_CPU_CODE"] = str(Path(args.alt).resolve())
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if proc.returncode != 0:
                 raise SystemExit(f"worker: exit {proc.returncode}: {proc.stderr[-3000:]}")
@@ -112,16 +123,20 @@ def main() -> None:
             r = json.loads(out.read_text())
             assert r["sent"] == site.n == len(got), (r, site.n, len(got))
             ms = r["cpu"] * 1000 / r["sent"]
-            tag = " (profiled)" if profiling else ""
+            tag = (" (profiled)" if profiling else "") + (" [alt]" if tree == "alt" else "")
             print(
                 f"  run {i + 1}{tag}: {r['sent']} sent, {ms:.3f} ms CPU/message, "
                 f"{r['sent'] / r['wall']:,.0f} msg/s wall",
                 flush=True,
             )
             if not profiling:
-                cpu.append(ms)
-        if cpu:
-            print(f"median CPU per message: {statistics.median(cpu):.3f} ms ({len(cpu)} runs)")
+                cpu[tree].append(ms)
+        for tree, got_ms in cpu.items():
+            if got_ms:
+                print(
+                    f"median CPU per message ({tree}): {statistics.median(got_ms):.3f} ms "
+                    f"({len(got_ms)} runs)"
+                )
         site.engine.dispose()
     finally:
         assert sink.stdin is not None
