@@ -164,12 +164,14 @@ def canonical_text(text: str) -> str:
 
 
 def _text_part(subtype: str, text: str) -> str:
-    data = base64.b64encode(canonical_text(text).encode("utf-8")).decode("ascii")
-    lines = "\r\n".join(data[i : i + 76] for i in range(0, len(data), 76))
+    raw = canonical_text(text).encode("utf-8")
+    # Lines of 76 (57 bytes each), every one ending in a line break, in C; an empty part
+    # is one empty line.
+    lines = base64.encodebytes(raw).decode("ascii").replace("\n", "\r\n") if raw else "\r\n"
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n"
-        f"{lines}\r\n"
+        f"{lines}"
     )
 
 
