@@ -16,10 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import sqlite3
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -66,6 +68,20 @@ def child(out: str, profile: str | None, argv: list[str]) -> None:
     sys.exit(run())
 
 
+def _probe(work: Path, stop: threading.Event, waits: list[float]) -> None:
+    """What an opt-out's transaction waits for while the worker sends: a small write (to a
+    table of its own) every 50 ms, timed from BEGIN IMMEDIATE to its commit."""
+    db = sqlite3.connect(work / "bench.sqlite3", timeout=30, isolation_level=None)
+    db.execute("CREATE TABLE IF NOT EXISTS bench_probe (at REAL)")
+    while not stop.wait(0.05):
+        t0 = time.perf_counter()
+        db.execute("BEGIN IMMEDIATE")
+        db.execute("INSERT INTO bench_probe VALUES (?)", (t0,))
+        db.execute("COMMIT")
+        waits.append(time.perf_counter() - t0)
+    db.close()
+
+
 def main() -> None:
     if sys.argv[1:2] == ["--child"]:
         child(sys.argv[2], sys.argv[3] or None, sys.argv[4:])
@@ -77,6 +93,10 @@ def main() -> None:
     ap.add_argument("--profile", default=None)
     ap.add_argument("--batch", type=int, default=None)
     ap.add_argument("--alt", default=None, help="another checkout: its runs alternate with ours")
+    ap.add_argument("--alt-batch", type=int, default=None, help="the alt runs' --batch")
+    ap.add_argument(
+        "--probe", action="store_true", help="SQLite: time a small write every 50 ms meanwhile"
+    )
     ap.add_argument("--spy", default=None, help="py-spy raw (collapsed) stacks of the last run")
     args = ap.parse_args()
     import user_path
@@ -107,15 +127,25 @@ def main() -> None:
             cmd = [sys.executable, __file__, "--child", str(out)]
             cmd += [args.profile if profiling and args.profile else ""]
             cmd += ["worker", "--once", "--json"]
-            if args.batch:
-                cmd += ["--batch", str(args.batch)]
+            batch = args.alt_batch if tree == "alt" and args.alt_batch else args.batch
+            if batch:
+                cmd += ["--batch", str(batch)]
             if profiling and args.spy:
                 spy = str(Path(sys.executable).with_name("py-spy"))
                 cmd = [spy, "record", "-r", "250", "-f", "raw", "-o", args.spy, "--", *cmd]
             env = site.env(OUTREACH_CONFIG_DIR=str(site.lifted))
             if tree == "alt":
                 env["WORKER_CPU_CODE"] = str(Path(args.alt).resolve())
+            stop = threading.Event()
+            waits: list[float] = []
+            probe = None
+            if args.db == "sqlite" and args.probe:
+                probe = threading.Thread(target=_probe, args=(work, stop, waits), daemon=True)
+                probe.start()
             proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
+            stop.set()
+            if probe is not None:
+                probe.join()
             if proc.returncode != 0:
                 raise SystemExit(f"worker: exit {proc.returncode}: {proc.stderr[-3000:]}")
             got = user_path.received(sink_file, mark)
@@ -123,6 +153,13 @@ def main() -> None:
             r = json.loads(out.read_text())
             assert r["sent"] == site.n == len(got), (r, site.n, len(got))
             ms = r["cpu"] * 1000 / r["sent"]
+            if waits:
+                waits.sort()
+                p95 = waits[int(len(waits) * 0.95)]
+                print(
+                    f"    a writer's wait for SQLite's lock: p95 {p95 * 1000:.0f} ms, "
+                    f"max {waits[-1] * 1000:.0f} ms ({len(waits)} writes)"
+                )
             tag = (" (profiled)" if profiling else "") + (" [alt]" if tree == "alt" else "")
             print(
                 f"  run {i + 1}{tag}: {r['sent']} sent, {ms:.3f} ms CPU/message, "
