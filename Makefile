@@ -19,7 +19,7 @@ demo: $(STAMP) fonts
 # fonts so screenshots and the A4 PDF documents show text rather than boxes (IPA Gothic and
 # Mincho), Pango for WeasyPrint, poppler-utils (pdftoppm) to look at the PDF pages (the disclosure and the letters), npm for
 # axe-core (injected into every page by the accessibility walk).
-BROWSER_PKGS := chromium fonts-ipafont-gothic fonts-ipafont-mincho libpango-1.0-0 libpangoft2-1.0-0 poppler-utils
+BROWSER_PKGS := chromium fonts-ipafont-gothic fonts-ipafont-mincho libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 BROWSER_PKGS += opendkim-tools  # OpenDKIM, the second DKIM verifier in the tests
 AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
 browser:
@@ -31,8 +31,10 @@ browser:
 	fi
 	@test -f $(AXE) || (cd tests/e2e/axe && npm install --no-save --no-audit --no-fund --no-package-lock axe-core@4.11.0 >/dev/null)
 
-# The IPA fonts the printable letters (PDF) are set in; poppler-utils' pdftoppm to look at them.
-FONT_PKGS := fonts-ipafont-gothic fonts-ipafont-mincho poppler-utils
+# The IPA fonts the printable letters (PDF) are set in; HarfBuzz-Subset, which WeasyPrint uses
+# to embed only the glyphs a PDF needs (without it, it warns on import); poppler-utils' pdftoppm
+# to look at them.
+FONT_PKGS := fonts-ipafont-gothic fonts-ipafont-mincho libharfbuzz-subset0 poppler-utils
 fonts:
 	@missing=$$(for p in $(FONT_PKGS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \

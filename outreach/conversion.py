@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import clock
+from outreach.db.bulk import chunks
 from outreach.db.models import OutboxMessage, ServiceEvent
 from outreach.gate import batch
 
@@ -31,7 +32,7 @@ CHANNELS = {"email": "メール", "post": "郵便", "phone": "電話"}
 OB = OutboxMessage
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Row:
     kind: str
     stage: str
@@ -49,7 +50,7 @@ class Row:
         return f"{kind} 第{self.stage}段階 {CHANNELS.get(self.channel, self.channel)}"
 
 
-@dataclass
+@dataclass(slots=True)
 class Report:
     days: int
     rows: list[Row] = field(default_factory=list)
@@ -94,8 +95,7 @@ async def report(session: AsyncSession, *, days: int = DEFAULT_DAYS) -> Report:
     reminders = (await session.execute(q)).all()
     vids = sorted({int(r[3]) for r in reminders if r[3] is not None})
     events: dict[int, list[dt.date]] = {}
-    for i in range(0, len(vids), batch.IN_CHUNK):
-        part = vids[i : i + batch.IN_CHUNK]
+    for part in chunks(vids, batch.IN_CHUNK):
         eq = select(ServiceEvent.vehicle_id, ServiceEvent.on_date).where(
             ServiceEvent.vehicle_id.in_(part)
         )

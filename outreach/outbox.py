@@ -140,7 +140,7 @@ _CLAIMED_COLUMNS = [T.c[f.name] for f in fields(Claimed) if f.name != "slot"]
 _ITEMS = [f.name for f in fields(Claimed)].index("items")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Result:
     """What happened to one claimed message; `record` writes a batch of them.
 

@@ -11,6 +11,7 @@ from sqlalchemy import Date, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import clock
+from outreach.db.bulk import chunks
 from outreach.db.models import (
     CallAttempt,
     Campaign,
@@ -159,8 +160,7 @@ async def _calls(session: AsyncSession, q: Any) -> list[Call]:
     rows = (await session.execute(q)).all()
     ids = [int(r[0]) for r in rows]
     tried: dict[int, list[Attempt]] = {}
-    for i in range(0, len(ids), batch.IN_CHUNK):
-        part = ids[i : i + batch.IN_CHUNK]
+    for part in chunks(ids, batch.IN_CHUNK):
         aq = (
             select(
                 CallAttempt.outbox_id,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select, update
@@ -27,6 +28,25 @@ from outreach.staff import audit, customers
 from outreach.staff.errors import Invalid, Problem
 
 
+@dataclass(frozen=True, slots=True)
+class Effects:
+    """What recording a call's outcome did; a field is None when the outcome has no such
+    effect. `to_json()` is the audit entry's `after` (only the effects that happened)."""
+
+    outcome: str
+    call_from: str | None = None  # call_back: the next time the call may be made (ISO 8601)
+    cancelled: int | None = None  # wrong_number, booked: queued entries cancelled
+    suppressed: int | None = None  # opt_out, cessation: queued entries the gate now refuses
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outcome": self.outcome}
+        for name in ("call_from", "cancelled", "suppressed"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = value
+        return out
+
+
 async def record(
     session: AsyncSession,
     ctx: GateContext,
@@ -37,7 +57,7 @@ async def record(
     note: str,
     actor: str,
     now: dt.datetime,
-) -> dict[str, Any]:
+) -> Effects:
     """Record one call's outcome and its effects in the caller's transaction."""
     problems = []
     if outcome not in OUTCOMES:
@@ -69,25 +89,27 @@ async def record(
     )
     session.add(attempt)
     await session.flush()
-    effects: dict[str, Any] = {"outcome": outcome}
+    call_from: str | None = None
+    cancelled: int | None = None
+    suppressed: int | None = None
     row.attempts = (row.attempts or 0) + 1
     if outcome == "call_back":
         assert on_date is not None
         row.not_before = await _next_call_time(session, ctx, row.customer_id, on_date)
-        effects["call_from"] = row.not_before.isoformat()
+        call_from = row.not_before.isoformat()
     elif outcome == "wrong_number":
         row.status, row.last_error = "cancelled", "wrong_number"
         await session.execute(
             update(Customer).where(Customer.id == row.customer_id).values(phone_unreachable_at=now)
         )
-        effects["cancelled"] = await _cancel(
+        cancelled = await _cancel(
             session, [OB.customer_id == row.customer_id, OB.channel == "phone"], "wrong_number"
         )
     else:
         row.status, row.sent_at = CALLED, now
     if outcome == "booked":
         assert on_date is not None
-        effects["cancelled"] = await _booked(session, row, on_date, attempt.id, now)
+        cancelled = await _booked(session, row, on_date, attempt.id, now)
     if outcome in ("opt_out", "cessation"):
         await customers.take_request(
             session,
@@ -99,7 +121,8 @@ async def record(
             now=now,
             note=note,
         )
-        effects["suppressed"] = await recheck(session, ctx, row.customer_id, now)
+        suppressed = await recheck(session, ctx, row.customer_id, now)
+    effects = Effects(outcome, call_from, cancelled, suppressed)
     await audit.record(
         session,
         actor=actor,
@@ -107,7 +130,7 @@ async def record(
         entity="outbox",
         entity_id=row.id,
         now=now,
-        after={k: v for k, v in effects.items()},
+        after=effects.to_json(),
         reason=None,
     )
     return effects

@@ -56,19 +56,6 @@ def candidate(v: VehicleFacts, rules: Rules, window: Window) -> Candidate | None
         return None  # done together with the 車検
     if stages.booked(v.booked_on, due, rules.booking_lookback_months):
         return None
-    hit = stages.current(rule, due, window, rules.calendar)
-    if hit is None:
-        return None
-    stage, day = hit
-    return Candidate(
-        kind="inspection",
-        stage=stage.name,
-        customer_id=v.user_id,
-        due_on=due,
-        stage_on=day,
-        booking=stage.booking,
-        advertising=stage.advertising,
-        templates=tuple(stage.templates.items()),
-        vehicle_id=v.id,
-        variant=variant(v, due),
+    return stages.candidate(
+        "inspection", rules, due, window, v.user_id, vehicle_id=v.id, variant=variant(v, due)
     )

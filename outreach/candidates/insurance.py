@@ -30,19 +30,12 @@ def candidate(p: PolicyFacts, rules: Rules, window: Window) -> Candidate | None:
     customer = recipient(p)
     if customer is None:
         return None
-    hit = stages.current(rule, p.expires_on, window, rules.calendar)
-    if hit is None:
-        return None
-    stage, day = hit
-    return Candidate(
-        kind=p.kind,
-        stage=stage.name,
-        customer_id=customer,
-        due_on=p.expires_on,
-        stage_on=day,
-        booking=stage.booking,
-        advertising=stage.advertising,
-        templates=tuple(stage.templates.items()),
+    return stages.candidate(
+        p.kind,
+        rules,
+        p.expires_on,
+        window,
+        customer,
         vehicle_id=p.vehicle_id,
         policy_id=p.id,
         insurer=p.insurer,

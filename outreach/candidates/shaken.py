@@ -29,24 +29,7 @@ def candidate(v: VehicleFacts, rules: Rules, window: Window) -> Candidate | None
     due = v.shaken_expiry_on
     if stages.booked(v.booked_on, due, rules.booking_lookback_months):
         return None
-    hit = stages.current(
-        rule,
-        due,
-        window,
-        rules.calendar,
-        booking_opens=window_opens(due, rules.booking_window_months),
-    )
-    if hit is None:
-        return None
-    stage, day = hit
-    return Candidate(
-        kind="shaken",
-        stage=stage.name,
-        customer_id=v.user_id,
-        due_on=due,
-        stage_on=day,
-        booking=stage.booking,
-        advertising=stage.advertising,
-        templates=tuple(stage.templates.items()),
-        vehicle_id=v.id,
+    opens = window_opens(due, rules.booking_window_months)
+    return stages.candidate(
+        "shaken", rules, due, window, v.user_id, booking_opens=opens, vehicle_id=v.id
     )

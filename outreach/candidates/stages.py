@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 from outreach.candidates.calendar import BusinessCalendar, add_months
-from outreach.candidates.facts import Window
-from outreach.candidates.rules import KindRule, Stage
+from outreach.candidates.facts import Candidate, Window
+from outreach.candidates.rules import KindRule, Rules, Stage
 
 
 def dated(
@@ -56,6 +56,40 @@ def current(
         if day in window:
             hit = (stage, day)
     return hit
+
+
+def candidate(
+    kind: str,
+    rules: Rules,
+    due: dt.date,
+    window: Window,
+    customer_id: int,
+    *,
+    booking_opens: dt.date | None = None,
+    vehicle_id: int | None = None,
+    policy_id: int | None = None,
+    variant: str | None = None,
+    insurer: str | None = None,
+) -> Candidate | None:
+    """The `kind` reminder of the stage `current` finds for `due` in `window` (None: none)."""
+    hit = current(rules.kinds[kind], due, window, rules.calendar, booking_opens=booking_opens)
+    if hit is None:
+        return None
+    stage, day = hit
+    return Candidate(
+        kind=kind,
+        stage=stage.name,
+        customer_id=customer_id,
+        due_on=due,
+        stage_on=day,
+        booking=stage.booking,
+        advertising=stage.advertising,
+        templates=tuple(stage.templates.items()),
+        vehicle_id=vehicle_id,
+        policy_id=policy_id,
+        variant=variant,
+        insurer=insurer,
+    )
 
 
 def booked(booked_on: dt.date | None, due: dt.date, lookback_months: int) -> bool:

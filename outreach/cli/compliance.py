@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -13,6 +12,7 @@ from outreach import bootstrap
 from outreach.cli import common
 from outreach.clock import JST
 from outreach.compliance import pdf, report
+from outreach.compliance.model import Report
 
 
 @click.group("compliance")
@@ -31,7 +31,7 @@ def report_cmd(
     """Sends by purpose, channel and basis; opt-outs; denials by reason; consent evidence;
     provisions; incidents open."""
 
-    async def go(app: bootstrap.App) -> dict[str, Any]:
+    async def go(app: bootstrap.App) -> Report:
         now = app.clock.now()
         m = month
         if m is None:
@@ -55,21 +55,20 @@ def report_cmd(
             raise common.Failure(f"cannot write the report: {e}", 2) from None
         return r
 
-    def human(r: dict[str, Any]) -> None:
-        click.echo(f"{r['title']}（{r['period']}）")
-        click.echo(f"  送信・発送: {r['sends_total']:,} 件")
-        after = r["ads_after_optout"]
-        click.echo(
-            f"  配信停止・利用停止: {r['optouts_total']:,} 件（停止後の広告メール {after} 件）"
-        )
-        click.echo(f"  送信不可の判定: {r['denials_total']:,} 件")
-        click.echo(f"  提供・受領の記録: {r['provisions_total']:,} 件")
-        click.echo(f"  対応中の漏えい等事案: {r['incidents_open']} 件")
+    def human(r: Report) -> None:
+        click.echo(f"{r.title}（{r.period}）")
+        click.echo(f"  送信・発送: {r.sends_total:,} 件")
+        after = r.ads_after_optout
+        click.echo(f"  配信停止・利用停止: {r.optouts_total:,} 件（停止後の広告メール {after} 件）")
+        click.echo(f"  送信不可の判定: {r.denials_total:,} 件")
+        click.echo(f"  提供・受領の記録: {r.provisions_total:,} 件")
+        click.echo(f"  対応中の漏えい等事案: {r.incidents_open} 件")
         for path in (html_out, pdf_out):
             if path is not None:
                 click.echo(f"  → {path}")
 
-    common.emit(common.run_app(go), as_json, human)
+    r = common.run_app(go)
+    common.emit(r.to_json() if as_json else r, as_json, human)
 
 
 def register(cli: click.Group) -> None:

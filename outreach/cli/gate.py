@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import getpass
 from collections.abc import Sequence
 from pathlib import Path
@@ -27,7 +28,30 @@ _ADVERTISING = {"yes": True, "no": False, "unclassified": None}
 _FILTERS = ("status", "acquisition", "store", "prefecture", "notice_version", "joint_use_partner")
 
 
+# The options that make a gate Request (the keywords of `_request`).
+_REQUEST_KEYS = (
+    "purpose",
+    "channel",
+    "template",
+    "items",
+    "advertising",
+    "kind",
+    "campaign_id",
+    "insurer",
+    "data_insurer",
+    "topic",
+)
+
+
 def _request_options(f: Any) -> Any:
+    """The request options (and --at, --json); the command receives the request's as one
+    `ask`, the keywords of `_request`."""
+
+    @functools.wraps(f)
+    def command(**kw: Any) -> Any:
+        ask = {k: kw.pop(k) for k in _REQUEST_KEYS}
+        return f(ask=ask, **kw)
+
     options = [
         click.option("--purpose", required=True, help="Purpose id from config/purposes.toml."),
         click.option("--channel", required=True, type=click.Choice(CHANNELS)),
@@ -60,8 +84,8 @@ def _request_options(f: Any) -> Any:
         common.json_option,
     ]
     for option in reversed(options):
-        f = option(f)
-    return f
+        command = option(command)
+    return command
 
 
 def _at(value: str | None, app: bootstrap.App) -> dt.datetime:
@@ -163,16 +187,7 @@ def _user() -> str:
 @_request_options
 def explain_cmd(
     customer_id: int,
-    purpose: str,
-    channel: str,
-    template: Path | None,
-    items: str,
-    advertising: str,
-    kind: str | None,
-    campaign_id: int | None,
-    insurer: str | None,
-    data_insurer: str | None,
-    topic: str | None,
+    ask: dict[str, Any],
     at: str | None,
     as_json: bool,
 ) -> None:
@@ -181,19 +196,7 @@ def explain_cmd(
 
     async def go(app: bootstrap.App) -> explain_mod.Explanation:
         ctx = app.policy.gate
-        req, fields = _request(
-            ctx,
-            purpose=purpose,
-            channel=channel,
-            template=template,
-            items=items,
-            advertising=advertising,
-            kind=kind,
-            campaign_id=campaign_id,
-            insurer=insurer,
-            data_insurer=data_insurer,
-            topic=topic,
-        )
+        req, fields = _request(ctx, **ask)
         async with app.sessions() as session, session.begin():
             found = await explain_mod.explain(
                 session,
@@ -201,7 +204,7 @@ def explain_cmd(
                 customer_id,
                 req,
                 _at(at, app),
-                template=str(template) if template else None,
+                template=str(ask["template"]) if ask["template"] else None,
                 fields=fields,
             )
             # The explanation shows the customer's consent ledger: a read of personal data
@@ -210,7 +213,7 @@ def explain_cmd(
                 session,
                 actor=f"cli:{_user()}",
                 customer_id=customer_id,
-                what=f"gate explain {purpose}/{channel}",
+                what=f"gate explain {ask['purpose']}/{ask['channel']}",
                 now=app.clock.now(),
             )
             return found
@@ -228,16 +231,7 @@ def explain_cmd(
     help=f"KEY=VALUE on customers ({', '.join(_FILTERS)}); repeatable, all must match.",
 )
 def audit_cmd(
-    purpose: str,
-    channel: str,
-    template: Path | None,
-    items: str,
-    advertising: str,
-    kind: str | None,
-    campaign_id: int | None,
-    insurer: str | None,
-    data_insurer: str | None,
-    topic: str | None,
+    ask: dict[str, Any],
     at: str | None,
     as_json: bool,
     filters: tuple[str, ...],
@@ -247,25 +241,13 @@ def audit_cmd(
 
     async def go(app: bootstrap.App) -> dict[str, Any]:
         ctx = app.policy.gate
-        req, _ = _request(
-            ctx,
-            purpose=purpose,
-            channel=channel,
-            template=template,
-            items=items,
-            advertising=advertising,
-            kind=kind,
-            campaign_id=campaign_id,
-            insurer=insurer,
-            data_insurer=data_insurer,
-            topic=topic,
-        )
+        req, _ = _request(ctx, **ask)
         async with app.sessions() as session:
             where = await _where(session, parsed)
             tally = await audit_mod.audit(session, ctx, req, _at(at, app), where=where)
         return {
-            "purpose": purpose,
-            "channel": channel,
+            "purpose": ask["purpose"],
+            "channel": ask["channel"],
             "items": sorted(req.items),
             "filters": dict(parsed),
             **tally.as_dict(),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import getpass
 from pathlib import Path
@@ -51,25 +52,27 @@ def _ja(value: str | None) -> str:
     return f"{t.year}年{t.month}月{t.day}日 {t:%H:%M}"
 
 
-def _show(d: dict[str, Any]) -> None:
-    click.echo(f"#{d['id']} {d['title']}（{'対応中' if d['status'] == 'open' else '完了'}）")
-    found, people = _ja(d["discovered_at"]), f"{d['affected']:,} 名（通知済み {d['notified']:,}）"
+def _show(d: reg_mod.Described) -> None:
+    click.echo(f"#{d.id} {d.title}（{'対応中' if d.status == 'open' else '完了'}）")
+    found, people = _ja(d.discovered_at), f"{d.affected:,} 名（通知済み {d.notified:,}）"
     click.echo(f"  発見: {found}  本人: {people}")
-    if d["reportable"]:
-        click.echo(f"  報告対象: {'、'.join(d['class_labels'])}")
-        click.echo(
-            f"  速報期限: {_ja(d['preliminary_due_on'])}  確報期限: {_ja(d['final_due_on'])}"
-        )
+    if d.reportable:
+        click.echo(f"  報告対象: {'、'.join(d.class_labels)}")
+        click.echo(f"  速報期限: {_ja(d.preliminary_due_on)}  確報期限: {_ja(d.final_due_on)}")
     else:
         click.echo("  報告対象の類型に当たりません（記録のみ）")
-    for h in d.get("history", []):
-        what = labels.label("audit_action", h["action"])
-        d = h.get("detail") or {}
-        if h["action"] == "incident.notified":
-            how = "メール" if d.get("via") == "email" else "郵送"
-            n = d.get("sent", d.get("letters", 0))
+    for h in d.history:
+        what = labels.label("audit_action", h.action)
+        detail = h.detail or {}
+        if h.action == "incident.notified":
+            how = "メール" if detail.get("via") == "email" else "郵送"
+            n = detail.get("sent", detail.get("letters", 0))
             what += f"（{how} {n:,} 名）"
-        click.echo(f"  {_ja(h['at'])} {what}（{labels.person(h['actor'], {})}）")
+        click.echo(f"  {_ja(h.at)} {what}（{labels.person(h.actor, {})}）")
+
+
+def _emit(d: reg_mod.Described, as_json: bool) -> None:
+    common.emit(d.to_json() if as_json else d, as_json, _show)
 
 
 @click.group("incident")
@@ -111,7 +114,7 @@ def record_cmd(
         except ValueError:
             raise common.Failure(f"{customers_file}: one customer id per line", 1) from None
 
-    async def go(app: bootstrap.App) -> dict[str, Any]:
+    async def go(app: bootstrap.App) -> reg_mod.Described:
         async with app.sessions() as s:
             inc = await reg_mod.record(
                 s, _rules(app), title=title, discovered_at=_when(discovered, app),
@@ -120,7 +123,7 @@ def record_cmd(
             )  # fmt: skip
             return await reg_mod.describe(s, inc.id)
 
-    common.emit(common.run_app(go), as_json, _show)
+    _emit(common.run_app(go), as_json)
 
 
 @incident_group.command("from-send")
@@ -131,7 +134,7 @@ def record_cmd(
 def from_send_cmd(outbox_id: int, discovered: str | None, note: str, as_json: bool) -> None:
     """Mail sent to the wrong recipient, recorded from the send log in one step."""
 
-    async def go(app: bootstrap.App) -> dict[str, Any]:
+    async def go(app: bootstrap.App) -> reg_mod.Described:
         async with app.sessions() as s:
             inc = await reg_mod.from_send_log(
                 s, _rules(app), outbox_id, discovered_at=_when(discovered, app), note=note,
@@ -139,7 +142,7 @@ def from_send_cmd(outbox_id: int, discovered: str | None, note: str, as_json: bo
             )  # fmt: skip
             return await reg_mod.describe(s, inc.id)
 
-    common.emit(common.run_app(go), as_json, _show)
+    _emit(common.run_app(go), as_json)
 
 
 @incident_group.command("list")
@@ -148,21 +151,22 @@ def from_send_cmd(outbox_id: int, discovered: str | None, note: str, as_json: bo
 def list_cmd(only_open: bool, as_json: bool) -> None:
     """Incidents, newest first."""
 
-    async def go(app: bootstrap.App) -> list[dict[str, Any]]:
+    async def go(app: bootstrap.App) -> list[reg_mod.Described]:
         async with app.sessions() as s:
             q = select(Incident.id).order_by(Incident.discovered_at.desc())
             if only_open:
                 q = q.where(Incident.status == "open")
             return [await reg_mod.describe(s, i) for i in (await s.scalars(q)).all()]
 
-    common.emit(common.run_app(go), as_json, _list)
+    found = common.run_app(go)
+    common.emit([d.to_json() for d in found] if as_json else found, as_json, _list)
 
 
-def _list(rows: list[dict[str, Any]]) -> None:
+def _list(rows: list[reg_mod.Described]) -> None:
     if not rows:
         click.echo("記録はありません")
     for d in rows:
-        _show({**d, "history": []})
+        _show(dataclasses.replace(d, history=()))
 
 
 @incident_group.command("show")
@@ -171,11 +175,11 @@ def _list(rows: list[dict[str, Any]]) -> None:
 def show_cmd(incident_id: int, as_json: bool) -> None:
     """One incident with its history."""
 
-    async def go(app: bootstrap.App) -> dict[str, Any]:
+    async def go(app: bootstrap.App) -> reg_mod.Described:
         async with app.sessions() as s:
             return await reg_mod.describe(s, incident_id)
 
-    common.emit(common.run_app(go), as_json, _show)
+    _emit(common.run_app(go), as_json)
 
 
 @incident_group.command("notify")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -64,7 +65,7 @@ def notify_list_cmd(as_csv: bool, as_json: bool) -> None:
         reg = app.policy.registry
         async with app.sessions() as session:
             people = await notice.to_notify(session, reg)
-        return {"change": notice.changes(reg).as_dict(), "customers": people}
+        return {"change": notice.changes(reg).as_dict(), "customers": [asdict(p) for p in people]}
 
     d = common.run_app(go)
     if as_csv:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import getpass
 import io
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,7 @@ from sqlalchemy import select
 from outreach import bootstrap
 from outreach.cli import common
 from outreach.db.models import ProvisionRecord
-from outreach.provision import insurer_export, joint_export, records
+from outreach.provision import exportfile, insurer_export, joint_export, records
 
 
 def _user() -> str:
@@ -22,6 +23,37 @@ def _user() -> str:
         return getpass.getuser()
     except (OSError, KeyError):
         return "unknown"
+
+
+def _export(
+    run: Callable[..., Awaitable[exportfile.Result]],
+    to: str,
+    out: Path | None,
+    as_json: bool,
+    *,
+    stem: str,
+    heading: str,
+) -> None:
+    """Run one export to `to` (default file: exports/<stem>-<to>-<date>.csv) and report it;
+    `heading` is formatted with the result's fields."""
+
+    async def go(app: bootstrap.App) -> dict[str, Any]:
+        now = app.clock.now()
+        path = out or app.settings.data_dir / "exports" / f"{stem}-{to}-{now:%Y%m%d}.csv"
+        async with app.sessions() as session:
+            result = await run(
+                session, app.policy.registry, to, path, now=now, actor=f"cli:{_user()}"
+            )
+        return result.as_dict()
+
+    common.emit(
+        common.run_app(go),
+        as_json,
+        lambda d: click.echo(
+            f"{heading.format(**d)}: {d['customers']:,} 名 / {d['rows']:,} 行 → {d['path']}\n"
+            f"提供の記録 {d['batch']}（{d['customers']:,} 件）"
+        ),
+    )
 
 
 @click.group("export")
@@ -39,25 +71,7 @@ def joint_use_cmd(group: str, out: Path | None, as_json: bool) -> None:
     """Write the joint-use items ①–⑧ of the customers in scope for GROUP to a CSV file and a
     provision record for each of them. Exit 1 when nobody is in scope, 2 for an unknown
     group or a joint use not yet published."""
-
-    async def go(app: bootstrap.App) -> dict[str, Any]:
-        reg = app.policy.registry
-        now = app.clock.now()
-        path = out or app.settings.data_dir / "exports" / f"joint-use-{group}-{now:%Y%m%d}.csv"
-        async with app.sessions() as session:
-            result = await joint_export.run(
-                session, reg, group, path, now=now, actor=f"cli:{_user()}"
-            )
-        return result.as_dict()
-
-    common.emit(
-        common.run_app(go),
-        as_json,
-        lambda d: click.echo(
-            f"共同利用 {d['group']}: {d['customers']:,} 名 / {d['rows']:,} 行 → {d['path']}\n"
-            f"提供の記録 {d['batch']}（{d['customers']:,} 件）"
-        ),
-    )
+    _export(joint_export.run, group, out, as_json, stem="joint-use", heading="共同利用 {group}")
 
 
 @export_group.command("insurer")
@@ -70,25 +84,7 @@ def insurer_cmd(insurer: str, out: Path | None, as_json: bool) -> None:
     """Write, for the customers who consented to sharing with INSURER, the items the policy
     names for that insurer to a CSV file and a provision record for each of them. Exit 1
     when nobody consented, 2 for an unknown insurer."""
-
-    async def go(app: bootstrap.App) -> dict[str, Any]:
-        reg = app.policy.registry
-        now = app.clock.now()
-        path = out or app.settings.data_dir / "exports" / f"insurer-{insurer}-{now:%Y%m%d}.csv"
-        async with app.sessions() as session:
-            result = await insurer_export.run(
-                session, reg, insurer, path, now=now, actor=f"cli:{_user()}"
-            )
-        return result.as_dict()
-
-    common.emit(
-        common.run_app(go),
-        as_json,
-        lambda d: click.echo(
-            f"{d['name']}への提供: {d['customers']:,} 名 / {d['rows']:,} 行 → {d['path']}\n"
-            f"提供の記録 {d['batch']}（{d['customers']:,} 件）"
-        ),
-    )
+    _export(insurer_export.run, insurer, out, as_json, stem="insurer", heading="{name}への提供")
 
 
 @click.command("provisions")

@@ -190,11 +190,11 @@ def customer_group() -> None:
 def show_cmd(ident: str, as_json: bool) -> None:
     """Show a customer (by DMS external id, or internal id) with everything held on them."""
 
-    async def _go(app: bootstrap.App) -> dict[str, Any]:
+    async def _go(app: bootstrap.App) -> customers.Shown:
         async with app.sessions() as session:
             return await customers.show(session, ident, actor=f"cli:{_user()}", now=app.clock.now())
 
-    common.emit(common.run_app(_go), as_json, _print_customer)
+    common.emit(common.run_app(_go).to_json(), as_json, _print_customer)
 
 
 def _user() -> str:

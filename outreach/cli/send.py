@@ -5,36 +5,35 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
-from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline
+from outreach import bootstrap, heartbeat, labels, metrics, outbox, pipeline, process
 from outreach.cli import common
 from outreach.cli.progress import Meter
 from outreach.send import loop as send_loop
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+# The worker's options whose default (None: not given) is the configuration's.
+_CONFIGURED_HELP = {
+    "--batch": "Messages claimed per transaction (default: config/sending.toml).",
+    "--concurrency": "SMTP connections (default: OUTREACH_SMTP_POOL_SIZE).",
+    "--lease": "Seconds before a dead worker's messages are claimable again.",
+}
+
+
+def _configured(flag: str, kind: click.ParamType[Any, Any]) -> Callable[[F], F]:
+    return click.option(flag, type=kind, default=None, help=_CONFIGURED_HELP[flag])
+
 
 @click.command("worker")
 @click.option("--once", is_flag=True, help="Send what is ready now, then exit.")
-@click.option(
-    "--batch",
-    type=click.IntRange(1, 10_000),
-    default=None,
-    help="Messages claimed per transaction (default: config/sending.toml).",
-)
-@click.option(
-    "--concurrency",
-    type=click.IntRange(1, 128),
-    default=None,
-    help="SMTP connections (default: OUTREACH_SMTP_POOL_SIZE).",
-)
-@click.option(
-    "--lease",
-    type=click.FloatRange(1, 86_400),
-    default=None,
-    help="Seconds before a dead worker's messages are claimable again.",
-)
+@_configured("--batch", click.IntRange(1, 10_000))
+@_configured("--concurrency", click.IntRange(1, 128))
+@_configured("--lease", click.FloatRange(1, 86_400))
 @click.option(
     "--idle",
     type=click.FloatRange(0.05, 60),
@@ -70,6 +69,7 @@ def worker(
             concurrency=concurrency,
             lease=dt.timedelta(seconds=lease) if lease else None,
         )
+        process.settle()  # the worker's templates and policy are built: out of the collector
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

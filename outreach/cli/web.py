@@ -11,7 +11,7 @@ import os
 import click
 from fastapi import FastAPI
 
-from outreach import bootstrap, logs
+from outreach import bootstrap, logs, process
 from outreach import settings as settings_mod
 from outreach.cli import common
 from outreach.errors import OutreachError
@@ -35,7 +35,12 @@ def startup_hooks(app: bootstrap.App) -> list[web_app.Hook]:
     from outreach import heartbeat, schedule
 
     hooks: list[web_app.Hook] = [schedule.start_in_background] if _scheduler_on() else []
-    return hooks + ([heartbeat.start_in_background] if _worker_on() else [])
+    hooks += [heartbeat.start_in_background] if _worker_on() else []
+    return [*hooks, _settle]  # last: what start-up built is there to freeze
+
+
+async def _settle(_: bootstrap.App) -> None:
+    process.settle()
 
 
 def shutdown_hooks(app: bootstrap.App) -> list[web_app.Hook]:

@@ -10,10 +10,10 @@ import asyncio
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import jinja2
 
+from outreach.compliance.model import Report
 from outreach.errors import ConfigError
 
 PRINT_SECONDS = 60
@@ -29,7 +29,7 @@ CHROMIUM_ARGS = (
 )
 
 
-def html(report: dict[str, Any], templates_dir: Path) -> str:
+def html(report: Report, templates_dir: Path) -> str:
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(templates_dir / "web" / "staff"),
         autoescape=True,
@@ -46,7 +46,7 @@ def chromium() -> str:
     raise ConfigError("PDF needs Debian's chromium: apt-get install chromium")
 
 
-async def pdf(report: dict[str, Any], templates_dir: Path) -> bytes:
+async def pdf(report: Report, templates_dir: Path) -> bytes:
     """The report printed to PDF (A4)."""
     exe = chromium()
     with tempfile.TemporaryDirectory(prefix="outreach-report-") as tmp:

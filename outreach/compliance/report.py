@@ -13,6 +13,16 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
+from outreach.compliance.model import (
+    Denials,
+    Evidence,
+    IncidentLine,
+    Optouts,
+    Provisions,
+    Report,
+    Requests,
+    Sends,
+)
 from outreach.db.models import (
     ConsentEvent,
     DataRequest,
@@ -78,7 +88,7 @@ def _ja_date(d: dt.date | None) -> str:
 
 async def build(
     session: AsyncSession, reg: purposes.Registry, month: str, now: dt.datetime
-) -> dict[str, Any]:
+) -> Report:
     start, end = month_bounds(month)
     ob, ce = OutboxMessage, ConsentEvent
 
@@ -117,17 +127,17 @@ async def build(
         else:
             label = BASES[None]
         tally[(p, c, bool(ad), label)] += n
-    sends = [
-        {
-            "purpose": p,
-            "purpose_label": purpose_label(p),
-            "channel": CHANNELS.get(c, c),
-            "basis": label,
-            "advertising": ad,
-            "count": n,
-        }
+    sends = tuple(
+        Sends(
+            purpose=p,
+            purpose_label=purpose_label(p),
+            channel=CHANNELS.get(c, c),
+            basis=label,
+            advertising=ad,
+            count=n,
+        )
         for (p, c, ad, label), n in sorted(tally.items())
-    ]
+    )
 
     optout_rows = (
         await session.execute(
@@ -140,14 +150,14 @@ async def build(
             .group_by(ce.source, ce.action)
         )
     ).all()
-    optouts = [
-        {
-            "source": SOURCES.get(s, s),
-            "action": "配信停止" if a == "opt_out" else "利用停止",
-            "count": n,
-        }
+    optouts = tuple(
+        Optouts(
+            source=SOURCES.get(s, s),
+            action="配信停止" if a == "opt_out" else "利用停止",
+            count=n,
+        )
         for s, a, n in optout_rows
-    ]
+    )
     # Advertising email sent after an opt-out that covers it: must be none (R18, R23).
     after = await session.scalar(
         select(func.count())
@@ -180,10 +190,10 @@ async def build(
     for text, n in denial_rows:
         for code in (text or "").split():
             by_reason[code] += n
-    denials = [
-        {"code": code, "label": reasons_mod.get(code).ja, "count": n}
+    denials = tuple(
+        Denials(code=code, label=reasons_mod.get(code).ja, count=n)
         for code, n in by_reason.most_common()
-    ]
+    )
 
     eb = EmailBasis
     evidence_rows = (
@@ -214,15 +224,15 @@ async def build(
             .order_by(pr.direction, pr.counterparty)
         )
     ).all()
-    provisions = [
-        {
-            "direction": DIRECTIONS.get(d, d),
-            "basis": PROVISION_BASES.get(b, b),
-            "counterparty": c,
-            "count": n,
-        }
+    provisions = tuple(
+        Provisions(
+            direction=DIRECTIONS.get(d, d),
+            basis=PROVISION_BASES.get(b, b),
+            counterparty=c,
+            count=n,
+        )
         for d, b, c, n in prov_rows
-    ]
+    )
 
     today = now.astimezone(JST).date()
     inc_rows = (
@@ -253,7 +263,7 @@ async def build(
         if inc_rows
         else {}
     )
-    incidents = []
+    incidents: list[IncidentLine] = []
     for i in inc_rows:
         overdue = []
         if (
@@ -265,21 +275,21 @@ async def build(
         if i.final_due_on and i.final_reported_at is None and i.final_due_on < today:
             overdue.append("確報")
         incidents.append(
-            {
-                "id": i.id,
-                "title": i.title,
-                "status": "対応中" if i.status == "open" else "完了",
-                "discovered": _ja_date(i.discovered_at.astimezone(JST).date()),
-                "classes": [incident_classes.CLASSES[c] for c in i.classes],
-                "affected": i.affected_count,
-                "notified": int(notified.get(i.id, 0)),
-                "reportable": i.reportable,
-                "preliminary_due": _ja_date(i.preliminary_due_on),
-                "final_due": _ja_date(i.final_due_on),
-                "preliminary_done": i.preliminary_reported_at is not None,
-                "final_done": i.final_reported_at is not None,
-                "overdue": overdue,
-            }
+            IncidentLine(
+                id=i.id,
+                title=i.title,
+                status="対応中" if i.status == "open" else "完了",
+                discovered=_ja_date(i.discovered_at.astimezone(JST).date()),
+                classes=tuple(incident_classes.CLASSES[c] for c in i.classes),
+                affected=i.affected_count,
+                notified=int(notified.get(i.id, 0)),
+                reportable=i.reportable,
+                preliminary_due=_ja_date(i.preliminary_due_on),
+                final_due=_ja_date(i.final_due_on),
+                preliminary_done=i.preliminary_reported_at is not None,
+                final_done=i.final_reported_at is not None,
+                overdue=tuple(overdue),
+            )
         )
 
     dr = DataRequest
@@ -291,27 +301,27 @@ async def build(
         )
     ).all()
 
-    return {
-        "month": month,
-        "title": f"{start.year}年{start.month}月 個人情報の取扱い状況報告",
-        "period": f"{_ja_date(start.date())}〜{_ja_date((end - dt.timedelta(days=1)).date())}",
-        "generated_at": now.astimezone(JST).isoformat(),
-        "generated_ja": f"{today.year}年{today.month}月{today.day}日",
-        "company": reg.name.replace("プライバシーポリシー", ""),
-        "policy_version": reg.version,
-        "sends": sends,
-        "sends_total": sum(s["count"] for s in sends),
-        "optouts": optouts,
-        "optouts_total": sum(o["count"] for o in optouts),
-        "optout_effect": OPTOUT_EFFECT,
-        "ads_after_optout": after or 0,
-        "denials": denials,
-        "denials_total": sum(by_reason.values()),
-        "evidence": list(evidence.values()),
-        "evidence_without_text": no_text or 0,
-        "provisions": provisions,
-        "provisions_total": sum(p["count"] for p in provisions),
-        "incidents": incidents,
-        "incidents_open": sum(1 for i in incidents if i["status"] == "対応中"),
-        "requests": [{"kind": REQUESTS.get(k, k), "count": n} for k, n in req_rows],
-    }
+    return Report(
+        month=month,
+        title=f"{start.year}年{start.month}月 個人情報の取扱い状況報告",
+        period=f"{_ja_date(start.date())}〜{_ja_date((end - dt.timedelta(days=1)).date())}",
+        generated_at=now.astimezone(JST).isoformat(),
+        generated_ja=f"{today.year}年{today.month}月{today.day}日",
+        company=reg.name.replace("プライバシーポリシー", ""),
+        policy_version=reg.version,
+        sends=sends,
+        sends_total=sum(s.count for s in sends),
+        optouts=optouts,
+        optouts_total=sum(o.count for o in optouts),
+        optout_effect=OPTOUT_EFFECT,
+        ads_after_optout=after or 0,
+        denials=denials,
+        denials_total=sum(by_reason.values()),
+        evidence=tuple(Evidence(**e) for e in evidence.values()),
+        evidence_without_text=no_text or 0,
+        provisions=provisions,
+        provisions_total=sum(p.count for p in provisions),
+        incidents=tuple(incidents),
+        incidents_open=sum(1 for i in incidents if i.status == "対応中"),
+        requests=tuple(Requests(kind=REQUESTS.get(k, k), count=n) for k, n in req_rows),
+    )

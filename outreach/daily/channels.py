@@ -16,6 +16,7 @@ from outreach.candidates.facts import Candidate
 from outreach.daily.selection import IN_CHUNK
 from outreach.daily.setup import Setup
 from outreach.daily.summary import Summary
+from outreach.db.bulk import chunks
 from outreach.db.models import Customer, OutboxMessage
 from outreach.gate import decision
 
@@ -34,8 +35,7 @@ class Contact:
 
 async def _contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Contact]:
     out: dict[int, Contact] = {}
-    for i in range(0, len(ids), IN_CHUNK):
-        part = ids[i : i + IN_CHUNK]
+    for part in chunks(ids, IN_CHUNK):
         stmt = select(
             Customer.id,
             Customer.email,
@@ -53,8 +53,8 @@ async def _contacts(session: AsyncSession, ids: Sequence[int]) -> dict[int, Cont
 async def _existing(session: AsyncSession, keys: Sequence[str]) -> set[str]:
     out: set[str] = set()
     k = OutboxMessage.idempotency_key
-    for i in range(0, len(keys), IN_CHUNK):
-        rows = await session.execute(select(k).where(k.in_(keys[i : i + IN_CHUNK])))
+    for part in chunks(keys, IN_CHUNK):
+        rows = await session.execute(select(k).where(k.in_(part)))
         out.update(rows.scalars())
     return out
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach.candidates import insurance
 from outreach.candidates.facts import VehicleFacts
 from outreach.daily.selection import IN_CHUNK, P
-from outreach.db.bulk import conflict_insert
+from outreach.db.bulk import chunks, conflict_insert
 from outreach.db.models import Flag
 
 GAP_MESSAGE = "自賠責保険の満了が車検満了日より前です。更新をご確認ください。"
@@ -25,10 +25,10 @@ async def flag_gaps(
     by_id = {v.id: v for v in vehicles if v.shaken_expiry_on is not None}
     ids = sorted(by_id)
     rows: list[dict[str, Any]] = []
-    for i in range(0, len(ids), IN_CHUNK):
+    for part in chunks(ids, IN_CHUNK):
         stmt = (
             select(P.c.vehicle_id, func.max(P.c.expires_at))
-            .where(P.c.kind == "jibaiseki", P.c.vehicle_id.in_(ids[i : i + IN_CHUNK]))
+            .where(P.c.kind == "jibaiseki", P.c.vehicle_id.in_(part))
             .group_by(P.c.vehicle_id)
         )
         for vid, ends in await session.execute(stmt):

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -153,7 +152,7 @@ async def _finish(
     )
 
 
-async def scheduled(date: str | None = None) -> dict[str, Any]:
+async def scheduled(date: str | None = None) -> Summary:
     """Entry point of jobs/daily_reminders.toml: today's run (or `date`, YYYY-MM-DD)."""
     app = bootstrap.build()
     try:
@@ -161,7 +160,7 @@ async def scheduled(date: str | None = None) -> dict[str, Any]:
         log.info(
             "daily.done", extra=logs.ids("daily.done", run_id=summary.run_id, count=summary.queued)
         )
-        return summary.as_dict()
+        return summary
     except ConfigError:
         log.exception("daily.config_refused", extra=logs.ids("daily.config_refused"))
         raise

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach import clock
 from outreach.candidates import inspection, insurance, ranges, rules, shaken
 from outreach.candidates.facts import Candidate, PolicyFacts, VehicleFacts, Window
+from outreach.db.bulk import chunks
 from outreach.db.models import InsurancePolicy, Vehicle
 
 STREAM_BATCH = 5000
@@ -93,8 +94,8 @@ async def _renewed(session: AsyncSession, policies: Sequence[PolicyFacts]) -> se
     cids = sorted({p.customer_id for p in policies if p.vehicle_id is None and p.customer_id})
     others: list[PolicyFacts] = []
     for column, ids in ((P.c.vehicle_id, vids), (P.c.customer_id, cids)):
-        for i in range(0, len(ids), IN_CHUNK):
-            stmt = _policy_select().where(column.in_(ids[i : i + IN_CHUNK]))
+        for part in chunks(ids, IN_CHUNK):
+            stmt = _policy_select().where(column.in_(part))
             others += [_policy(r) for r in await session.execute(stmt)]
     by_vehicle: dict[int, list[PolicyFacts]] = {}
     by_customer: dict[int | None, list[PolicyFacts]] = {}

@@ -10,7 +10,7 @@ from typing import Any
 from outreach.candidates.facts import Candidate, Window
 
 
-@dataclass
+@dataclass(slots=True)
 class Summary:
     """Counts of one run; `queued` is how many outbox entries this run added."""
 

@@ -5,12 +5,21 @@ Only aiosqlite and asyncpg are ever configured (see db.engine)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Table, insert
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+
+S = TypeVar("S", bound=Sequence[Any])
+
+
+def chunks(items: S, size: int) -> Iterator[S]:
+    """`items` in slices of at most `size`, in order: the pieces of a long id list for
+    `IN (...)` queries and batched writes (under the drivers' parameter limits)."""
+    for start in range(0, len(items), size):
+        yield cast(S, items[start : start + size])
 
 
 def conflict_insert(where: str | AsyncSession | AsyncConnection | AsyncEngine, table: Any) -> Any:

@@ -21,7 +21,7 @@ from outreach.demo.base import BATCH, CURRENT_NOTICE, NEW_PURPOSE, TABLES, Batch
 from outreach.demo.generator import Generator
 
 
-@dataclass
+@dataclass(slots=True)
 class Summary:
     seed: int
     today: dt.date

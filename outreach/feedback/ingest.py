@@ -37,7 +37,7 @@ from outreach.staff import campaigns
 log = logging.getLogger(__name__)
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     messages: int = 0
     counts: dict[str, int] = field(default_factory=dict)  # outcome → reports

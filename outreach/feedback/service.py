@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from outreach import bootstrap
 from outreach.errors import ConfigError
@@ -13,6 +13,13 @@ from outreach.feedback import config, ingest, source
 from outreach.optout import policy as optout_policy
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """A scheduled ingest that read nothing, and why."""
+
+    skipped: str
 
 
 def items(
@@ -42,16 +49,16 @@ async def run(
     return await ingest.ingest(app, items(app, maildir=maildir, imap=imap), cfg, optout_scope=scope)
 
 
-async def scheduled() -> dict[str, Any]:
+async def scheduled() -> ingest.Result | Skipped:
     """Entry point of jobs/feedback.toml: read the configured mailbox, if there is one."""
     app = bootstrap.build()
     try:
         s = app.settings
         if s.feedback_maildir is None and s.feedback_imap_url is None:
             log.info("feedback ingest: no report mailbox configured, nothing to read")
-            return {"skipped": "no report mailbox configured"}
+            return Skipped("no report mailbox configured")
         result = await run(app)
-        log.info("feedback ingest: %s", result.as_dict()["outcomes"])
-        return result.as_dict()
+        log.info("feedback ingest: %s", dict(sorted(result.counts.items())))
+        return result
     finally:
         await app.close()

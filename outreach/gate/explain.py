@@ -4,7 +4,7 @@ consent-ledger events and email basis behind it."""
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,18 +20,77 @@ from outreach.gate.context import GateContext
 from outreach.gate.decision import Decision, Request
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
+class StoreView:
+    code: str
+    name: str
+    closing_weekdays: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerView:
+    id: int
+    external_id: str
+    name: str
+    status: str
+    email: str | None
+    acquisition: str
+    joint_use_partner: str | None
+    notice_version: int
+    opt_outs: tuple[str, ...]
+    use_suspended: bool
+    consents: tuple[str, ...]
+    store: StoreView | None
+
+
+@dataclass(frozen=True, slots=True)
+class BasisView:
+    """One email basis; times ISO 8601 in JST."""
+
+    email: str
+    basis: str
+    evidence_at: str | None
+    evidence_method: str
+    evidence_ref: str | None
+    withdrawn_at: str | None
+    current: bool  # for the customer's current address and not withdrawn
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """One consent-ledger event; `occurred_at` ISO 8601 in JST."""
+
+    seq: int
+    occurred_at: str | None
+    action: str
+    scope: str
+    legal_basis: str | None
+    source: str
+    actor: str
+    evidence: dict[str, Any]  # as recorded (free-form JSON)
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A reading of the policy (purposes.toml [interpretations]) that bears on the case."""
+
+    id: str
+    text: str
+    quote: str
+    confirmed: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     decision: Decision
-    customer: dict[str, Any]
-    email_bases: list[dict[str, Any]]
+    customer: CustomerView
+    email_bases: tuple[BasisView, ...]
     suppressed: str | None  # the suppression reason of the customer's email, if any
-    events: list[dict[str, Any]]
+    events: tuple[EventView, ...]
     template: str | None = None
     fields: frozenset[str] = frozenset()
     purpose_text: str | None = None  # "(3) 当社が取り扱う…" as in the privacy policy
-    # The readings of the policy (purposes.toml [interpretations]) that bear on this case.
-    interpretations: tuple[dict[str, Any], ...] = ()
+    interpretations: tuple[Reading, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         d = self.decision
@@ -52,11 +111,11 @@ class Explanation:
             "reasons": [
                 {"code": c, "ja": reasons.get(c).ja, "en": reasons.get(c).en} for c in d.reasons
             ],
-            "customer": self.customer,
-            "email_bases": self.email_bases,
+            "customer": asdict(self.customer),
+            "email_bases": [asdict(b) for b in self.email_bases],
             "email_suppressed": self.suppressed,
-            "consent_events": self.events,
-            "interpretations": list(self.interpretations),
+            "consent_events": [asdict(e) for e in self.events],
+            "interpretations": [asdict(i) for i in self.interpretations],
         }
 
 
@@ -97,12 +156,7 @@ async def explain(
     (d,) = await batch.decide_for(session, ctx, [(customer_id, request)], now)
     state = (await batch.load_states(session, ctx, [customer_id], now))[customer_id]
     readings = tuple(
-        {
-            "id": i.id,
-            "text": i.text,
-            "quote": i.quote,
-            "confirmed": i.confirmed,
-        }
+        Reading(id=i.id, text=i.text, quote=i.quote, confirmed=i.confirmed)
         for i in (
             ctx.registry.interpretations[k] for k in rules.interpretations(ctx, state, request)
         )
@@ -110,9 +164,7 @@ async def explain(
     store = None
     if c.store_id is not None:
         s = await session.get(Store, c.store_id)
-        store = (
-            {"code": s.code, "name": s.name, "closing_weekdays": s.closing_weekdays} if s else None
-        )
+        store = StoreView(s.code, s.name, tuple(s.closing_weekdays)) if s else None
     bases = (
         (await session.execute(select(EmailBasis).where(EmailBasis.customer_id == customer_id)))
         .scalars()
@@ -138,46 +190,46 @@ async def explain(
     )
     return Explanation(
         decision=d,
-        customer={
-            "id": c.id,
-            "external_id": c.external_id,
-            "name": c.name_kanji,
-            "status": c.status,
-            "email": c.email,
-            "acquisition": c.acquisition,
-            "joint_use_partner": c.joint_use_partner,
-            "notice_version": c.notice_version,
-            "opt_outs": sorted(c.opt_outs or []),
-            "use_suspended": c.use_suspended,
-            "consents": sorted(c.consents or []),
-            "store": store,
-        },
-        email_bases=[
-            {
-                "email": b.email,
-                "basis": b.basis,
-                "evidence_at": _iso(b.evidence_at),
-                "evidence_method": b.evidence_method,
-                "evidence_ref": b.evidence_ref,
-                "withdrawn_at": _iso(b.withdrawn_at),
-                "current": b.email == c.email and b.withdrawn_at is None,
-            }
+        customer=CustomerView(
+            id=c.id,
+            external_id=c.external_id,
+            name=c.name_kanji,
+            status=c.status,
+            email=c.email,
+            acquisition=c.acquisition,
+            joint_use_partner=c.joint_use_partner,
+            notice_version=c.notice_version,
+            opt_outs=tuple(sorted(c.opt_outs or [])),
+            use_suspended=c.use_suspended,
+            consents=tuple(sorted(c.consents or [])),
+            store=store,
+        ),
+        email_bases=tuple(
+            BasisView(
+                email=b.email,
+                basis=b.basis,
+                evidence_at=_iso(b.evidence_at),
+                evidence_method=b.evidence_method,
+                evidence_ref=b.evidence_ref,
+                withdrawn_at=_iso(b.withdrawn_at),
+                current=b.email == c.email and b.withdrawn_at is None,
+            )
             for b in bases
-        ],
+        ),
         suppressed=suppressed,
-        events=[
-            {
-                "seq": e.seq,
-                "occurred_at": _iso(e.occurred_at),
-                "action": e.action,
-                "scope": e.scope,
-                "legal_basis": e.legal_basis,
-                "source": e.source,
-                "actor": e.actor,
-                "evidence": e.evidence,
-            }
+        events=tuple(
+            EventView(
+                seq=e.seq,
+                occurred_at=_iso(e.occurred_at),
+                action=e.action,
+                scope=e.scope,
+                legal_basis=e.legal_basis,
+                source=e.source,
+                actor=e.actor,
+                evidence=e.evidence,
+            )
             for e in events
-        ],
+        ),
         template=template,
         fields=fields,
         purpose_text=(

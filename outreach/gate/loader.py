@@ -27,7 +27,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses
-from outreach.db.bulk import Driver
+from outreach.db.bulk import Driver, chunks
 from outreach.db.bulk import fetch as _fetch
 from outreach.db.models import Customer, EmailBasis, OutboxMessage, Store, Suppression
 from outreach.gate.context import GateContext
@@ -207,8 +207,7 @@ async def load_states(
     parse = _Parser()
     base = _state_query()
     out: dict[int, CustomerState] = {}
-    for i in range(0, len(ids), IN_CHUNK):
-        part = ids[i : i + IN_CHUNK]
+    for part in chunks(ids, IN_CHUNK):
         recent = await _recent(session, ctx, _ob.customer_id.in_(part), now)
         rows = await _fetch(session, base.where(_c.id.in_(part)))
         for s in _states(rows, closing, recent, parse):

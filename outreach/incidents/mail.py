@@ -53,7 +53,7 @@ ITEMS = frozenset({"name", "email"})
 REQUEST = Request(purpose=PURPOSE, channel="email", items=ITEMS, advertising=False, kind=KIND)
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     sent: int = 0
     deferred: int = 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
+from outreach.db.bulk import chunks
 from outreach.db.models import AuditEntry, Customer, Incident, IncidentSubject, OutboxMessage
 from outreach.errors import InputRejected, NotFound
 from outreach.incidents import classes as classes_mod
@@ -82,10 +84,10 @@ async def record(
     )
     session.add(inc)
     await session.flush()
-    for i in range(0, len(people), 1000):
+    for part in chunks(people, 1000):
         await session.execute(
             insert(IncidentSubject),
-            [{"incident_id": inc.id, "customer_id": c} for c in people[i : i + 1000]],
+            [{"incident_id": inc.id, "customer_id": c} for c in part],
         )
     _history(
         session,
@@ -181,10 +183,10 @@ async def notify_by_letter(
     except OSError as e:
         raise InputRejected(f"{out}: cannot write: {e}") from None
     ids = [r.id for r in rows]
-    for i in range(0, len(ids), 1000):
+    for part in chunks(ids, 1000):
         await session.execute(
             update(IncidentSubject)
-            .where(IncidentSubject.id.in_(ids[i : i + 1000]))
+            .where(IncidentSubject.id.in_(part))
             .values(notified_at=now, notified_via="post", notice_ref=ref)
         )
     _history(session, inc.id, "notified", actor, now, via="post", letters=len(ids), ref=ref)
@@ -229,7 +231,60 @@ def _jst(v: dt.datetime | None) -> str | None:
     return v.astimezone(JST).isoformat() if v else None
 
 
-async def describe(session: AsyncSession, incident_id: int) -> dict[str, Any]:
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    at: str | None  # ISO 8601, JST
+    action: str
+    actor: str
+    detail: dict[str, Any] | None  # the audit entry's `after` (free-form JSON)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"at": self.at, "action": self.action, "actor": self.actor, "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class Described:
+    """One incident as the CLI and the report show it; times ISO 8601 in JST, dates ISO."""
+
+    id: int
+    title: str
+    status: str
+    discovered_at: str | None
+    classes: tuple[str, ...]
+    class_labels: tuple[str, ...]
+    reportable: bool
+    affected: int
+    notified: int
+    items: tuple[str, ...]
+    preliminary_due_on: str | None
+    final_due_on: str | None
+    preliminary_reported_at: str | None
+    final_reported_at: str | None
+    source: str | None
+    history: tuple[HistoryEntry, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "status": self.status,
+            "discovered_at": self.discovered_at,
+            "classes": list(self.classes),
+            "class_labels": list(self.class_labels),
+            "reportable": self.reportable,
+            "affected": self.affected,
+            "notified": self.notified,
+            "items": list(self.items),
+            "preliminary_due_on": self.preliminary_due_on,
+            "final_due_on": self.final_due_on,
+            "preliminary_reported_at": self.preliminary_reported_at,
+            "final_reported_at": self.final_reported_at,
+            "source": self.source,
+            "history": [h.to_json() for h in self.history],
+        }
+
+
+async def describe(session: AsyncSession, incident_id: int) -> Described:
     """One incident with its people counts and its history, for the CLI and the report."""
     inc = await get(session, incident_id)
     notified = await session.scalar(
@@ -244,24 +299,24 @@ async def describe(session: AsyncSession, incident_id: int) -> dict[str, Any]:
             .order_by(AuditEntry.id)
         )
     ).all()
-    return {
-        "id": inc.id,
-        "title": inc.title,
-        "status": inc.status,
-        "discovered_at": _jst(inc.discovered_at),
-        "classes": list(inc.classes),
-        "class_labels": [classes_mod.CLASSES[c] for c in inc.classes],
-        "reportable": inc.reportable,
-        "affected": inc.affected_count,
-        "notified": notified,
-        "items": list(inc.items),
-        "preliminary_due_on": str(inc.preliminary_due_on) if inc.preliminary_due_on else None,
-        "final_due_on": str(inc.final_due_on) if inc.final_due_on else None,
-        "preliminary_reported_at": _jst(inc.preliminary_reported_at),
-        "final_reported_at": _jst(inc.final_reported_at),
-        "source": inc.source,
-        "history": [
-            {"at": _jst(h.at), "action": h.action, "actor": h.actor, "detail": h.after}
+    return Described(
+        id=inc.id,
+        title=inc.title,
+        status=inc.status,
+        discovered_at=_jst(inc.discovered_at),
+        classes=tuple(inc.classes),
+        class_labels=tuple(classes_mod.CLASSES[c] for c in inc.classes),
+        reportable=inc.reportable,
+        affected=inc.affected_count,
+        notified=notified or 0,
+        items=tuple(inc.items),
+        preliminary_due_on=str(inc.preliminary_due_on) if inc.preliminary_due_on else None,
+        final_due_on=str(inc.final_due_on) if inc.final_due_on else None,
+        preliminary_reported_at=_jst(inc.preliminary_reported_at),
+        final_reported_at=_jst(inc.final_reported_at),
+        source=inc.source,
+        history=tuple(
+            HistoryEntry(at=_jst(h.at), action=h.action, actor=h.actor, detail=h.after)
             for h in history
-        ],
-    }
+        ),
+    )

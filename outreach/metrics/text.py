@@ -15,130 +15,133 @@ from prometheus_client.registry import Collector
 from outreach.metrics.live import process
 from outreach.metrics.stored import Snapshot
 
+C, G = CounterMetricFamily, GaugeMetricFamily
 
-def families(snap: Snapshot) -> Iterator[Metric]:
-    """The stored series of one snapshot as Prometheus metric families."""
-    m: Any = CounterMetricFamily(
+# The labelled series: (family, name, help, labels, the Snapshot field of {key: value}).
+LABELLED: tuple[tuple[Any, str, str, tuple[str, ...], str], ...] = (
+    (
+        C,
         "outreach_gate_decisions",
         "Gate decisions stored, by purpose, channel and outcome (allowed, denied, deferred).",
-        labels=["purpose", "channel", "outcome"],
-    )
-    for (purpose, channel, out), n in sorted(snap.decisions.items()):
-        m.add_metric([purpose, channel, out], n)
-    yield m
-    m = CounterMetricFamily(
+        ("purpose", "channel", "outcome"),
+        "decisions",
+    ),
+    (
+        C,
         "outreach_gate_refusals",
         "Reasons of the denied and deferred decisions (one decision counts once per reason).",
-        labels=["purpose", "channel", "reason"],
-    )
-    for (purpose, channel, reason), n in sorted(snap.denials.items()):
-        m.add_metric([purpose, channel, reason], n)
-    yield m
-    m = CounterMetricFamily(
+        ("purpose", "channel", "reason"),
+        "denials",
+    ),
+    (
+        C,
         "outreach_send_attempts",
         "Results recorded by the workers (sent, deferred, temp_fail, perm_fail, hard_bounce, "
         "suppressed, denied), by stream and recipient domain group.",
-        labels=["result", "stream", "domain_group"],
-    )
-    for (result, stream, group), n in sorted(snap.messages.items()):
-        m.add_metric([result, stream, group], n)
-    yield m
-    m = CounterMetricFamily(
+        ("result", "stream", "domain_group"),
+        "messages",
+    ),
+    (
+        C,
         "outreach_relay_replies",
         "Relay replies recorded with the attempts, by reply class (2xx, 4xx, 5xx).",
-        labels=["reply"],
-    )
-    for reply, n in sorted(snap.replies.items()):
-        m.add_metric([reply], n)
-    yield m
-    m = GaugeMetricFamily(
+        ("reply",),
+        "replies",
+    ),
+    (
+        G,
         "outreach_outbox_messages",
         "Outbox entries by status and channel.",
-        labels=["status", "channel"],
-    )
-    for key, n in sorted(snap.queue.items()):
-        m.add_metric(list(key), n)
-    yield m
-    m = GaugeMetricFamily(
+        ("status", "channel"),
+        "queue",
+    ),
+    (
+        G,
         "outreach_outbox_oldest_age_seconds",
         "Age of the oldest outbox entry in each status and channel (since it was queued).",
-        labels=["status", "channel"],
-    )
-    for key, age in sorted(snap.oldest.items()):
-        m.add_metric(list(key), age)
-    yield m
-    m = GaugeMetricFamily(
+        ("status", "channel"),
+        "oldest",
+    ),
+    (
+        G,
         "outreach_outbox_ready",
         "Queued entries whose time has come (not_before passed), by channel.",
-        labels=["channel"],
-    )
-    for channel, n in sorted(snap.ready.items()):
-        m.add_metric([channel], n)
-    yield m
-    m = GaugeMetricFamily(
+        ("channel",),
+        "ready",
+    ),
+    (
+        G,
         "outreach_outbox_ready_lag_seconds",
         "How long the longest-waiting ready entry has been due, by channel.",
-        labels=["channel"],
-    )
-    for channel, age in sorted(snap.ready_late.items()):
-        m.add_metric([channel], age)
-    yield m
-    m = CounterMetricFamily(
+        ("channel",),
+        "ready_late",
+    ),
+    (
+        C,
         "outreach_optouts",
         "Opt-outs, cessation requests and consent withdrawals in the ledger, by source.",
-        labels=["action", "source"],
-    )
-    for (action, source), n in sorted(snap.optouts.items()):
-        m.add_metric([action, source], n)
-    yield m
-    m = CounterMetricFamily(
+        ("action", "source"),
+        "optouts",
+    ),
+    (
+        C,
         "outreach_runs",
         "Daily runs and campaign fires (not dry runs), by kind and status.",
-        labels=["kind", "status"],
-    )
-    for (kind, status), n in sorted(snap.runs.items()):
-        m.add_metric([kind, status], n)
-    yield m
-    m = GaugeMetricFamily(
+        ("kind", "status"),
+        "runs",
+    ),
+    (
+        G,
         "outreach_run_last_success_timestamp_seconds",
         "Unix time at which the last successful run of each kind finished.",
-        labels=["kind"],
-    )
-    for kind, ts in sorted(snap.run_last_success.items()):
-        m.add_metric([kind], ts)
-    yield m
-    m = GaugeMetricFamily(
+        ("kind",),
+        "run_last_success",
+    ),
+    (
+        G,
         "outreach_run_last_duration_seconds",
         "Duration of the last successful run of each kind.",
-        labels=["kind"],
-    )
-    for kind, s in sorted(snap.run_last_duration.items()):
-        m.add_metric([kind], s)
-    yield m
-    if snap.worker_last_attempt_age is not None:
-        yield GaugeMetricFamily(
-            "outreach_worker_last_attempt_age_seconds",
-            "Seconds since any worker last recorded a send attempt.",
-            value=snap.worker_last_attempt_age,
-        )
-    if snap.workers_alive is not None:
-        yield GaugeMetricFamily(
-            "outreach_workers_alive",
-            "Outbox workers with a heartbeat in the last 30 seconds (serve's own included).",
-            value=snap.workers_alive,
-        )
-    if snap.leader_present is not None:
-        yield GaugeMetricFamily(
-            "outreach_scheduler_leader_present",
-            "1 if some process holds the scheduler leadership, else 0.",
-            value=snap.leader_present,
-        )
-    if snap.schema_current is not None:
-        yield GaugeMetricFamily(
-            "outreach_schema_current",
-            "1 if the database is migrated to the code's head revision, else 0.",
-            value=snap.schema_current,
-        )
+        ("kind",),
+        "run_last_duration",
+    ),
+)
+
+# The single gauges, left out while their Snapshot field is None: (name, help, field).
+SINGLE: tuple[tuple[str, str, str], ...] = (
+    (
+        "outreach_worker_last_attempt_age_seconds",
+        "Seconds since any worker last recorded a send attempt.",
+        "worker_last_attempt_age",
+    ),
+    (
+        "outreach_workers_alive",
+        "Outbox workers with a heartbeat in the last 30 seconds (serve's own included).",
+        "workers_alive",
+    ),
+    (
+        "outreach_scheduler_leader_present",
+        "1 if some process holds the scheduler leadership, else 0.",
+        "leader_present",
+    ),
+    (
+        "outreach_schema_current",
+        "1 if the database is migrated to the code's head revision, else 0.",
+        "schema_current",
+    ),
+)
+
+
+def families(snap: Snapshot) -> Iterator[Metric]:
+    """The stored series of one snapshot as Prometheus metric families."""
+    for family, name, doc, labels, field in LABELLED:
+        m: Any = family(name, doc, labels=list(labels))
+        for key, value in sorted(getattr(snap, field).items()):
+            m.add_metric(list(key) if isinstance(key, tuple) else [key], value)
+        yield m
+    for name, doc, field in SINGLE:
+        value = getattr(snap, field)
+        if value is not None:
+            yield G(name, doc, value=value)
 
 
 class _Fixed(Collector):

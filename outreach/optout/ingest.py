@@ -28,7 +28,7 @@ _TOKEN = re.compile(r"[A-Za-z0-9_-]{40,400}")
 _ADDRESS_HEADERS = ("to", "cc", "delivered-to", "x-original-to", "envelope-to")
 
 
-@dataclass
+@dataclass(slots=True)
 class Report:
     messages: int = 0
     opted_out: int = 0  # a preference changed

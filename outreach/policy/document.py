@@ -22,7 +22,7 @@ _TEXTS = ("intro", "collection", "third_party", "sensitive", "fees", "complaints
 _LISTS = ("purpose_change", "third_party_cases", "requests", "security", "compliance")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Document:
     registry: purposes.Registry
     dealer: dealer_mod.Dealer

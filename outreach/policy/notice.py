@@ -16,11 +16,12 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from outreach.db.bulk import chunks
 from outreach.db.models import AuditEntry, Customer
 from outreach.gate import purposes
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     version: int
     purposes: tuple[str, ...]  # "(7) …" added in this version
@@ -50,7 +51,18 @@ def changes(reg: purposes.Registry, version: int | None = None) -> Change:
     )
 
 
-async def to_notify(session: AsyncSession, reg: purposes.Registry) -> list[dict[str, Any]]:
+@dataclass(frozen=True, slots=True)
+class ToNotify:
+    """An active customer shown an older version, and how a notice can reach them."""
+
+    customer_id: int
+    external_id: str
+    name: str
+    notice_version: int
+    via: str | None  # post | email | None (no address held)
+
+
+async def to_notify(session: AsyncSession, reg: purposes.Registry) -> list[ToNotify]:
     """Active customers shown an older version, with the channel a notice can go by."""
     c = Customer
     rows = await session.execute(
@@ -63,15 +75,7 @@ async def to_notify(session: AsyncSession, reg: purposes.Registry) -> list[dict[
     out = []
     for cid, ext, name, version, postal, address, email in rows:
         via = "post" if postal and address else ("email" if email else None)
-        out.append(
-            {
-                "customer_id": cid,
-                "external_id": ext,
-                "name": name,
-                "notice_version": version,
-                "via": via,
-            }
-        )
+        out.append(ToNotify(cid, ext, name, version, via))
     return out
 
 
@@ -87,10 +91,10 @@ async def mark_notified(
     """Record that these customers were notified of the current version; how many changed."""
     changed = 0
     ids = sorted(set(customer_ids))
-    for i in range(0, len(ids), 5000):
+    for part in chunks(ids, 5000):
         r = await session.execute(
             update(Customer)
-            .where(Customer.id.in_(ids[i : i + 5000]), Customer.notice_version < reg.version)
+            .where(Customer.id.in_(part), Customer.notice_version < reg.version)
             .values(notice_version=reg.version, updated_at=now)
         )
         changed += r.rowcount or 0  # type: ignore[attr-defined]

@@ -15,9 +15,40 @@ import io
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
+from outreach.db.models import AuditEntry
 from outreach.errors import InputRejected
+from outreach.provision import records
+
+
+@dataclass(frozen=True)
+class Result:
+    """What an export wrote: to whom (`recipient`: its key and id, e.g. ("group", "toyota");
+    `name`: the recipient's name where it has one), the file, how many people and rows."""
+
+    recipient: tuple[str, str]
+    name: str | None
+    path: str
+    customers: int
+    rows: int
+    fields: tuple[str, ...]
+    batch: str
+
+    def as_dict(self) -> dict[str, Any]:
+        key, value = self.recipient
+        return {
+            key: value,
+            **({"name": self.name} if self.name is not None else {}),
+            "path": self.path,
+            "customers": self.customers,
+            "rows": self.rows,
+            "fields": list(self.fields),
+            "batch": self.batch,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,3 +86,43 @@ def stage(
     except OSError as e:
         raise InputRejected(f"{out}: cannot write: {e}") from None
     return Staged(out=out, tmp=tmp, batch=batch)
+
+
+async def finish(
+    session: AsyncSession,
+    staged: Staged,
+    entries: Sequence[records.Entry],
+    *,
+    action: str,
+    recipient: tuple[str, str],
+    name: str | None = None,
+    rows: int,
+    fields: tuple[str, ...],
+    actor: str,
+    now: dt.datetime,
+) -> Result:
+    """Write the provision records (one entry a person) and the audit row, commit, then move
+    the file in: an export's last step."""
+    await records.write(session, entries)
+    key, value = recipient
+    session.add(
+        AuditEntry(
+            actor=actor,
+            action=action,
+            entity="provision",
+            entity_id=staged.batch,
+            after={key: value, "customers": len(entries), "rows": rows},
+            at=now,
+        )
+    )
+    await session.commit()
+    staged.publish()
+    return Result(
+        recipient=recipient,
+        name=name,
+        path=str(staged.out),
+        customers=len(entries),
+        rows=rows,
+        fields=fields,
+        batch=staged.batch,
+    )

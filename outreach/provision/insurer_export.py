@@ -21,7 +21,6 @@ transaction as the audit row; the file appears only once they are committed.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
-from outreach.db.models import AuditEntry, ConsentEvent, Customer, InsurancePolicy, Vehicle
+from outreach.db.bulk import chunks
+from outreach.db.models import ConsentEvent, Customer, InsurancePolicy, Vehicle
 from outreach.errors import ConfigError, InputRejected, NotFound
 from outreach.gate import purposes
 from outreach.provision import exportfile, records
@@ -38,26 +38,7 @@ _MODELS = {"customer": Customer, "vehicle": Vehicle, "policy": InsurancePolicy}
 CONSENT_SCOPE = "insurer_share"
 
 
-@dataclass(frozen=True)
-class Result:
-    insurer: str
-    name: str
-    path: str
-    customers: int
-    rows: int
-    fields: tuple[str, ...]
-    batch: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "insurer": self.insurer,
-            "name": self.name,
-            "path": self.path,
-            "customers": self.customers,
-            "rows": self.rows,
-            "fields": list(self.fields),
-            "batch": self.batch,
-        }
+Result = exportfile.Result
 
 
 def shareable_items(reg: purposes.Registry, insurer: str) -> list[purposes.Item]:
@@ -139,13 +120,13 @@ async def run(
         for f, _ in chosen
     ]
     rows: list[Any] = []
-    for i in range(0, len(ids), 1000):
+    for part in chunks(ids, 1000):
         q = (
             select(Customer.id, *cols)
             .select_from(Customer)
             .outerjoin(Vehicle, and_(Vehicle.user_id == Customer.id, Vehicle.status == "owned"))
             .outerjoin(InsurancePolicy, policy_join)
-            .where(Customer.id.in_(ids[i : i + 1000]))
+            .where(Customer.id.in_(part))
             .order_by(Customer.id, Vehicle.id, InsurancePolicy.id)
         )
         rows += (await session.execute(q)).all()
@@ -159,52 +140,40 @@ async def run(
     batch = staged.batch
     item_ids = tuple(dict.fromkeys(it.id for _, it in chosen))
     labels = [reg.items[i].label for i in item_ids]
-    await records.write(
-        session,
-        [
-            records.Entry(
-                direction=records.PROVIDE,
-                counterparty=name,
-                customer_id=cid,
-                items=item_ids,
-                basis="consent",
-                at=now,
-                detail={
-                    "insurer": insurer,
-                    "batch": batch,
-                    "item_labels": labels,
-                    "consent": {
-                        "scope": grants[cid].scope,
-                        "seq": grants[cid].seq,
-                        "source": grants[cid].source,
-                        "at": grants[cid].occurred_at.isoformat(),
-                    },
-                    "file": out.name,
-                },
-            )
-            for cid in ids
-        ],
-    )
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="export.insurer",
-            entity="provision",
-            entity_id=batch,
-            after={"insurer": insurer, "customers": len(ids), "rows": len(rows)},
+    entries = [
+        records.Entry(
+            direction=records.PROVIDE,
+            counterparty=name,
+            customer_id=cid,
+            items=item_ids,
+            basis="consent",
             at=now,
+            detail={
+                "insurer": insurer,
+                "batch": batch,
+                "item_labels": labels,
+                "consent": {
+                    "scope": grants[cid].scope,
+                    "seq": grants[cid].seq,
+                    "source": grants[cid].source,
+                    "at": grants[cid].occurred_at.isoformat(),
+                },
+                "file": out.name,
+            },
         )
-    )
-    await session.commit()
-    staged.publish()
-    return Result(
-        insurer=insurer,
+        for cid in ids
+    ]
+    return await exportfile.finish(
+        session,
+        staged,
+        entries,
+        action="export.insurer",
+        recipient=("insurer", insurer),
         name=name,
-        path=str(out),
-        customers=len(ids),
         rows=len(rows),
         fields=tuple(f for f, _ in chosen),
-        batch=batch,
+        actor=actor,
+        now=now,
     )
 
 

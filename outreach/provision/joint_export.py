@@ -11,7 +11,6 @@ are written; nothing sensitive, no insurance data, no visit history.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.clock import JST
-from outreach.db.models import AuditEntry, Customer, Vehicle
+from outreach.db.models import Customer, Vehicle
 from outreach.errors import ConfigError, InputRejected
 from outreach.gate import purposes
 from outreach.provision import exportfile, records
@@ -27,24 +26,7 @@ from outreach.provision import exportfile, records
 _MODELS = {"customer": Customer, "vehicle": Vehicle}
 
 
-@dataclass(frozen=True)
-class Result:
-    group: str
-    path: str
-    customers: int
-    rows: int
-    fields: tuple[str, ...]
-    batch: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "group": self.group,
-            "path": self.path,
-            "customers": self.customers,
-            "rows": self.rows,
-            "fields": list(self.fields),
-            "batch": self.batch,
-        }
+Result = exportfile.Result
 
 
 def export_fields(reg: purposes.Registry) -> list[tuple[str, str, str]]:
@@ -118,44 +100,32 @@ async def run(
     marks = sorted({m for _, _, m in chosen})
     labels = [f"{m} {reg.joint_use.items[m]}" for m in marks]
     counterparty = f"{group.label}：{'、'.join(group.members)}"
-    await records.write(
-        session,
-        [
-            records.Entry(
-                direction=records.PROVIDE,
-                counterparty=counterparty,
-                customer_id=cid,
-                items=tuple(marks),
-                basis="joint_use",
-                at=now,
-                detail={
-                    "group": group.id,
-                    "batch": batch,
-                    "item_labels": labels,
-                    "responsible": reg.joint_use.responsible_name,
-                    "file": out.name,
-                },
-            )
-            for cid in customers
-        ],
-    )
-    session.add(
-        AuditEntry(
-            actor=actor,
-            action="export.joint_use",
-            entity="provision",
-            entity_id=batch,
-            after={"group": group.id, "customers": len(customers), "rows": len(rows)},
+    entries = [
+        records.Entry(
+            direction=records.PROVIDE,
+            counterparty=counterparty,
+            customer_id=cid,
+            items=tuple(marks),
+            basis="joint_use",
             at=now,
+            detail={
+                "group": group.id,
+                "batch": batch,
+                "item_labels": labels,
+                "responsible": reg.joint_use.responsible_name,
+                "file": out.name,
+            },
         )
-    )
-    await session.commit()
-    staged.publish()
-    return Result(
-        group=group.id,
-        path=str(out),
-        customers=len(customers),
+        for cid in customers
+    ]
+    return await exportfile.finish(
+        session,
+        staged,
+        entries,
+        action="export.joint_use",
+        recipient=("group", group.id),
         rows=len(rows),
         fields=tuple(f for f, _, _ in chosen),
-        batch=batch,
+        actor=actor,
+        now=now,
     )

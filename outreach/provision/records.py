@@ -17,6 +17,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from outreach.clock import JST
+from outreach.db.bulk import chunks
 from outreach.db.models import ProvisionRecord
 
 PROVIDE, RECEIVE = "provide", "receive"
@@ -62,8 +63,8 @@ class Entry:
 async def write(conn: AsyncSession | AsyncConnection, entries: Sequence[Entry]) -> int:
     """Insert the records in the caller's transaction (batched); their number."""
     rows = [e.row() for e in entries]
-    for i in range(0, len(rows), 1000):
-        await conn.execute(insert(ProvisionRecord), rows[i : i + 1000])
+    for part in chunks(rows, 1000):
+        await conn.execute(insert(ProvisionRecord), part)
     return len(rows)
 
 

@@ -35,7 +35,7 @@ POLICY_END_TIME = {"jibaiseki": dt.time(12, 0), "nini": dt.time(16, 0)}
 _REF_LABEL = {"customer": "顧客番号", "vehicle": "車両管理番号", "store": "店舗コード"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Result:
     kind: str
     path: str

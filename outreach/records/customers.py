@@ -8,7 +8,8 @@ log (R11: reads of personal data are logged).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import asdict, dataclass, fields
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,7 +18,115 @@ from outreach import addresses
 from outreach.db import models
 from outreach.errors import NotFound
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 LAST_EVENTS = 10
+T = TypeVar("T", bound="DataclassInstance")
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerRecord:
+    id: int
+    external_id: str
+    name_kanji: str
+    name_kana: str | None
+    postal_code: str | None
+    prefecture: str | None
+    city: str | None
+    address: str | None
+    phone: str | None
+    email: str | None
+    birth_date: dt.date | None
+    status: str
+    acquisition: str
+    joint_use_partner: str | None
+    acquired_on: dt.date | None
+    notice_version: int
+    customer_since: dt.date | None
+    last_visit_on: dt.date | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    store: str | None  # the store's name
+    email_suppressed: str | None  # the suppression reason of the email, if any
+
+
+@dataclass(frozen=True, slots=True)
+class Preferences:
+    opt_outs: tuple[str, ...]
+    use_suspended: bool
+    consents: tuple[str, ...]
+    ledger_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class BasisRecord:
+    email: str
+    basis: str
+    evidence_at: dt.datetime
+    evidence_method: str
+    evidence_text: str
+    evidence_ref: str | None
+    withdrawn_at: dt.datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleRecord:
+    id: int
+    external_id: str
+    car_name: str
+    model_code: str | None
+    color: str | None
+    registration_number: str | None
+    first_registered_on: dt.date | None
+    shaken_expiry_on: dt.date | None
+    last_inspection_on: dt.date | None
+    booked_on: dt.date | None
+    status: str
+    owner_kind: str
+    owner_name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRecord:
+    id: int
+    external_id: str
+    insurer: str
+    kind: str
+    vehicle_id: int | None
+    starts_at: dt.datetime | None
+    expires_at: dt.datetime
+    expires_on: dt.date
+    held_as_processor: bool
+
+
+@dataclass(frozen=True, slots=True)
+class EventRecord:
+    seq: int
+    action: str
+    scope: str
+    legal_basis: str | None
+    source: str
+    actor: str
+    occurred_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Shown:
+    """Everything held on one customer; sensitive records only counted."""
+
+    customer: CustomerRecord
+    preferences: Preferences
+    email_bases: tuple[BasisRecord, ...]
+    vehicles: tuple[VehicleRecord, ...]
+    policies: tuple[PolicyRecord, ...]
+    consent_events: tuple[EventRecord, ...]  # the latest LAST_EVENTS, newest first
+    sensitive_records: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The record as `customer show --json` prints it (values as held; dates, times and
+        tuples left to the JSON encoder)."""
+        return asdict(self)
 
 
 async def find(session: AsyncSession, ident: str) -> models.Customer:
@@ -32,13 +141,14 @@ async def find(session: AsyncSession, ident: str) -> models.Customer:
     return next((c for c in found if c.external_id == ident), found[0])
 
 
-def _row(obj: Any, *names: str) -> dict[str, Any]:
-    return {n: getattr(obj, n) for n in names}
+def _of(cls: type[T], obj: Any, **given: Any) -> T:
+    """`cls` from the like-named attributes of `obj` (a row), and the values `given`."""
+    return cls(
+        **{f.name: getattr(obj, f.name) for f in fields(cls) if f.name not in given}, **given
+    )
 
 
-async def show(
-    session: AsyncSession, ident: str, *, actor: str, now: dt.datetime
-) -> dict[str, Any]:
+async def show(session: AsyncSession, ident: str, *, actor: str, now: dt.datetime) -> Shown:
     c = await find(session, ident)
     vehicles = (
         await session.scalars(
@@ -91,87 +201,22 @@ async def show(
         )
     )
     await session.commit()
-    return {
-        "customer": _row(
+    return Shown(
+        customer=_of(
+            CustomerRecord,
             c,
-            "id",
-            "external_id",
-            "name_kanji",
-            "name_kana",
-            "postal_code",
-            "prefecture",
-            "city",
-            "address",
-            "phone",
-            "email",
-            "birth_date",
-            "status",
-            "acquisition",
-            "joint_use_partner",
-            "acquired_on",
-            "notice_version",
-            "customer_since",
-            "last_visit_on",
-            "created_at",
-            "updated_at",
-        )
-        | {"store": store.name if store else None, "email_suppressed": suppressed},
-        "preferences": {
-            "opt_outs": sorted(c.opt_outs or []),
-            "use_suspended": c.use_suspended,
-            "consents": sorted(c.consents or []),
-            "ledger_seq": c.ledger_seq,
-        },
-        "email_bases": [
-            _row(
-                b,
-                "email",
-                "basis",
-                "evidence_at",
-                "evidence_method",
-                "evidence_text",
-                "evidence_ref",
-                "withdrawn_at",
-            )
-            for b in bases
-        ],
-        "vehicles": [
-            _row(
-                v,
-                "id",
-                "external_id",
-                "car_name",
-                "model_code",
-                "color",
-                "registration_number",
-                "first_registered_on",
-                "shaken_expiry_on",
-                "last_inspection_on",
-                "booked_on",
-                "status",
-                "owner_kind",
-                "owner_name",
-            )
-            for v in vehicles
-        ],
-        "policies": [
-            _row(
-                p,
-                "id",
-                "external_id",
-                "insurer",
-                "kind",
-                "vehicle_id",
-                "starts_at",
-                "expires_at",
-                "expires_on",
-                "held_as_processor",
-            )
-            for p in policies
-        ],
-        "consent_events": [
-            _row(e, "seq", "action", "scope", "legal_basis", "source", "actor", "occurred_at")
-            for e in events
-        ],
-        "sensitive_records": sensitive or 0,
-    }
+            store=store.name if store else None,
+            email_suppressed=suppressed,
+        ),
+        preferences=Preferences(
+            opt_outs=tuple(sorted(c.opt_outs or [])),
+            use_suspended=c.use_suspended,
+            consents=tuple(sorted(c.consents or [])),
+            ledger_seq=c.ledger_seq,
+        ),
+        email_bases=tuple(_of(BasisRecord, b) for b in bases),
+        vehicles=tuple(_of(VehicleRecord, v) for v in vehicles),
+        policies=tuple(_of(PolicyRecord, p) for p in policies),
+        consent_events=tuple(_of(EventRecord, e) for e in events),
+        sensitive_records=sensitive or 0,
+    )

@@ -14,13 +14,13 @@ from typing import Any
 from sqlalchemy import Table, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from outreach.db.bulk import conflict_insert
+from outreach.db.bulk import chunks, conflict_insert
 
 # Both engines allow 32,766+ bound parameters per statement; stay well below.
 MAX_PARAMS = 30_000
 
 
-@dataclass
+@dataclass(slots=True)
 class Counts:
     inserted: int = 0
     updated: int = 0
@@ -59,8 +59,7 @@ async def upsert(
     width = len(rows[0])
     step = max(1, MAX_PARAMS // width)
     kcol = table.c[key]
-    for start in range(0, len(rows), step):
-        chunk = rows[start : start + step]
+    for chunk in chunks(rows, step):
         keys = [r[key] for r in chunk]
         existing = dict((await conn.execute(select(kcol, table.c.id).where(kcol.in_(keys)))).all())
         # One statement compiled once and run as executemany ("insertmanyvalues" batches it

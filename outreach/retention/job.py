@@ -20,6 +20,7 @@ from sqlalchemy import and_, delete, exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import bootstrap
+from outreach.db.bulk import chunks
 from outreach.db.models import (
     AuditEntry,
     Customer,
@@ -42,7 +43,7 @@ _WORK_FOLDERS = ("print", "calls")
 _SAMPLE = 20
 
 
-@dataclass
+@dataclass(slots=True)
 class Plan:
     dry_run: bool
     counts: dict[str, int] = field(default_factory=dict)
@@ -123,8 +124,7 @@ async def run(
     if dry_run:
         return plan
 
-    for i in range(0, len(send), 1000):
-        part = send[i : i + 1000]
+    for part in chunks(send, 1000):
         await session.execute(delete(SendAttempt).where(SendAttempt.outbox_id.in_(part)))
         await session.execute(delete(ob).where(ob.id.in_(part)))
     for model, ids in (
@@ -133,10 +133,9 @@ async def run(
         (Incident, incidents),
         (EmailBasis, bases),
     ):
-        for i in range(0, len(ids), 1000):
-            await session.execute(delete(model).where(model.id.in_(ids[i : i + 1000])))
-    for i in range(0, len(closed), 1000):
-        part = closed[i : i + 1000]
+        for part in chunks(ids, 1000):
+            await session.execute(delete(model).where(model.id.in_(part)))
+    for part in chunks(closed, 1000):
         await session.execute(delete(SensitiveRecord).where(SensitiveRecord.customer_id.in_(part)))
         await session.execute(
             update(Customer)
@@ -207,7 +206,7 @@ def _remove(files: list[str]) -> None:
         Path(f).unlink(missing_ok=True)
 
 
-async def scheduled(dry_run: bool = False) -> dict[str, Any]:
+async def scheduled(dry_run: bool = False) -> Plan:
     """Entry point of jobs/retention.toml."""
     app = bootstrap.build()
     try:
@@ -217,6 +216,6 @@ async def scheduled(dry_run: bool = False) -> dict[str, Any]:
                 session, p, app.clock.now(), data_dir=app.settings.data_dir, dry_run=dry_run
             )
         log.info("retention done: %s", plan.counts)
-        return plan.as_dict()
+        return plan
     finally:
         await app.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from typing import Any
+from dataclasses import asdict, dataclass
 
 from sqlalchemy import Text, and_, exists, select
 from sqlalchemy import cast as sql_cast
@@ -26,6 +26,23 @@ from outreach.signup import mail, service
 from outreach.signup.form import CHANNELS, Form
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Asked:
+    """What `ask` did: confirmation requests created, and how many of them went out now."""
+
+    asked: int
+    sent: int
+
+
+@dataclass(frozen=True, slots=True)
+class MailRun:
+    """The scheduled job: `ask`, then the confirmation mails the send window held back."""
+
+    asked: int
+    sent: int
+    pending_sent: int
 
 
 async def due(session: AsyncSession) -> list[tuple[int, str, list[str]]]:
@@ -68,7 +85,7 @@ async def due(session: AsyncSession) -> list[tuple[int, str, list[str]]]:
     return out
 
 
-async def ask(app: bootstrap.App, form: Form, ctx: GateContext) -> dict[str, int]:
+async def ask(app: bootstrap.App, form: Form, ctx: GateContext) -> Asked:
     """Create the confirmation request of every changed address and send what the gate
     allows now (the rest goes with `mail.send_pending` when the send window opens)."""
     now = app.clock.now()
@@ -99,19 +116,19 @@ async def ask(app: bootstrap.App, form: Form, ctx: GateContext) -> dict[str, int
             rid = row.id
         asked += 1
         sent += await mail.send_one(app, form, ctx, rid)
-    return {"asked": asked, "sent": sent}
+    return Asked(asked=asked, sent=sent)
 
 
-async def scheduled() -> dict[str, Any]:
+async def scheduled() -> MailRun:
     """Entry point of jobs/signup_mail.toml: ask changed addresses again, then send every
     confirmation mail the send window held back."""
     app = bootstrap.build()
     try:
         form = form_mod.for_app(app)
         ctx = app.policy.gate
-        result = await ask(app, form, ctx)
-        result["pending_sent"] = await mail.send_pending(app, form, ctx)
-        log.info("sign-up mail: %s", result)
+        done = await ask(app, form, ctx)
+        result = MailRun(done.asked, done.sent, await mail.send_pending(app, form, ctx))
+        log.info("sign-up mail: %s", asdict(result))
         return result
     finally:
         await app.close()

@@ -56,20 +56,20 @@ class Submission:
     form_version: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Problem:
     field: str
     message: str  # Japanese, for the person filling in the form
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Requested:
     request_id: int | None  # None: accepted in silence (the address's daily limit)
     token: str | None
     email: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Pending:
     request_id: int
     email: str
@@ -78,7 +78,7 @@ class Pending:
     confirmed: bool
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Confirmed:
     request_id: int
     customer_ids: tuple[int, ...]

@@ -86,6 +86,65 @@ class DisclosureDocument:
     sensitive: tuple[SensitiveRecord, ...]
 
 
+# What is held about a customer, section by section: (model, its column naming the owner —
+# the customer, or for attempts their outbox entry —, its time column that bounds a document
+# to when it was prepared (None: not bounded), its order column).
+SECTIONS: dict[str, tuple[Any, str, str | None, str]] = {
+    "vehicles": (Vehicle, "user_id", None, "id"),
+    "policies": (InsurancePolicy, "customer_id", None, "id"),
+    "email_bases": (EmailBasis, "customer_id", "evidence_at", "id"),
+    "consents": (ConsentEvent, "customer_id", "occurred_at", "seq"),
+    "messages": (OutboxMessage, "customer_id", "created_at", "id"),
+    "attempts": (SendAttempt, "outbox_id", "at", "id"),
+    # Third-party provision and receipt records (APPI Art. 29/30). The section in the
+    # document renders these rows; a richer provision record plugs in here.
+    "provisions": (ProvisionRecord, "customer_id", "at", "id"),
+    "requests": (DataRequest, "customer_id", "received_at", "id"),
+    "sensitive": (SensitiveRecord, "customer_id", "created_at", "id"),
+}
+
+
+async def _held(
+    session: AsyncSession,
+    customer_id: int,
+    *,
+    asof: dt.datetime | None = None,
+    besides: int | None = None,
+) -> dict[str, tuple[Any, ...]]:
+    """The rows of every section (SECTIONS), written by `asof` when given; `besides`: a
+    data request left out of "requests" (the disclosure itself)."""
+    outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == customer_id)
+    out: dict[str, tuple[Any, ...]] = {}
+    for name, (model, owner, at, order) in SECTIONS.items():
+        col = getattr(model, owner)
+        where = [col.in_(outbox_ids) if model is SendAttempt else col == customer_id]
+        if asof is not None and at is not None:
+            where.append(getattr(model, at) <= asof)
+        if name == "requests" and besides is not None:
+            where.append(DataRequest.id != besides)
+        q = select(model).where(*where).order_by(getattr(model, order))
+        out[name] = tuple((await session.scalars(q)).all())
+    return out
+
+
+async def _recorded(
+    session: AsyncSession, customer_id: int, detail: dict[str, Any], *, actor: str, now: dt.datetime
+) -> DataRequest:
+    """A disclosure request taken and answered now, flushed (it has its id)."""
+    req = DataRequest(
+        customer_id=customer_id,
+        kind="disclosure",
+        received_at=now,
+        received_by=actor,
+        detail=detail,
+        outcome="disclosed",
+        notified_at=now,
+    )
+    session.add(req)
+    await session.flush()
+    return req
+
+
 async def export(
     session: AsyncSession,
     customer_id: int,
@@ -100,42 +159,19 @@ async def export(
     sensitive records held with their consent (disclosed to the person; never used
     elsewhere). The request and the read are logged."""
     c = await get(session, customer_id)
-
-    async def rows(model: Any, *where: Any, order: Any = None) -> tuple[Row, ...]:
-        q = select(model).where(*where)
-        if order is not None:
-            q = q.order_by(order)
-        return tuple(_row(x) for x in (await session.scalars(q)).all())
-
-    outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == c.id)
-    req = DataRequest(
-        customer_id=c.id,
-        kind="disclosure",
-        received_at=now,
-        received_by=actor,
-        detail={"delivery": delivery},
-        outcome="disclosed",
-        notified_at=now,
-    )
-    session.add(req)
-    await session.flush()
+    req = await _recorded(session, c.id, {"delivery": delivery}, actor=actor, now=now)
+    held = {
+        name: tuple(_row(x) for x in rows) for name, rows in (await _held(session, c.id)).items()
+    }
     data = Export(
         generated_at=now.isoformat(),
         customer=_row(c, hide={"ledger_seq", "ledger_head"}),
-        vehicles=await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
-        insurance_policies=await rows(
-            InsurancePolicy, InsurancePolicy.customer_id == c.id, order=InsurancePolicy.id
-        ),
-        email_bases=await rows(EmailBasis, EmailBasis.customer_id == c.id, order=EmailBasis.id),
-        consent_history=await rows(
-            ConsentEvent, ConsentEvent.customer_id == c.id, order=ConsentEvent.seq
-        ),
-        send_log=await rows(
-            OutboxMessage, OutboxMessage.customer_id == c.id, order=OutboxMessage.id
-        ),
-        send_attempts=await rows(
-            SendAttempt, SendAttempt.outbox_id.in_(outbox_ids), order=SendAttempt.id
-        ),
+        vehicles=held["vehicles"],
+        insurance_policies=held["policies"],
+        email_bases=held["email_bases"],
+        consent_history=held["consents"],
+        send_log=held["messages"],
+        send_attempts=held["attempts"],
         gate_decisions=tuple(
             _decision(d)
             for d in (
@@ -146,16 +182,12 @@ async def export(
                 )
             ).all()
         ),
-        provision_records=await rows(
-            ProvisionRecord, ProvisionRecord.customer_id == c.id, order=ProvisionRecord.id
-        ),
+        provision_records=held["provisions"],
         # the same records as the person reads them (Art. 33(5)): date, provided/received,
         # counterparty, items, basis, how obtained — see outreach.provision.records
         provision_log=tuple(await provision_records.for_customer(session, c.id)),
-        requests=await rows(DataRequest, DataRequest.customer_id == c.id, order=DataRequest.id),
-        sensitive_records=await rows(
-            SensitiveRecord, SensitiveRecord.customer_id == c.id, order=SensitiveRecord.id
-        ),
+        requests=held["requests"],
+        sensitive_records=held["sensitive"],
     )
     await audit.record(
         session,
@@ -194,24 +226,15 @@ async def disclose(
     if problems:
         raise Invalid(problems)
     c = await get(session, customer_id)
-    req = DataRequest(
-        customer_id=c.id,
-        kind="disclosure",
-        received_at=now,
-        received_by=actor,
-        detail={
-            "delivery": delivery,
-            "identity_check": identity,
-            "requester": requester.strip() or "ご本人",
-            "prepared_by": actor,
-            "prepared_at": now.isoformat(),
-            "note": note.strip(),
-        },
-        outcome="disclosed",
-        notified_at=now,
-    )
-    session.add(req)
-    await session.flush()
+    detail = {
+        "delivery": delivery,
+        "identity_check": identity,
+        "requester": requester.strip() or "ご本人",
+        "prepared_by": actor,
+        "prepared_at": now.isoformat(),
+        "note": note.strip(),
+    }
+    req = await _recorded(session, c.id, detail, actor=actor, now=now)
     await audit.record(
         session,
         actor=actor,
@@ -236,67 +259,9 @@ async def disclosure_document(
     later are left out). Viewing it is a read of personal data (audited), not a request."""
     req = await request_of(session, customer_id, request_id, "disclosure")
     c = await get(session, customer_id)
-    asof = req.received_at
-
-    async def rows(model: Any, *where: Any, order: Any) -> tuple[Any, ...]:
-        return tuple((await session.scalars(select(model).where(*where).order_by(order))).all())
-
-    outbox_ids = select(OutboxMessage.id).where(OutboxMessage.customer_id == c.id)
     store = await session.get(Store, c.store_id) if c.store_id is not None else None
-    doc = DisclosureDocument(
-        request=req,
-        customer=c,
-        store=store,
-        vehicles=await rows(Vehicle, Vehicle.user_id == c.id, order=Vehicle.id),
-        policies=await rows(
-            InsurancePolicy, InsurancePolicy.customer_id == c.id, order=InsurancePolicy.id
-        ),
-        email_bases=await rows(
-            EmailBasis,
-            EmailBasis.customer_id == c.id,
-            EmailBasis.evidence_at <= asof,
-            order=EmailBasis.id,
-        ),
-        consents=await rows(
-            ConsentEvent,
-            ConsentEvent.customer_id == c.id,
-            ConsentEvent.occurred_at <= asof,
-            order=ConsentEvent.seq,
-        ),
-        messages=await rows(
-            OutboxMessage,
-            OutboxMessage.customer_id == c.id,
-            OutboxMessage.created_at <= asof,
-            order=OutboxMessage.id,
-        ),
-        attempts=await rows(
-            SendAttempt,
-            SendAttempt.outbox_id.in_(outbox_ids),
-            SendAttempt.at <= asof,
-            order=SendAttempt.id,
-        ),
-        # Third-party provision and receipt records (APPI Art. 29/30). The section in the
-        # document renders these rows; a richer provision record plugs in here.
-        provisions=await rows(
-            ProvisionRecord,
-            ProvisionRecord.customer_id == c.id,
-            ProvisionRecord.at <= asof,
-            order=ProvisionRecord.id,
-        ),
-        requests=await rows(
-            DataRequest,
-            DataRequest.customer_id == c.id,
-            DataRequest.received_at <= asof,
-            DataRequest.id != req.id,
-            order=DataRequest.id,
-        ),
-        sensitive=await rows(
-            SensitiveRecord,
-            SensitiveRecord.customer_id == c.id,
-            SensitiveRecord.created_at <= asof,
-            order=SensitiveRecord.id,
-        ),
-    )
+    held = await _held(session, c.id, asof=req.received_at, besides=req.id)
+    doc = DisclosureDocument(request=req, customer=c, store=store, **held)
     await audit.read(
         session, actor=actor, customer_id=c.id, what=f"disclosure {req.id} document", now=now
     )

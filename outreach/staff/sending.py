@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach import bootstrap, enqueue, logs, outbox
+from outreach.db.bulk import chunks
 from outreach.db.models import Campaign, OutboxMessage, Run, Vehicle
 from outreach.gate import batch
 from outreach.gate.context import GateContext
@@ -207,8 +208,7 @@ async def _vehicles(
 ) -> dict[int, int]:
     """For each customer, the (first) vehicle of theirs the audience filter matched."""
     out: dict[int, int] = {}
-    for i in range(0, len(customer_ids), batch.IN_CHUNK):
-        part = customer_ids[i : i + batch.IN_CHUNK]
+    for part in chunks(customer_ids, batch.IN_CHUNK):
         rows = await session.execute(
             select(Vehicle.user_id, func.min(Vehicle.id))
             .where(Vehicle.user_id.in_(part), audience.vehicle_where(conditions))

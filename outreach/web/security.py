@@ -102,7 +102,29 @@ class TokenBuckets:
 Refusal = Callable[[int, float | None], tuple[list[tuple[bytes, bytes]], bytes]]
 
 
-class RateLimit:
+PUBLIC = ("/u/", "/preferences/")  # the opt-out pages
+
+
+class _PublicGuard:
+    """An ASGI middleware that guards only the paths under `prefixes` (`guard`); every
+    other request passes through untouched."""
+
+    def __init__(self, app: ASGIApp, *, refusal: Refusal, prefixes: tuple[str, ...]) -> None:
+        self.app = app
+        self.refusal = refusal
+        self.prefixes = prefixes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
+            await self.app(scope, receive, send)
+            return
+        await self.guard(scope, receive, send)
+
+    async def guard(self, scope: Scope, receive: Receive, send: Send) -> None:
+        raise NotImplementedError
+
+
+class RateLimit(_PublicGuard):
     """429 with a Retry-After once a client address has used its bucket.
 
     Only for the public paths under `prefixes` (the opt-out pages): the staff console has its
@@ -116,18 +138,13 @@ class RateLimit:
         buckets: TokenBuckets,
         forwarded_hops: int,
         refusal: Refusal,
-        prefixes: tuple[str, ...] = ("/u/", "/preferences/"),
+        prefixes: tuple[str, ...] = PUBLIC,
     ) -> None:
-        self.app = app
+        super().__init__(app, refusal=refusal, prefixes=prefixes)
         self.buckets = buckets
         self.hops = forwarded_hops
-        self.refusal = refusal
-        self.prefixes = prefixes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
-            await self.app(scope, receive, send)
-            return
+    async def guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         wait = self.buckets.take(client_address(scope, self.hops))
         if wait > 0:
             headers, body = self.refusal(429, wait)
@@ -138,7 +155,7 @@ class RateLimit:
         await self.app(scope, receive, send)
 
 
-class BodyLimit:
+class BodyLimit(_PublicGuard):
     """413 for a request body larger than `max_bytes`, by Content-Length or as it streams in.
 
     Only for the paths under `prefixes` (the opt-out pages, whose forms are tiny); the staff
@@ -151,17 +168,12 @@ class BodyLimit:
         *,
         max_bytes: int,
         refusal: Refusal,
-        prefixes: tuple[str, ...] = ("/u/", "/preferences/"),
+        prefixes: tuple[str, ...] = PUBLIC,
     ) -> None:
-        self.app = app
+        super().__init__(app, refusal=refusal, prefixes=prefixes)
         self.max_bytes = max_bytes
-        self.refusal = refusal
-        self.prefixes = prefixes
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefixes):
-            await self.app(scope, receive, send)
-            return
+    async def guard(self, scope: Scope, receive: Receive, send: Send) -> None:
         for k, v in scope["headers"]:
             if k == b"content-length":
                 try:

@@ -17,7 +17,7 @@ from staffkit import ADMIN, APPROVER, MARKETER, PASSWORD, add_users, serving
 
 from outreach import bootstrap
 from outreach.clock import JST
-from outreach.compliance import report
+from outreach.compliance import model, report
 from outreach.db.models import (
     ConsentEvent,
     Customer,
@@ -108,30 +108,30 @@ async def test_each_figure_counts_what_it_names(app: bootstrap.App) -> None:
     await seed(app)
     async with app.sessions() as s:
         r = await report.build(s, REG, "2026-02", NOW)
-    assert r["title"] == "2026年2月 個人情報の取扱い状況報告"
-    sends = {(x["purpose"], x["channel"], x["basis"]): x["count"] for x in r["sends"]}
+    assert r.title == "2026年2月 個人情報の取扱い状況報告"
+    sends = {(x.purpose, x.channel, x.basis): x.count for x in r.sends}
     assert sends == {
         ("p3", "電子メール", "同意（オプトイン）"): 3,
         ("p2", "電子メール", "広告に当たらない通知（根拠不要）"): 1,
         ("p3", "郵便", "—（郵便・電話）"): 1,
     }
-    assert r["sends_total"] == 5
-    assert r["optouts"] == [
-        {"source": "ワンクリック（RFC 8058）", "action": "配信停止", "count": 1}
-    ]
-    assert r["ads_after_optout"] == 1  # message 3 went after B's opt-out: flagged
-    assert {d["code"]: d["count"] for d in r["denials"]} == {"OPTED_OUT": 2, "NO_EMAIL_CONSENT": 1}
-    assert r["evidence"] == [{"basis": "同意（オプトイン）", "current": 1, "withdrawn": 0}]
-    assert r["provisions"] == [
-        {"direction": "提供", "basis": "共同利用", "counterparty": "共同利用会社", "count": 2}
-    ]
-    (inc,) = r["incidents"]
-    assert inc["status"] == "対応中" and inc["overdue"] == ["速報"]  # 確報 due 12 March
-    assert r["incidents_open"] == 1
+    assert r.sends_total == 5
+    assert r.optouts == (
+        model.Optouts(source="ワンクリック（RFC 8058）", action="配信停止", count=1),
+    )
+    assert r.ads_after_optout == 1  # message 3 went after B's opt-out: flagged
+    assert {d.code: d.count for d in r.denials} == {"OPTED_OUT": 2, "NO_EMAIL_CONSENT": 1}
+    assert r.evidence == (model.Evidence(basis="同意（オプトイン）", current=1, withdrawn=0),)
+    assert r.provisions == (
+        model.Provisions(direction="提供", basis="共同利用", counterparty="共同利用会社", count=2),
+    )
+    (inc,) = r.incidents
+    assert inc.status == "対応中" and inc.overdue == ("速報",)  # 確報 due 12 March
+    assert r.incidents_open == 1
     # another month sees none of February's sends
     async with app.sessions() as s:
         jan = await report.build(s, REG, "2026-01", NOW)
-    assert jan["sends_total"] == 1 and jan["ads_after_optout"] == 0
+    assert jan.sends_total == 1 and jan.ads_after_optout == 0
 
 
 @pytest.fixture

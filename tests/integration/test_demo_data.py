@@ -93,9 +93,9 @@ async def test_show_a_demo_customer_with_history(engine: AsyncEngine) -> None:
         assert cid is not None
         shown = await customers.show(session, str(cid), actor="cli:test", now=NOW)
         c = await session.get(models.Customer, cid)
-        assert c is not None and shown["customer"]["external_id"] == c.external_id
-        assert shown["preferences"]["opt_outs"] == sorted(c.opt_outs)
-        assert [e["seq"] for e in shown["consent_events"]] == list(range(c.ledger_seq, 0, -1))
+        assert c is not None and shown.customer.external_id == c.external_id
+        assert shown.preferences.opt_outs == tuple(sorted(c.opt_outs))
+        assert [e.seq for e in shown.consent_events] == list(range(c.ledger_seq, 0, -1))
         audit = (await session.execute(select(models.AuditEntry))).scalars().all()
         assert [(a.action, a.entity, a.entity_id) for a in audit] == [
             ("read", "customer", str(cid))

@@ -62,11 +62,11 @@ async def test_a_1001_person_incident_has_both_deadlines(app: bootstrap.App) -> 
             now=NOW,
         )
         d = await register.describe(s, inc.id)
-    assert d["classes"] == ["over_1000"] and d["reportable"] and d["affected"] == 1001
+    assert d.classes == ("over_1000",) and d.reportable and d.affected == 1001
     # counted from the JST day of discovery (2 March), not the UTC day
-    assert d["preliminary_due_on"] == "2026-03-05"
-    assert d["final_due_on"] == "2026-04-01"
-    assert [h["action"] for h in d["history"]] == ["incident.recorded"]
+    assert d.preliminary_due_on == "2026-03-05"
+    assert d.final_due_on == "2026-04-01"
+    assert [h.action for h in d.history] == ["incident.recorded"]
 
 
 async def test_1000_people_without_a_class_is_not_reportable(app: bootstrap.App) -> None:
@@ -137,8 +137,8 @@ async def test_wrong_recipient_mail_from_the_send_log_then_letters_reports_close
     with letters.open(encoding="utf-8-sig") as f:
         rows = list(csv.reader(f))
     assert rows[1][0] == "髙橋 一郎 様" and rows[1][2] == "東京都千代田区1-1"
-    assert d["status"] == "closed" and d["notified"] == 1
-    assert [h["action"] for h in d["history"]] == [
+    assert d.status == "closed" and d.notified == 1
+    assert [h.action for h in d.history] == [
         "incident.recorded", "incident.notified", "incident.closed"
     ]  # fmt: skip
 

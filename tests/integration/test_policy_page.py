@@ -128,8 +128,8 @@ async def test_a_new_purpose_lists_customers_and_waits_for_their_notice(
         await s.commit()
         ids = dict((await s.execute(select(Customer.external_id, Customer.id))).all())
         listed = await notice.to_notify(s, reg)
-    assert [x["customer_id"] for x in listed] == [ids["N1"], ids["N3"]]
-    assert all(x["via"] == "post" for x in listed)
+    assert [x.customer_id for x in listed] == [ids["N1"], ids["N3"]]
+    assert all(x.via == "post" for x in listed)
 
     ask = Request(
         purpose="p9", channel="post", items=frozenset({"name", "address"}), advertising=True
@@ -154,4 +154,4 @@ async def test_a_new_purpose_lists_customers_and_waits_for_their_notice(
         ).all()
         left = await notice.to_notify(s, reg)
     assert again == 0 and len(audits) == 2
-    assert [x["customer_id"] for x in left] == [ids["N3"]]
+    assert [x.customer_id for x in left] == [ids["N3"]]

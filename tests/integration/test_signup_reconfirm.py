@@ -62,7 +62,7 @@ async def test_address_change_asks_again(app: bootstrap.App, smtp: SmtpServer) -
     async with app.sessions() as s:
         (d,) = await batch.decide_for(s, ctx, [(cid, AD)], now)
         assert d.allowed
-    assert await reconfirm.ask(app, form, ctx) == {"asked": 0, "sent": 0}  # nothing changed yet
+    assert await reconfirm.ask(app, form, ctx) == reconfirm.Asked(0, 0)  # nothing changed yet
 
     async with app.sessions.begin() as s:  # the DMS import brings a new address
         await s.execute(update(Customer).where(Customer.id == cid).values(email="New@Example.jp"))
@@ -70,8 +70,8 @@ async def test_address_change_asks_again(app: bootstrap.App, smtp: SmtpServer) -
         (d,) = await batch.decide_for(s, ctx, [(cid, AD)], now)
         assert "NO_EMAIL_CONSENT" in d.reasons  # the old opt-in does not carry over
 
-    assert await reconfirm.ask(app, form, ctx) == {"asked": 1, "sent": 1}
-    assert await reconfirm.ask(app, form, ctx) == {"asked": 0, "sent": 0}  # asked once, ever
+    assert await reconfirm.ask(app, form, ctx) == reconfirm.Asked(1, 1)
+    assert await reconfirm.ask(app, form, ctx) == reconfirm.Asked(0, 0)  # asked once, ever
     (mail,) = [m for m in smtp.received if m.rcpt_tos == ["new@example.jp"]]
     assert "メール配信お申し込みの確認" in str(mail.parsed()["Subject"])
     async with app.sessions() as s:

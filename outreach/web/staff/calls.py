@@ -16,6 +16,7 @@ from outreach import calls, clock
 from outreach.render import dates
 from outreach.staff import auth
 from outreach.staff.errors import Invalid, Problem
+from outreach.web.staff import once
 
 PERMISSION = "customer.request"  # the call list shows phone numbers and takes opt-outs
 
@@ -97,7 +98,12 @@ def add(web: FastAPI, pages: Pages, authed: list[Any]) -> None:
         form = await request.form()
         raw = str(form.get("on_date") or "")
         on_date = _day(raw, dt.date.min) if raw else None
+        back = f"{root(request)}/calls?day={form.get('day') or ''}&done={outbox_id}"
+        if form.get("store"):
+            back += f"&store={form.get('store')}"
         async with st.tx() as s:
+            nonce = getattr(request.state, "nonce", None)
+            await once.claim(s, nonce, actor=p.username, now=st.now, url=back)
             await calls.record(
                 s,
                 st.gate(),
@@ -108,7 +114,4 @@ def add(web: FastAPI, pages: Pages, authed: list[Any]) -> None:
                 actor=p.username,
                 now=st.now,
             )
-        back = f"{root(request)}/calls?day={form.get('day') or ''}&done={outbox_id}"
-        if form.get("store"):
-            back += f"&store={form.get('store')}"
         return RedirectResponse(back, 303)

@@ -15,6 +15,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 
 from outreach.clock import JST
 from outreach.compliance import pdf, report
+from outreach.compliance.model import Report
 from outreach.errors import InputRejected
 from outreach.staff import auth
 from outreach.web.staff.state import StaffWeb
@@ -57,7 +58,7 @@ def add(
 ) -> None:
     settings = st.app.settings
 
-    async def build(request: Request) -> dict[str, Any]:
+    async def build(request: Request) -> Report:
         who(request).require("compliance.read")
         month = _month(request, st.now)
         reg = st.app.policy.registry
@@ -68,12 +69,13 @@ def add(
     async def compliance_page(request: Request) -> Response:
         r = await build(request)
         return pages.render(  # type: ignore[no-any-return]
-            "compliance/page.html", request, r=r, months=_months(r["month"], st.now)
+            "compliance/page.html", request, r=r, months=_months(r.month, st.now)
         )
 
     @web.get("/compliance.json", dependencies=authed)
     async def compliance_json(request: Request) -> Response:
-        return JSONResponse(await build(request), headers={"cache-control": "no-store"})
+        r = await build(request)
+        return JSONResponse(r.to_json(), headers={"cache-control": "no-store"})
 
     @web.get("/compliance.pdf", dependencies=authed)
     async def compliance_pdf(request: Request) -> Response:
@@ -84,7 +86,7 @@ def add(
             media_type="application/pdf",
             headers={
                 "cache-control": "no-store",
-                "content-disposition": f'attachment; filename="compliance-{r["month"]}.pdf"',
+                "content-disposition": f'attachment; filename="compliance-{r.month}.pdf"',
             },
         )
 

@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse
 from outreach import labels
 from outreach.staff import auth, campaigns, roles
 from outreach.staff import spec as spec_mod
-from outreach.staff.errors import CsrfRejected, Problem
+from outreach.staff.errors import Problem
 from outreach.web.staff import once
 from outreach.web.staff.state import StaffWeb
 
@@ -100,11 +100,9 @@ class Console:
     async def claim(self, s: Any, request: Request, url: str = "") -> Any:
         """Spend the request's form token in this transaction, leading to `url`."""
         nonce = getattr(request.state, "nonce", None)
-        if nonce is None:
-            raise CsrfRejected("フォームの有効期限が切れています。画面を開き直してください")
-        row = await once.spend(s, nonce, actor=self.who(request).username, now=self.st.now)
-        row.result_url = url[:300] or None
-        return row
+        return await once.claim(
+            s, nonce, actor=self.who(request).username, now=self.st.now, url=url
+        )
 
 
 def problem_view(p: Problem) -> dict[str, str]:

@@ -11,6 +11,7 @@ from starlette.responses import FileResponse, RedirectResponse, Response
 from outreach.errors import NotFound
 from outreach.letters import batches
 from outreach.staff import auth
+from outreach.web.staff import once
 
 PERMISSION = "customer.request"  # the batches hold names and addresses
 
@@ -52,6 +53,9 @@ def add(web: FastAPI, pages: Pages, authed: list[Any]) -> None:
     async def letters_printed(name: str, request: Request) -> Response:
         p = _who(request)
         p.require(PERMISSION)
+        back = f"{root(request)}/letters?done={name}"
         async with st.tx() as s:
+            nonce = getattr(request.state, "nonce", None)
+            await once.claim(s, nonce, actor=p.username, now=st.now, url=back)
             await batches.confirm(s, name, actor=p.username, now=st.now)
-        return RedirectResponse(f"{root(request)}/letters?done={name}", 303)
+        return RedirectResponse(back, 303)

@@ -62,6 +62,18 @@ async def spend(
     return row
 
 
+async def claim(
+    session: AsyncSession, nonce: str | None, *, actor: str, now: dt.datetime, url: str = ""
+) -> FormSubmission:
+    """Spend a request's token (None: the form carried none) in the caller's transaction,
+    leading to `url`; CsrfRejected without a token, AlreadySubmitted when it was spent."""
+    if nonce is None:
+        raise CsrfRejected("フォームの有効期限が切れています。画面を開き直してください")
+    row = await spend(session, nonce, actor=actor, now=now)
+    row.result_url = url[:300] or None
+    return row
+
+
 async def result_of(session: AsyncSession, nonce: str) -> str | None:
     return await session.scalar(
         select(FormSubmission.result_url).where(FormSubmission.token == nonce)
