@@ -453,6 +453,11 @@ _UPDATE = (
 )
 
 
+# Core, not the ORM entity: the ORM's bulk-insert path costs ~5-10 us more per row.
+A: Table = SendAttempt.__table__  # type: ignore[assignment]
+_ATTEMPT = insert(A)
+
+
 async def record(session: AsyncSession, results: Sequence[Result], *, worker: str) -> None:
     """Write a batch of results in the caller's transaction: one executemany per table."""
     if not results:
@@ -479,7 +484,7 @@ async def record(session: AsyncSession, results: Sequence[Result], *, worker: st
         ],
     )
     await session.execute(
-        insert(SendAttempt),
+        _ATTEMPT,
         [
             {
                 "outbox_id": r.outbox_id,

@@ -10,7 +10,8 @@ Only the gate makes a Permit, in two locks:
 - MAC: each permit carries an HMAC-SHA256 over its decision id, customer, purpose, channel,
   items, advertising flag, policy version and time, under a key that lives only in this
   process. `verify` / `require` (the outbox, the composer, the transports) recompute it, so a
-  permit copied and edited (`object.__setattr__`) no longer passes.
+  permit copied and edited (`object.__setattr__`) no longer passes (a permit whose fields are
+  still the very objects sealed is recognised by identity and not hashed again).
 
 A permit names the exact customer, purpose, channel and item set it covers, so a permit for
 one send cannot be spent on another, and the renderer is given only the items it names.
@@ -202,7 +203,33 @@ def permit_for(decision: Decision, decision_id: int | None = None) -> Permit:
             decision.decided_at,
         ),
     )
+    _remember(p)  # sealed here from the decision: its first check at a door is the memo's
     return p
+
+
+# Permits already checked in this process. A permit passes the doors of one send several
+# times (outbox, composer, pipeline, transport); each door still checks, but a permit object
+# whose fields are the very objects that were verified (compared by identity, not equality)
+# is not hashed again. A shell, an edited copy or a field replaced with `object.__setattr__`
+# (even by an equal value) misses here and takes the full check: the memo only ever answers
+# what the HMAC answered for exactly these objects.
+_VERIFIED: dict[int, tuple[object, ...]] = {}
+_VERIFIED_MAX = 16_384
+
+
+def _fields(permit: Permit) -> tuple[object, ...]:
+    return (
+        permit,
+        permit.mac,
+        permit.decision_id,
+        permit.customer_id,
+        permit.purpose,
+        permit.channel,
+        permit.items,
+        permit.advertising,
+        permit.policy_version,
+        permit.decided_at,
+    )
 
 
 def verify(permit: object) -> Permit:
@@ -210,6 +237,21 @@ def verify(permit: object) -> Permit:
     if not isinstance(permit, Permit):
         raise GateRefused("no gate decision for this send")
     try:
+        seen = _VERIFIED.get(id(permit))
+        if (
+            seen is not None
+            and seen[0] is permit
+            and seen[1] is permit.mac
+            and seen[2] is permit.decision_id
+            and seen[3] is permit.customer_id
+            and seen[4] is permit.purpose
+            and seen[5] is permit.channel
+            and seen[6] is permit.items
+            and seen[7] is permit.advertising
+            and seen[8] is permit.policy_version
+            and seen[9] is permit.decided_at
+        ):
+            return permit
         expected = _mac(
             permit.decision_id,
             permit.customer_id,
@@ -225,7 +267,15 @@ def verify(permit: object) -> Permit:
         genuine = False
     if not genuine:
         raise GateRefused("no gate decision for this send (the permit's seal does not match)")
+    _remember(permit)
     return permit
+
+
+def _remember(permit: Permit) -> None:
+    if len(_VERIFIED) >= _VERIFIED_MAX:
+        _VERIFIED.clear()
+    # The entry holds the permit itself, so its id is not reused while the entry lives.
+    _VERIFIED[id(permit)] = _fields(permit)
 
 
 def require(

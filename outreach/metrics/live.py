@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from prometheus_client import (
     CollectorRegistry,
@@ -64,6 +65,10 @@ class Process:
             registry=r,
         )
         self._job_started: dict[str, float] = {}
+        # The labelled children of the per-message series, looked up once per label value
+        # (`labels()` takes a lock and builds a key tuple on every call).
+        self._replies: dict[str, Any] = {}
+        self._sends: dict[bool, Any] = {}
 
 
 _process: Process | None = None
@@ -95,8 +100,15 @@ def reply_class(code: int | None) -> str:
 def relay_reply(code: int | None, seconds: float, *, advertising: bool) -> None:
     """Called by the worker for every message handed to the transport."""
     p = process()
-    p.relay_replies.labels(reply_class(code)).inc()
-    p.send_seconds.labels(stream_of(advertising)).observe(seconds)
+    cls = reply_class(code)
+    replies = p._replies.get(cls)
+    if replies is None:
+        replies = p._replies[cls] = p.relay_replies.labels(cls)
+    replies.inc()
+    sends = p._sends.get(advertising)
+    if sends is None:
+        sends = p._sends[advertising] = p.send_seconds.labels(stream_of(advertising))
+    sends.observe(seconds)
 
 
 def optout_request(route: str, method: str, status: int, seconds: float) -> None:

@@ -96,8 +96,10 @@ def message_id(outbox_id: int | str, domain: str) -> str:
     return f"<{outbox_id}.{secrets.token_hex(8)}@{_domain(domain)}>"
 
 
+@functools.lru_cache(maxsize=64)
 def list_id(phrase: str, stream: str, domain: str) -> ListId:
-    """The List-Id of a stream (R26): `phrase <stream.domain>`."""
+    """The List-Id of a stream (R26): `phrase <stream.domain>` (the same for every message of
+    the stream: checked once)."""
     label = f"{stream}.{_domain(domain)}"
     if not _DOMAIN.match(label):
         raise ValueError(f"invalid list id {label!r}")
@@ -118,7 +120,8 @@ def build(mail: Mail) -> bytes:
     out.append(_sender_header(mail.sender.name, mail.sender.addr))
     out.append(_address_header("To", mail.to))
     out.append(_unstructured("Subject", mail.subject))
-    out.append(f"Date: {format_datetime(mail.date)}\r\n")
+    # Keyed by the offset too: equal instants in other zones are written otherwise.
+    out.append(_date_header(mail.date, mail.date.utcoffset()))
     if not _MSG_ID.match(mail.message_id):
         raise ValueError(f"Message-ID must look like <left@right>: {mail.message_id!r}")
     out.append(f"Message-ID: {mail.message_id}\r\n")
@@ -161,12 +164,14 @@ def canonical_text(text: str) -> str:
 
 
 def _text_part(subtype: str, text: str) -> str:
-    data = base64.b64encode(canonical_text(text).encode("utf-8")).decode("ascii")
-    lines = "\r\n".join(data[i : i + 76] for i in range(0, len(data), 76))
+    raw = canonical_text(text).encode("utf-8")
+    # Lines of 76 (57 bytes each), every one ending in a line break, in C; an empty part
+    # is one empty line.
+    lines = base64.encodebytes(raw).decode("ascii").replace("\n", "\r\n") if raw else "\r\n"
     return (
         f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
         "Content-Transfer-Encoding: base64\r\n\r\n"
-        f"{lines}\r\n"
+        f"{lines}"
     )
 
 
@@ -263,6 +268,12 @@ def _unstructured(name: str, value: str) -> str:
     ):
         return _fold(name, words)
     return _fold(name, _encoded_words(value, EW_LINE - len(name) - 2, EW_MAX))
+
+
+# The messages of a batch are built at one `now`: its Date header is formatted once.
+@functools.lru_cache(maxsize=8)
+def _date_header(date: dt.datetime, offset: dt.timedelta | None) -> str:
+    return f"Date: {format_datetime(date)}\r\n"
 
 
 # The sender and the list are the same for every message of a stream: encode them once.

@@ -171,6 +171,7 @@ class Pacer:
     def __post_init__(self) -> None:
         self._buckets = {k: b for k, b in self.budgets.fresh().items() if k.endswith("/s")}
         self._base = {k: b.interval for k, b in self._buckets.items()}
+        self._mine: dict[str | None, list[Bucket]] = {}  # the buckets a group's send takes
 
     def share(self, workers: int) -> None:
         """Pace at 1/`workers` of each limit from now on."""
@@ -181,10 +182,14 @@ class Pacer:
     def take(self, address: str) -> float:
         """Reserve a send to `address`; returns the seconds to wait before sending it."""
         group = self.budgets.group_of(address)
-        names = {f"{RELAY}/s", f"carrier:{group}/s"}
-        mine = [b for k, b in self._buckets.items() if k in names]
+        mine = self._mine.get(group)
+        if mine is None:
+            names = {f"{RELAY}/s", f"carrier:{group}/s"}
+            mine = self._mine[group] = [b for k, b in self._buckets.items() if k in names]
         t = self.now()
-        at = max([t, *(b.earliest(t) for b in mine)])
+        at = t
+        for b in mine:
+            at = max(at, b.earliest(t))
         for b in mine:
             b.take(at)
         return at - t

@@ -83,6 +83,44 @@ def _quoted(address: str) -> bytes:
     return quote_address(address).encode("ascii")
 
 
+def transmission_form(data: bytes) -> bool:
+    """True if `data` is already what aiosmtplib's DATA would put on the wire before the
+    final `.`: every line end CRLF, ending in CRLF, no line beginning with a dot (what the
+    MIME writer builds: headers fold with a space, bodies are base64). aiosmtplib's two
+    regex passes (line ends, dot-stuffing) would give back the same bytes."""
+    n = data.count(b"\n")
+    return (
+        data.endswith(b"\r\n")
+        and n == data.count(b"\r") == data.count(b"\r\n")
+        and not data.startswith(b".")
+        and b"\n." not in data
+    )
+
+
+async def _data(client: aiosmtplib.SMTP, data: bytes) -> aiosmtplib.SMTPResponse:
+    """DATA with a message in transmission form (`transmission_form`), written as it is:
+    the same bytes and replies as `SMTP.data`, without its two regex passes over the whole
+    message (~0.13 ms each message). One send at a time holds a connection (the pool), so
+    the DATA reply and the message's reply pair as in aiosmtplib."""
+    start = await client.execute_command(b"DATA")
+    if start.code != 354:
+        raise aiosmtplib.SMTPDataError(start.code, start.message)
+    protocol = client.protocol
+    if protocol is None:
+        raise aiosmtplib.SMTPServerDisconnected("Connection lost")
+    try:
+        # Written and awaited with no turn of the loop between: the reply cannot arrive
+        # before `read_response` expects it.
+        protocol.write(data + b".\r\n")
+        reply = await protocol.read_response(timeout=client.timeout)
+    except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPTimeoutError):
+        client.close()
+        raise
+    if reply.code != 250:
+        raise aiosmtplib.SMTPDataError(reply.code, reply.message)
+    return reply
+
+
 def _reply(code: int, message: str) -> SendResult:
     return SendResult(
         ok=200 <= code < 300,
@@ -182,13 +220,16 @@ class SmtpTransport:
                 if not client.is_connected:
                     raise
                 await client.helo()
+        plain = transmission_form(data)
         options: list[bytes] = []
         if client.supports_extension("size"):
             # RFC 1870: octets as transmitted (CRLF line ends). Our messages are CRLF
             # already; anything else is measured as aiosmtplib would send it.
-            crlf = data.count(b"\r\n")
-            plain = crlf == data.count(b"\r") == data.count(b"\n") and data.endswith(b"\r\n")
-            size = len(data) if plain else len(normalize_message_line_endings(data))
+            crlf = plain or (
+                data.endswith(b"\r\n")
+                and data.count(b"\r\n") == data.count(b"\r") == data.count(b"\n")
+            )
+            size = len(data) if crlf else len(normalize_message_line_endings(data))
             options.append(f"size={size}".encode("ascii"))
         errors: dict[str, aiosmtplib.SMTPResponse] = {}
         try:
@@ -203,7 +244,7 @@ class SmtpTransport:
                     errors[rcpt] = reply
             if len(refused) == len(recipients):
                 raise aiosmtplib.SMTPRecipientsRefused(refused)
-            reply = await client.data(data)
+            reply = await _data(client, data) if plain else await client.data(data)
         except (aiosmtplib.SMTPResponseException, aiosmtplib.SMTPRecipientsRefused):
             with contextlib.suppress(ConnectionError, aiosmtplib.SMTPResponseException):
                 await client.rset()

@@ -17,6 +17,9 @@ import pytest
 import sendkit
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from aiosmtplib.protocol import PERIOD_REGEX, normalize_message_line_endings
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from outreach.send import capture, file, smtp
 
@@ -252,3 +255,57 @@ async def test_the_file_transport_leaves_nothing_behind_on_a_full_disk(small_dis
     ok = await f.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(10))
     assert ok.ok
     assert [p.name for p in (small_disk / "out").iterdir()] == ["10.x@mail.example.jp.eml"]
+
+
+# -- DATA: a message already in transmission form is written as it is --------------------
+
+_PIECES = [b"\r\n", b"\n", b"\r", b".", b"..", b"a", b" ", b"=", b"\r\n.", b"\n.\r\n"]
+
+
+@given(st.lists(st.sampled_from(_PIECES), max_size=40))
+@settings(max_examples=500, deadline=None)
+def test_transmission_form_is_exactly_what_aiosmtplib_would_write(pieces: list[bytes]) -> None:
+    """Where the fast path is taken, aiosmtplib's own passes would change nothing."""
+    data = b"".join(pieces)
+    if smtp.transmission_form(data):
+        assert PERIOD_REGEX.sub(b"..", normalize_message_line_endings(data)) == data
+
+
+def test_transmission_form_refuses_what_aiosmtplib_would_change() -> None:
+    assert smtp.transmission_form(b"a\r\nb\r\n")
+    for data in (b"a\nb\r\n", b"a\rb\r\n", b"a\r\n.b\r\n", b".a\r\n", b"a\r\nb", b""):
+        assert not smtp.transmission_form(data), data
+
+
+class Refusing(Peers):
+    """Refuses the message whose body says `refuse` with 554, after reading it."""
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if b"refuse" in (envelope.original_content or envelope.content):
+            return "554 5.7.1 refused"
+        return await super().handle_DATA(server, session, envelope)
+
+
+async def test_data_arrives_exactly_as_aiosmtplib_sends_it_on_both_paths() -> None:
+    h = Refusing()
+    port = sendkit.free_port()
+    c = Controller(h, hostname="127.0.0.1", port=port)
+    c.start()
+    plain = msg(1)
+    # Not in transmission form: a line beginning with a dot and a bare LF (aiosmtplib's path).
+    other = b"From: a@mail.example.jp\r\nSubject: x\r\n\r\n.dot line\nbare lf\r\n"
+    refused = msg(3).replace(b"body", b"refuse")
+    try:
+        t = smtp.SmtpTransport(smtp.parse_url(f"smtp://127.0.0.1:{port}"), 1)
+        r1 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], plain)
+        r2 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], other)
+        r3 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], refused)
+        r4 = await t.send(PERMIT, "a@mail.example.jp", ["b@example.jp"], msg(4))
+        await t.close()
+    finally:
+        c.stop()
+    assert r1.ok and r2.ok and r4.ok, (r1, r2, r4)
+    assert not r3.ok and r3.code == 554  # refused, and the connection goes on (r4)
+    # The server's view after dot-unstuffing: the bytes given, line ends as transmitted.
+    assert h.data == [plain, normalize_message_line_endings(other), msg(4)]
+    assert len(set(h.peers)) == 1

@@ -111,6 +111,29 @@ def test_an_altered_permit_fails_its_seal(field: str, value: object) -> None:
         decision.verify(p)
 
 
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("customer_id", 43),
+        ("items", ITEMS | {"birth_date"}),
+        ("advertising", False),
+        ("decided_at", NOW + dt.timedelta(days=1)),
+        # The same value in another object (a float equal to the id): the seal covers the
+        # text of the id, so it fails like any edit.
+        ("customer_id", 42.0),
+    ],
+)
+def test_a_permit_altered_after_it_was_verified_fails_its_seal(field: str, value: object) -> None:
+    p = decision.permit_for(allowed(), 99)
+    for _ in range(2):  # verified (and remembered) before the edit
+        assert decision.verify(p) is p
+    object.__setattr__(p, field, value)
+    with pytest.raises(GateRefused, match="seal"):
+        decision.verify(p)
+    with pytest.raises(GateRefused, match="seal"):
+        decision.require(p, 42, "p3", "post", ITEMS)
+
+
 def test_an_empty_permit_shell_is_refused() -> None:
     shell = object.__new__(Permit)
     with pytest.raises(GateRefused):

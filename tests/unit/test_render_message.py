@@ -13,6 +13,7 @@ import base64
 import datetime as dt
 import email.header
 import email.policy
+import email.utils
 import re
 from email.message import EmailMessage
 from email.parser import BytesParser
@@ -275,3 +276,30 @@ def test_unsafe_extra_headers_and_ids_are_refused() -> None:
         message.build(sample(message_id="no-angle@example.jp"))
     with pytest.raises(ValueError, match="exactly one https"):
         message.build(sample(list_unsubscribe=("https://a.jp/u/1", "https://b.jp/u/2")))
+
+
+def test_the_date_header_follows_each_messages_own_zone() -> None:
+    """The Date header is formatted once per `now`; the same instant in another zone (equal
+    datetimes) is still written in that zone."""
+    utc = NOW.astimezone(dt.UTC)
+    assert utc == NOW
+    got = [raw_header(message.build(sample(date=d)), "Date") for d in (NOW, utc, NOW)]
+    assert got == [
+        email.utils.format_datetime(NOW),
+        email.utils.format_datetime(utc),
+        email.utils.format_datetime(NOW),
+    ]
+    assert got[0].endswith("+0900") and got[1].endswith("+0000")
+
+
+@given(st.text(max_size=3000))
+@settings(max_examples=300, deadline=None)
+def test_a_text_part_is_base64_in_lines_of_76_each_ending_in_crlf(text: str) -> None:
+    """The part as the reference writes it: base64 of the canonical UTF-8, cut every 76."""
+    data = base64.b64encode(message.canonical_text(text).encode("utf-8")).decode("ascii")
+    lines = "\r\n".join(data[i : i + 76] for i in range(0, len(data), 76))
+    want = (
+        'Content-Type: text/plain; charset="utf-8"\r\n'
+        f"Content-Transfer-Encoding: base64\r\n\r\n{lines}\r\n"
+    )
+    assert message._text_part("plain", text) == want
