@@ -23,7 +23,17 @@ from outreach.errors import InputRejected, NotFound
 from outreach.gate import ledger
 from outreach.gate.verify import BATCH, Problem, check_customer, verify
 
-__all__ = ["BATCH", "Problem", "check_customer", "record_alone", "record_event", "verify"]
+__all__ = [
+    "BATCH",
+    "Change",
+    "Problem",
+    "change",
+    "check",
+    "check_customer",
+    "record_alone",
+    "record_event",
+    "verify",
+]
 
 # Core table objects, not the ORM entities: these statements run on every opt-out click and
 # the ORM's bulk-update bookkeeping would cost more than the SQL itself.
@@ -34,7 +44,7 @@ _SOURCE = re.compile(r"^[a-z_]{1,32}$")
 
 
 @dataclass(frozen=True, slots=True)
-class _Change:
+class Change:
     """One event to append, with the customer's preferences after it and the chain link."""
 
     event: ledger.Event
@@ -43,7 +53,7 @@ class _Change:
     digest: str
 
 
-def _check(action: str, scope: str, source: str, actor: str, now: dt.datetime) -> None:
+def check(action: str, scope: str, source: str, actor: str, now: dt.datetime) -> None:
     if action not in ledger.ACTIONS:
         raise InputRejected(
             f"unknown consent action {action!r} (one of {', '.join(ledger.ACTIONS)})"
@@ -58,7 +68,7 @@ def _check(action: str, scope: str, source: str, actor: str, now: dt.datetime) -
         raise ValueError("naive datetime refused: pass an aware datetime")
 
 
-def _change(
+def change(
     customer_id: int,
     row: Any,
     *,
@@ -69,7 +79,7 @@ def _change(
     now: dt.datetime,
     legal_basis: str | None,
     evidence: dict[str, Any] | None,
-) -> _Change | None:
+) -> Change | None:
     """The event the locked row `(seq, head, opt_outs, suspended, consents)` leads to, or None
     when it would change nothing."""
     if row is None:
@@ -90,10 +100,10 @@ def _change(
     after = ledger.apply(before, event)
     if after == before:
         return None
-    return _Change(event, after, head, ledger.event_hash(head, event))
+    return Change(event, after, head, ledger.event_hash(head, event))
 
 
-def _append_args(c: _Change, now: dt.datetime) -> tuple[Any, ...]:
+def _append_args(c: Change, now: dt.datetime) -> tuple[Any, ...]:
     e = c.event
     return (
         e.customer_id,
@@ -132,10 +142,10 @@ async def record_event(
     when the event would change nothing (a repeated opt-out). Raises NotFound for an unknown
     customer and InputRejected for an unknown action or a malformed scope.
     """
-    _check(action, scope, source, actor, now)
+    check(action, scope, source, actor, now)
     postgres = session.get_bind().dialect.name == "postgresql"
     row = await _lock(session, customer_id, postgres)
-    c = _change(
+    c = change(
         customer_id,
         row,
         action=action,
@@ -197,13 +207,15 @@ async def record_alone(
 ) -> bool:
     """`record_event` in a transaction of its own, committed before it returns.
 
-    For a change that is the whole transaction (a one-click opt-out). On PostgreSQL it runs
-    the same two statements (the locking read, the append) straight on a pooled driver
-    connection: no ORM session, about half the CPU of the session path, which matters on the
-    path mail providers hit in bursts after every campaign. Driver errors are raised as
-    SQLAlchemy's OperationalError, like the session path's.
+    For a change that is the whole transaction (a one-click opt-out; several at once go
+    through `ledger_batch.LedgerBatcher`). On PostgreSQL it runs straight on a pooled driver
+    connection, no ORM session (about half the CPU of the session path), in two round trips:
+    an unlocked read, then one statement that updates the record only if its ledger sequence
+    is still the one read (compare-and-swap) and inserts the event only with that update; if
+    another change came first it reads again, and after three lost races it takes the row
+    lock. Driver errors are raised as SQLAlchemy's OperationalError, like the session path's.
     """
-    _check(action, scope, source, actor, now)
+    check(action, scope, source, actor, now)
     kw: dict[str, Any] = dict(
         action=action,
         scope=scope,
@@ -223,14 +235,14 @@ async def record_alone(
         try:
             for _ in range(_CAS_TRIES):
                 row = await driver.fetchrow(_READ_PG, customer_id)
-                c = _change(customer_id, row, **kw)
+                c = change(customer_id, row, **kw)
                 if c is None:
                     return False
                 if await driver.fetchval(_APPEND_CAS_PG, *_append_args(c, now), row[0]):
                     return True
             # Still racing after a few tries (a burst on one customer): wait our turn.
             async with driver.transaction():
-                c = _change(customer_id, await driver.fetchrow(_LOCK_PG, customer_id), **kw)
+                c = change(customer_id, await driver.fetchrow(_LOCK_PG, customer_id), **kw)
                 if c is None:
                     return False
                 await driver.execute(_APPEND_PG, *_append_args(c, now))

@@ -15,11 +15,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach.db.models import Campaign, Customer, DataRequest, EmailBasis, OutboxMessage
 from outreach.errors import InputRejected, NotFound
 from outreach.gate import consent
+from outreach.gate.ledger_batch import LedgerBatcher
 from outreach.optout.policy import MESSAGE, OptoutPolicy
 from outreach.optout.tokens import TokenClaims
 
@@ -224,8 +225,7 @@ async def one_click(
 
 
 async def one_click_alone(
-    engine: AsyncEngine,
-    sessions: async_sessionmaker[AsyncSession],
+    ledger: LedgerBatcher,
     claims: TokenClaims,
     policy: OptoutPolicy,
     *,
@@ -233,10 +233,9 @@ async def one_click_alone(
     ua: str | None,
 ) -> bool:
     """`one_click` in a transaction of its own (the web's one-click POST): the same event,
-    committed before it returns, by the ledger's lean path (`consent.record_alone`)."""
-    return await consent.record_alone(
-        engine, sessions, claims.customer_id, **_one_click_event(claims, policy, now, ua)
-    )
+    committed before it returns, together with the one-clicks that arrive with it
+    (`gate.ledger_batch`)."""
+    return await ledger.record(claims.customer_id, **_one_click_event(claims, policy, now, ua))
 
 
 def _one_click_event(

@@ -24,6 +24,7 @@ from starlette.routing import BaseRoute, Route
 
 from outreach import bootstrap, logs, metrics
 from outreach.errors import InputRejected, NotFound
+from outreach.gate.ledger_batch import LedgerBatcher
 from outreach.optout import keys as keys_mod
 from outreach.optout import policy as policy_mod
 from outreach.optout import service, tokens
@@ -66,6 +67,7 @@ class Deps:
     pages: jinja2.Environment
     dealer: SimpleNamespace  # the sender shown on the pages (the dealer file's [dealer])
     own_origin: str
+    ledger: LedgerBatcher  # one-clicks committed in groups when they arrive together
     _fixed: dict[tuple[str, int, tuple[tuple[str, str], ...]], bytes] = field(
         default_factory=dict, compare=False, repr=False
     )
@@ -111,6 +113,7 @@ def build_deps(app: bootstrap.App) -> Deps:
         pages=pages,
         dealer=app.policy.dealer.view(),  # the App's validated dealer: no silent defaults
         own_origin=_origin(s.base_url),
+        ledger=LedgerBatcher(app.engine, app.sessions),
     )
 
 
@@ -198,8 +201,7 @@ async def _optout_post(
     now = deps.app.clock.now()
     if fields.get(ONE_CLICK[0]) == ONE_CLICK[1]:
         # RFC 8058: act at once, answer 2xx, never redirect; no cookie or confirmation.
-        app = deps.app
-        await service.one_click_alone(app.engine, app.sessions, claims, deps.policy, now=now, ua=ua)
+        await service.one_click_alone(deps.ledger, claims, deps.policy, now=now, ua=ua)
         return deps.fixed("one_click.html")
     if "choice" not in fields:
         return deps.error(400)

@@ -255,5 +255,81 @@ async def test_record_alone_refuses_an_unknown_customer(app: bootstrap.App) -> N
         assert (await s.execute(select(ConsentEvent.id))).first() is None
 
 
+def _one_click(scope: str, minute: int) -> dict[str, object]:
+    return dict(
+        action="opt_out",
+        scope=scope,
+        source="one_click",
+        actor="customer",
+        now=T0 + dt.timedelta(minutes=minute),
+        evidence={"outbox_id": minute},
+    )
+
+
+async def test_group_commit_answers_each_change_and_keeps_every_chain(
+    app: bootstrap.App,
+) -> None:
+    """A burst through the one-click path's batcher: two changes for each of 40 customers, a
+    repeat that changes nothing and an unknown customer, all at once. Each caller gets its
+    own answer; the records and chains are as if one by one; on PostgreSQL they were grouped."""
+    import pytest
+
+    from outreach.errors import InputRejected, NotFound
+    from outreach.gate.ledger_batch import LedgerBatcher
+
+    ids = await add_customers(app, 40)
+    batcher = LedgerBatcher(app.engine, app.sessions)
+    asks = [(cid, f"campaign:{k}") for k in (1, 2) for cid in ids] + [(ids[0], "campaign:1")]
+    results = await asyncio.gather(
+        *(batcher.record(cid, **_one_click(sc, i)) for i, (cid, sc) in enumerate(asks)),
+        batcher.record(999_999, **_one_click("campaign:1", 0)),
+        return_exceptions=True,
+    )
+    assert results[:80] == [True] * 80
+    assert results[80] is False  # campaign:1 again for ids[0]: nothing to change
+    assert isinstance(results[81], NotFound)
+    for cid in ids:
+        c = await customer(app, cid)
+        assert sorted(c.opt_outs) == ["campaign:1", "campaign:2"]
+        assert c.ledger_seq == 2
+    async with app.sessions() as s:
+        assert await consent.verify(s) == []
+    if app.engine.dialect.name == "postgresql":
+        assert 2 <= batcher.batches < len(asks)  # grouped: fewer commits than changes
+    with pytest.raises(InputRejected):  # a bad change is refused before it is queued
+        await batcher.record(ids[0], **{**_one_click("campaign:3", 0), "action": "bogus"})
+
+
+async def test_group_commit_reads_again_when_another_writer_moved_the_record(
+    app: bootstrap.App,
+) -> None:
+    """A staff change holds the customer's row while the one-click's group is written: the
+    group's compare-and-swap misses that record, which is then written alone, after it."""
+    from outreach.gate.ledger_batch import LedgerBatcher
+
+    (cid,) = await add_customers(app, 1)
+    batcher = LedgerBatcher(app.engine, app.sessions)
+    async with app.sessions.begin() as s:
+        assert await record_in(s, cid, "kind:shaken")
+        clicked = asyncio.ensure_future(batcher.record(cid, **_one_click("campaign:9", 1)))
+        await asyncio.sleep(0.3)
+        assert not clicked.done()  # waits for the staff transaction
+    assert await clicked
+    c = await customer(app, cid)
+    assert sorted(c.opt_outs) == ["campaign:9", "kind:shaken"]
+    assert c.ledger_seq == 2
+    async with app.sessions() as s:
+        assert await consent.verify(s) == []
+
+
+async def record_in(s: object, cid: int, scope: str) -> bool:
+    from sqlalchemy.ext.asyncio import AsyncSession
+
+    assert isinstance(s, AsyncSession)
+    return await consent.record_event(
+        s, cid, action="opt_out", scope=scope, source="phone", actor="staff:yamada", now=T0
+    )
+
+
 def test_check_customer_accepts_an_empty_ledger() -> None:
     assert consent.check_customer(1, [], 0, None, ledger.Prefs()) == []

@@ -1,0 +1,209 @@
+"""Group commit for the one-click path: consent changes that are each a whole transaction,
+written together when they arrive together (PostgreSQL).
+
+A burst of one-click opt-outs (mail providers send them after every campaign) is many small
+transactions of two statements each; on a 2-core machine their round trips, the driver's
+work and PostgreSQL's per-statement and per-commit work were most of an opt-out's cost. A
+`LedgerBatcher` lets the first change go at once, alone, and what arrives while it is in
+flight waits for it and then goes together: one read of every customer in the group, then one
+statement that moves each record from the sequence read (compare-and-swap, as
+`consent.record_alone`) and inserts the event of each record it moved — one commit for the
+group. Under light load every batch is one change and nothing waits; under a burst the
+batches grow, and the cost per change falls as the load rises.
+
+Each caller still gets its own answer, after its change has committed: True (recorded),
+False (nothing to change), NotFound, or the database error. A change whose record another
+writer moved first (a staff correction, a second click) is retried alone by
+`consent.record_alone`, which reads again. A group never holds two changes of one customer:
+the second waits for the next group, so its read sees the first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from outreach.gate import consent
+
+
+@dataclass(slots=True)
+class _Ask:
+    customer_id: int
+    kw: dict[str, Any]
+    done: asyncio.Future[bool]
+
+
+@dataclass
+class LedgerBatcher:
+    """One per process and engine. `record` takes `consent.record_alone`'s arguments."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    max_batch: int = 100
+    _queue: deque[_Ask] = field(default_factory=deque, init=False)
+    _draining: bool = field(default=False, init=False)
+    batches: int = field(default=0, init=False)  # groups committed (for tests and metrics)
+    _tasks: set[asyncio.Future[Any]] = field(default_factory=set, init=False)
+
+    async def record(self, customer_id: int, **kw: Any) -> bool:
+        consent.check(kw["action"], kw["scope"], kw["source"], kw["actor"], kw["now"])
+        if self.engine.dialect.name != "postgresql":  # SQLite: one writer anyway
+            return await consent.record_alone(self.engine, self.sessions, customer_id, **kw)
+        kw.setdefault("legal_basis", None)
+        kw.setdefault("evidence", None)
+        done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append(_Ask(customer_id, kw, done))
+        if not self._draining:
+            self._draining = True
+            self._keep(asyncio.create_task(self._drain()))
+        return await done
+
+    async def _drain(self) -> None:
+        try:
+            while self._queue:
+                group = self._take()
+                try:
+                    await self._commit(group)
+                except Exception as e:  # every caller of the group gets the error
+                    for a in group:
+                        if not a.done.done():
+                            a.done.set_exception(e)
+                self.batches += 1
+        finally:
+            self._draining = False
+
+    def _take(self) -> list[_Ask]:
+        group: list[_Ask] = []
+        seen: set[int] = set()
+        later: list[_Ask] = []
+        while self._queue and len(group) < self.max_batch:
+            a = self._queue.popleft()
+            (later if a.customer_id in seen else group).append(a)
+            seen.add(a.customer_id)
+        self._queue.extendleft(reversed(later))  # the next group, in their order
+        return group
+
+    async def _commit(self, group: list[_Ask]) -> None:
+        import asyncpg
+
+        async with self.engine.connect() as conn:
+            driver: Any = (await conn.get_raw_connection()).driver_connection
+            try:
+                rows = {
+                    r[0]: r[1:]
+                    for r in await driver.fetch(_READ_MANY, [a.customer_id for a in group])
+                }
+                moving: list[tuple[_Ask, consent.Change, int]] = []
+                for a in group:
+                    try:
+                        c = consent.change(a.customer_id, rows.get(a.customer_id), **a.kw)
+                    except Exception as e:  # NotFound: this caller's answer, not the group's
+                        a.done.set_exception(e)
+                        continue
+                    if c is None:
+                        a.done.set_result(False)
+                    else:
+                        moving.append((a, c, rows[a.customer_id][0]))
+                moved: set[int] = set()
+                if moving:
+                    moved = {r[0] for r in await driver.fetch(_APPEND_MANY, *_columns(moving))}
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
+                if driver.is_closed():
+                    await conn.invalidate(e)
+                raise OperationalError("consent append (group)", None, e) from e
+        for a, _, _ in moving:
+            if a.customer_id in moved:
+                a.done.set_result(True)
+            else:  # another writer moved this record first: read again, alone
+                alone = asyncio.ensure_future(
+                    consent.record_alone(self.engine, self.sessions, a.customer_id, **a.kw)
+                )
+                self._keep(alone)
+                _chain(alone, a.done)
+
+    def _keep(self, task: asyncio.Future[Any]) -> None:
+        """Hold a reference until it is done (the loop keeps only weak ones)."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+
+def _chain(src: asyncio.Future[bool], dst: asyncio.Future[bool]) -> None:
+    def copy(f: asyncio.Future[bool]) -> None:
+        if dst.done():
+            return
+        if f.exception() is not None:
+            dst.set_exception(f.exception())  # type: ignore[arg-type]
+        else:
+            dst.set_result(f.result())
+
+    src.add_done_callback(copy)
+
+
+def _columns(moving: list[tuple[_Ask, consent.Change, int]]) -> tuple[list[Any], ...]:
+    cols: tuple[list[Any], ...] = tuple([] for _ in range(16))
+    for a, c, prev_seq in moving:
+        e = c.event
+        now: dt.datetime = a.kw["now"]
+        for col, value in zip(
+            cols,
+            (
+                e.customer_id,
+                e.seq,
+                e.action,
+                e.scope,
+                e.legal_basis,
+                json.dumps(e.evidence, ensure_ascii=False),
+                e.source,
+                e.actor,
+                e.occurred_at,
+                c.prev,
+                c.digest,
+                json.dumps(sorted(c.after.opt_outs)),
+                c.after.use_suspended,
+                json.dumps(sorted(c.after.consents)),
+                now,
+                prev_seq,
+            ),
+            strict=True,
+        ):
+            col.append(value)
+    return cols
+
+
+_READ_MANY = """
+SELECT id, ledger_seq, ledger_head, opt_outs, use_suspended, consents
+FROM customers WHERE id = ANY($1::bigint[])
+"""
+# One statement, one commit for the group: each record moves only from the sequence read, and
+# an event is inserted only for a record that moved (its rows join `moved`).
+_APPEND_MANY = """
+WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
+                         $6::json[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
+                         $11::text[], $12::json[], $13::bool[], $14::json[],
+                         $15::timestamptz[], $16::int[])
+        AS t(id, seq, action, scope, legal_basis, evidence, source, actor, occurred_at,
+             prev_hash, hash, opt_outs, suspended, consents, now, prev_seq)
+), moved AS (
+    UPDATE customers c
+    SET opt_outs = i.opt_outs, use_suspended = i.suspended, consents = i.consents,
+        ledger_seq = i.seq, ledger_head = i.hash, updated_at = i.now
+    FROM input i
+    WHERE c.id = i.id AND c.ledger_seq = i.prev_seq
+    RETURNING c.id
+), event AS (
+    INSERT INTO consent_events (customer_id, seq, action, scope, legal_basis, evidence,
+                                source, actor, occurred_at, prev_hash, hash)
+    SELECT i.id, i.seq, i.action, i.scope, i.legal_basis, i.evidence, i.source, i.actor,
+           i.occurred_at, i.prev_hash, i.hash
+    FROM input i JOIN moved m ON m.id = i.id
+)
+SELECT id FROM moved
+"""
