@@ -21,22 +21,12 @@ from outreach.db.models import Campaign, Customer, DataRequest, EmailBasis, Outb
 from outreach.errors import InputRejected, NotFound
 from outreach.gate import consent
 from outreach.gate.ledger_batch import LedgerBatcher
+from outreach.optout.choices import CESSATION, MARKETING, Choice, choices
 from outreach.optout.policy import MESSAGE, OptoutPolicy
 from outreach.optout.tokens import TokenClaims
 
-MARKETING = "category:marketing"
-CESSATION = "all"
 PAGE_VERSION = "optout-page/v1"
 PREFERENCES_VERSION = "preferences-page/v1"
-
-
-@dataclass(frozen=True, slots=True)
-class Choice:
-    key: str  # the form value: this | category | marketing | all
-    scope: str
-    action: str  # opt_out | cessation
-    title: str
-    description: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,61 +50,6 @@ class Preferences:
     masked_email: str
     rows: tuple[PreferenceRow, ...]
     use_suspended: bool
-
-
-def choices(claims: TokenClaims, policy: OptoutPolicy, campaign_name: str | None) -> list[Choice]:
-    """The options of the opt-out page, narrowest first, each scope once."""
-    label = policy.label(claims.scope, campaign_name)
-    out = [
-        Choice(
-            "this",
-            claims.scope,
-            "opt_out",
-            f"{label}を停止",
-            "このメールと同じ種類のご案内だけを、今後お送りしません。",
-        )
-    ]
-    cat = f"category:{claims.category}" if claims.category else ""
-    if cat and cat not in (MARKETING, claims.scope):
-        out.append(
-            Choice(
-                "category",
-                cat,
-                "opt_out",
-                f"{policy.label(cat)}をすべて停止",
-                "この分類のご案内を、メール・郵便・お電話を含めて今後お送りしません。",
-            )
-        )
-    out.append(
-        Choice(
-            "marketing",
-            MARKETING,
-            "opt_out",
-            "すべての広告メールを停止",
-            "キャンペーン・イベント・新型車などの広告のご案内をすべて停止します"
-            "（郵便・お電話によるご案内も含みます）。車検・点検・保険満期などの"
-            "大切なお知らせは引き続きお届けします。",
-        )
-    )
-    out.append(
-        Choice(
-            "all",
-            CESSATION,
-            "cessation",
-            "すべてのご連絡を停止（個人情報の利用停止のご請求）",
-            "個人情報保護法第35条にもとづく「利用停止」のご請求として承ります。"
-            "車検・点検・保険満期のお知らせを含め、当社からのご連絡をすべて止め、"
-            "ご案内のためにお客様の情報を使うことをやめます。"
-            "受付の結果は、あらためて当社からお知らせします。",
-        )
-    )
-    seen: set[str] = set()
-    unique = []
-    for c in out:
-        if c.scope not in seen:
-            seen.add(c.scope)
-            unique.append(c)
-    return unique
 
 
 def one_click_scope(claims: TokenClaims, policy: OptoutPolicy) -> str:
