@@ -142,9 +142,11 @@ async def login(
 ) -> Login:
     """Count the attempt, check the password off the event loop, open a session.
 
-    Three short transactions, none held across the password check: count (or refuse), look
-    the account up, record the outcome. A database error while counting refuses the login
-    (`unavailable`): an attempt that is not counted is never checked."""
+    Two short transactions, none held across the password check: count (or refuse) and look
+    the account up, then record the outcome. An unknown username's failure is recorded with
+    its count, in the first (the usual flood: one transaction per attempt). A database error
+    while counting refuses the login (`unavailable`): an attempt that is not counted is never
+    checked."""
     username = username.strip()[:64]
     name = username.lower()
     address = remote or "-"
@@ -179,6 +181,17 @@ async def login(
                     now=now,
                     reason=remote,
                 )
+            stored = None if limited else await users.password_of(s, username)
+            if not limited and stored is None:  # no such account: a failure, known already
+                await audit.note(
+                    s,
+                    actor=username or "-",
+                    action="login.failed",
+                    entity="staff_user",
+                    entity_id=username,
+                    now=now,
+                    reason=remote,
+                )
     except SQLAlchemyError:
         await sleep(policy.refusal_delay)
         return Login(ok=False, reason="unavailable")
@@ -197,7 +210,7 @@ async def login(
 
     try:
         result = await _check_and_record(
-            sessions, checks, username, password, now=now, remote=remote,
+            sessions, checks, username, password, stored, now=now, remote=remote,
             keys=(pair_key, address_key, account_key),
         )  # fmt: skip
     except SQLAlchemyError:  # counted already; the outcome could not be written
@@ -212,25 +225,25 @@ async def _check_and_record(
     checks: PasswordChecks,
     username: str,
     password: str,
+    stored: tuple[str, bool] | None,
     *,
     now: dt.datetime,
     remote: str | None,
     keys: tuple[str, str, str],
 ) -> Login:
     pair_key, address_key, account_key = keys
-    async with sessions() as s:
-        stored = await users.password_of(s, username)
-    if stored is None:  # no such account: as long as a check takes, without one
-        good = False if await checks.as_long_as_a_check() else None
-    else:
-        good = await checks.run(users.verify_password, stored[0], password)
+    if stored is None:  # no such account (its failure is recorded): as long as a check takes
+        if await checks.as_long_as_a_check():
+            return Login(ok=False, reason="bad_credentials")
+        return Login(ok=False, reason="busy")
+    good = await checks.run(users.verify_password, stored[0], password)
     if good is None:  # too many checks in flight: not a failure of this account
         async with sessions() as s, s.begin():
             await _uncount(s, [pair_key, address_key, account_key])
         return Login(ok=False, reason="busy")
 
     async with sessions() as s, s.begin():
-        user = await users.by_username(s, username) if stored else None
+        user = await users.by_username(s, username)
         if user is None or not good or not user.active:
             await audit.note(
                 s,
