@@ -95,6 +95,7 @@ class PasswordChecks:
         self._pool: ThreadPoolExecutor | None = None
         self._inflight = 0
         self._typical: float | None = None  # seconds a check takes here, slot wait included
+        self._measuring: asyncio.Future[bool] | None = None  # the first check, once
         self.refusals = Refusals()
 
     @property
@@ -121,19 +122,30 @@ class PasswordChecks:
     async def as_long_as_a_check(self) -> bool:
         """Wait as long as a password check takes here (a running average of the real ones),
         without doing one: the answer for an unknown username, so that its timing does not
-        tell, and so that a flood of made-up usernames costs no argon2 at all. The first
-        time, one real check (against a dummy hash) measures it. False: busy."""
+        tell, and so that a flood of made-up usernames costs no argon2 at all. Until a real
+        check has been timed, one measurement (a dummy hash and its check, in the pool) runs
+        and every attempt meanwhile waits for that same one: a flood's first seconds start
+        one, not one per attempt. False: busy."""
         if self.full:
             return False
         if self._typical is None:
-            return await self.run(users.verify_password, users.dummy_hash(), "-") is not None
+            if self._measuring is None or self._measuring.done():
+                self._measuring = asyncio.ensure_future(self._measure())
+            return await asyncio.shield(self._measuring)
         await asyncio.sleep(self._typical)
         return True
+
+    async def _measure(self) -> bool:
+        dummy = await self.run(users.hash_password, _DUMMY)  # argon2 off the loop, too
+        return dummy is not None and await self.run(users.verify_password, dummy, "-") is not None
 
     def close(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
+
+
+_DUMMY = "not-a-real-password-for-timing"
 
 
 def _lower_priority() -> None:

@@ -38,11 +38,6 @@ def verify_password(password_hash: str, password: str) -> bool:
 
 
 @functools.cache
-def dummy_hash() -> str:
-    """A hash to verify against when the username is unknown, so timing does not tell."""
-    return hash_password("not-a-real-password-for-timing")
-
-
 def needs_rehash(password_hash: str) -> bool:
     return _hasher().check_needs_rehash(password_hash)
 

@@ -334,3 +334,50 @@ async def test_an_unknown_username_waits_as_long_as_a_check_without_one(
         assert time.perf_counter() - t0 >= 0.5 * real  # never answered early
     assert calls == [WRONG]  # no check was run for the made-up names
     assert await _audit_count(app, "login.failed") == 6  # each is still a recorded failure
+
+
+async def test_a_burst_of_unknown_usernames_times_one_check_off_the_event_loop(
+    app: bootstrap.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Before any real check was timed, 30 parallel made-up usernames start one measurement
+    (a hash and its check, in the pool), not one each, and the event loop keeps running."""
+    calls: list[str] = []
+    loop_thread = threading.get_ident()
+    original_hash, original_verify = users.hash_password, users.verify_password
+
+    def hashing(password: str) -> str:
+        assert threading.get_ident() != loop_thread  # never on the event loop
+        calls.append("hash")
+        return original_hash(password)
+
+    def verifying(password_hash: str, password: str) -> bool:
+        assert threading.get_ident() != loop_thread
+        calls.append("verify")
+        return original_verify(password_hash, password)
+
+    monkeypatch.setattr(users, "hash_password", hashing)
+    monkeypatch.setattr(users, "verify_password", verifying)
+    checks = auth.PasswordChecks()
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    tick = asyncio.ensure_future(ticker())
+    t0 = time.perf_counter()
+    try:
+        results = await asyncio.gather(
+            *(
+                _attempt(app, checks, WRONG, username=f"ghost{i}", remote=f"192.0.2.{100 + i}")
+                for i in range(30)
+            )
+        )
+    finally:
+        tick.cancel()
+    took = time.perf_counter() - t0
+    assert [r.reason for r in results] == ["bad_credentials"] * 30
+    assert calls == ["hash", "verify"]  # one measurement for all thirty
+    assert ticks >= 0.3 * took / 0.01  # the loop was not blocked by the hashing
