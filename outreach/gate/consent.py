@@ -103,7 +103,8 @@ def change(
     return Change(event, after, head, ledger.event_hash(head, event))
 
 
-def _append_args(c: Change, now: dt.datetime) -> tuple[Any, ...]:
+def append_args(c: Change, now: dt.datetime) -> tuple[Any, ...]:
+    """The append statements' parameters ($1…$15) for one change."""
     e = c.event
     return (
         e.customer_id,
@@ -160,7 +161,7 @@ async def record_event(
         return False
     if postgres:
         driver = await _driver(session)  # inside the transaction the lock above began
-        await driver.execute(_APPEND_PG, *_append_args(c, now))
+        await driver.execute(_APPEND_PG, *append_args(c, now))
         return True
     await session.execute(
         insert(_EVENTS).values(
@@ -238,14 +239,14 @@ async def record_alone(
                 c = change(customer_id, row, **kw)
                 if c is None:
                     return False
-                if await driver.fetchval(_APPEND_CAS_PG, *_append_args(c, now), row[0]):
+                if await driver.fetchval(_APPEND_CAS_PG, *append_args(c, now), row[0]):
                     return True
             # Still racing after a few tries (a burst on one customer): wait our turn.
             async with driver.transaction():
                 c = change(customer_id, await driver.fetchrow(_LOCK_PG, customer_id), **kw)
                 if c is None:
                     return False
-                await driver.execute(_APPEND_PG, *_append_args(c, now))
+                await driver.execute(_APPEND_PG, *append_args(c, now))
                 return True
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             if driver.is_closed():  # lost: not back into the pool for the next request

@@ -21,8 +21,6 @@ the second waits for the next group, so its read sees the first.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import json
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,32 +145,11 @@ def _chain(src: asyncio.Future[bool], dst: asyncio.Future[bool]) -> None:
 
 
 def _columns(moving: list[tuple[_Ask, consent.Change, int]]) -> tuple[list[Any], ...]:
+    """The group statement's arrays: each change's parameters of `consent.append_args`, and
+    the sequence it moves from."""
     cols: tuple[list[Any], ...] = tuple([] for _ in range(16))
     for a, c, prev_seq in moving:
-        e = c.event
-        now: dt.datetime = a.kw["now"]
-        for col, value in zip(
-            cols,
-            (
-                e.customer_id,
-                e.seq,
-                e.action,
-                e.scope,
-                e.legal_basis,
-                json.dumps(e.evidence, ensure_ascii=False),
-                e.source,
-                e.actor,
-                e.occurred_at,
-                c.prev,
-                c.digest,
-                json.dumps(sorted(c.after.opt_outs)),
-                c.after.use_suspended,
-                json.dumps(sorted(c.after.consents)),
-                now,
-                prev_seq,
-            ),
-            strict=True,
-        ):
+        for col, value in zip(cols, (*consent.append_args(c, a.kw["now"]), prev_seq), strict=True):
             col.append(value)
     return cols
 

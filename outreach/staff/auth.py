@@ -171,22 +171,12 @@ async def login(
                     delete(LoginThrottle).where(LoginThrottle.window_start <= now - policy.window)
                 )
             limited = pair > policy.per_account_address or per_address > policy.per_address
-            if limited:
-                await audit.note(
-                    s,
-                    actor=username or "-",
-                    action="login.limited",
-                    entity="staff_user",
-                    entity_id=username,
-                    now=now,
-                    reason=remote,
-                )
             stored = None if limited else await users.password_of(s, username)
-            if not limited and stored is None:  # no such account: a failure, known already
+            if limited or stored is None:  # refused, or no such account: known already
                 await audit.note(
                     s,
                     actor=username or "-",
-                    action="login.failed",
+                    action="login.limited" if limited else "login.failed",
                     entity="staff_user",
                     entity_id=username,
                     now=now,
