@@ -71,8 +71,7 @@ class LedgerBatcher:
                     await self._commit(group)
                 except Exception as e:  # every caller of the group gets the error
                     for a in group:
-                        if not a.done.done():
-                            a.done.set_exception(e)
+                        _answer(a.done, error=e)
                 self.batches += 1
         finally:
             self._draining = False
@@ -103,10 +102,10 @@ class LedgerBatcher:
                     try:
                         c = consent.change(a.customer_id, rows.get(a.customer_id), **a.kw)
                     except Exception as e:  # NotFound: this caller's answer, not the group's
-                        a.done.set_exception(e)
+                        _answer(a.done, error=e)
                         continue
                     if c is None:
-                        a.done.set_result(False)
+                        _answer(a.done, False)
                     else:
                         moving.append((a, c, rows[a.customer_id][0]))
                 moved: set[int] = set()
@@ -118,7 +117,7 @@ class LedgerBatcher:
                 raise OperationalError("consent append (group)", None, e) from e
         for a, _, _ in moving:
             if a.customer_id in moved:
-                a.done.set_result(True)
+                _answer(a.done, True)
             else:  # another writer moved this record first: read again, alone
                 alone = asyncio.ensure_future(
                     consent.record_alone(self.engine, self.sessions, a.customer_id, **a.kw)
@@ -132,14 +131,27 @@ class LedgerBatcher:
         task.add_done_callback(self._tasks.discard)
 
 
+def _answer(
+    done: asyncio.Future[bool], result: bool = False, *, error: BaseException | None = None
+) -> None:
+    """Answer one caller, unless it has gone (a client that disconnected cancels its wait;
+    its change still commits with the group, and the others' answers are not disturbed)."""
+    if done.done():
+        return
+    if error is not None:
+        done.set_exception(error)
+    else:
+        done.set_result(result)
+
+
 def _chain(src: asyncio.Future[bool], dst: asyncio.Future[bool]) -> None:
     def copy(f: asyncio.Future[bool]) -> None:
-        if dst.done():
-            return
-        if f.exception() is not None:
-            dst.set_exception(f.exception())  # type: ignore[arg-type]
+        if f.cancelled():
+            _answer(dst, error=asyncio.CancelledError())
+        elif f.exception() is not None:
+            _answer(dst, error=f.exception())
         else:
-            dst.set_result(f.result())
+            _answer(dst, f.result())
 
     src.add_done_callback(copy)
 

@@ -300,6 +300,33 @@ async def test_group_commit_answers_each_change_and_keeps_every_chain(
         await batcher.record(ids[0], **{**_one_click("campaign:3", 0), "action": "bogus"})
 
 
+async def test_a_caller_that_goes_away_does_not_disturb_its_group(app: bootstrap.App) -> None:
+    """A client that disconnects while its group is written (its wait cancelled): its change
+    still commits with the group, and every other caller gets its own answer."""
+    from outreach.gate.ledger_batch import LedgerBatcher
+
+    ids = await add_customers(app, 12)
+    batcher = LedgerBatcher(app.engine, app.sessions)
+    first = asyncio.ensure_future(batcher.record(ids[0], **_one_click("campaign:1", 0)))
+    await asyncio.sleep(0)  # the first group (this one alone) is under way
+    waits = [
+        asyncio.ensure_future(batcher.record(cid, **_one_click("campaign:1", i)))
+        for i, cid in enumerate(ids[1:])
+    ]
+    await asyncio.sleep(0)
+    waits[3].cancel()  # gone before its group was answered
+    assert await first
+    results = await asyncio.gather(*waits, return_exceptions=True)
+    assert isinstance(results[3], asyncio.CancelledError)
+    assert [r for i, r in enumerate(results) if i != 3] == [True] * 10
+    for i, cid in enumerate(ids):
+        if i == 4 and app.engine.dialect.name != "postgresql":
+            continue  # SQLite writes each change alone: a cancelled one is rolled back
+        assert (await customer(app, cid)).opt_outs == ["campaign:1"]  # on PG, grouped: too
+    async with app.sessions() as s:
+        assert await consent.verify(s) == []
+
+
 async def test_group_commit_reads_again_when_another_writer_moved_the_record(
     app: bootstrap.App,
 ) -> None:
