@@ -64,6 +64,7 @@ async def _connection(
     latencies: list[float],
     errors: dict[str, int],
     deadline: float,
+    by_second: dict[int, list[float]],
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
@@ -102,6 +103,7 @@ async def _connection(
                     has_location = True
             await reader.readexactly(length)
             latencies.append(time.perf_counter() - due)
+            by_second.setdefault(int(due - start), []).append(latencies[-1])
             if status != 200 or has_location:
                 key = f"status {status}" + (" with Location" if has_location else "")
                 errors[key] = errors.get(key, 0) + 1
@@ -117,6 +119,7 @@ async def _client(
     u = urlsplit(url)
     latencies: list[float] = []
     errors: dict[str, int] = {}
+    by_second: dict[int, list[float]] = {}
     next_index = [0]
     start = time.perf_counter() + 0.2
     deadline = start + limit_s
@@ -124,7 +127,7 @@ async def _client(
         *(
             _connection(
                 u.hostname or "127.0.0.1", u.port or 80, method, paths, next_index, start,
-                rate, latencies, errors, deadline,
+                rate, latencies, errors, deadline, by_second,
             )
             for _ in range(clients)
         )
@@ -138,6 +141,11 @@ async def _client(
         "p50_ms": statistics.median(latencies) * 1000 if latencies else 0.0,
         "p99_ms": latencies[max(0, int(len(latencies) * 0.99) - 1)] * 1000 if latencies else 0.0,
         "max_ms": latencies[-1] * 1000 if latencies else 0.0,
+        # Each second's p99 (by due time): a stall shows as one bad second, not as a tail.
+        "p99_by_second_ms": [
+            round(sorted(v)[max(0, int(len(v) * 0.99) - 1)] * 1000, 1)
+            for _, v in sorted(by_second.items())
+        ],
         "errors": errors,
         "client_cpu_s": time.process_time(),
     }

@@ -23,11 +23,18 @@ account does not exist, and a flood of made-up usernames — the usual one — c
 
 A flood is a closed loop — each connection sends its next attempt as soon as it has an
 answer — so what an answer costs and how soon it comes decide how much of the machine a flood
-takes. Two things keep both small:
+takes. Three things keep both small:
 
-- a refusal is not hurried: "limited" and "busy" are answered after `refusal_delay` (an
-  `asyncio.sleep`, no CPU), which caps a flood at about one attempt per connection per
-  `refusal_delay`;
+- a failure is not hurried: every failed attempt — a wrong password, an unknown account,
+  "limited", "busy" — leaves `failure_delay` seconds after it arrived (an `asyncio.sleep`,
+  no CPU; up to `failure_jitter` of it more, at random, so that a flood's connections drift
+  apart instead of coming back as one wave), which caps a flood at about one attempt per
+  connection per second, and makes every failure take the same time (the classic
+  FAIL_DELAY of login(1));
+- each process runs a few counting transactions at a time (`PasswordChecks.counting`): a
+  wave of attempts waits in memory, not on the pooled database connections the opt-out
+  pages need, and the pool is never grown past its size and shrunk again (a new PostgreSQL
+  connection per attempt);
 - a key the shared counter has found over its limit is remembered in the process until its
   window ends (`Refusals`): further attempts from it are refused without a database round
   trip. The counter in the database stays the truth every process shares; the memo only
@@ -44,7 +51,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import hashlib
+import random
 import secrets
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -147,6 +156,30 @@ async def login(
     its count, in the first (the usual flood: one transaction per attempt). A database error
     while counting refuses the login (`unavailable`): an attempt that is not counted is never
     checked."""
+    started = time.monotonic()
+    result = await _attempt(
+        sessions, checks, username, password, now=now, remote=remote, policy=policy, sleep=sleep
+    )
+    if not result.ok:
+        # Every failure leaves at the same time after its arrival, whatever its reason: a
+        # flood gets about one answer per connection per delay, and the time an answer
+        # takes tells nothing (an unknown account, a wrong password, a limit).
+        floor = policy.failure_delay * random.uniform(1.0, 1.0 + policy.failure_jitter)
+        await sleep(max(0.0, started + floor - time.monotonic()))
+    return result
+
+
+async def _attempt(
+    sessions: async_sessionmaker[AsyncSession],
+    checks: PasswordChecks,
+    username: str,
+    password: str,
+    *,
+    now: dt.datetime,
+    remote: str | None,
+    policy: LoginPolicy,
+    sleep: Callable[[float], Awaitable[None]],
+) -> Login:
     username = username.strip()[:64]
     name = username.lower()
     address = remote or "-"
@@ -154,13 +187,13 @@ async def login(
     address_key = throttle_key("address", address)
     account_key = throttle_key("account", name)
     if checks.refusals.refused(pair_key, address_key):
-        await sleep(policy.refusal_delay)
         return Login(ok=False, reason="rate_limited")
     if checks.full:  # no slot for a check: "busy" before anything is counted or written
-        await sleep(policy.refusal_delay)
         return Login(ok=False, reason="busy")
     try:
-        async with sessions() as s, s.begin():
+        # A few counting transactions at a time per process: a wave of attempts waits here,
+        # in memory, rather than taking every pooled connection from the opt-out pages.
+        async with checks.counting, sessions() as s, s.begin():
             counts = await count_attempts(
                 s, [pair_key, address_key, account_key], now=now, window=policy.window
             )
@@ -183,7 +216,6 @@ async def login(
                     reason=remote,
                 )
     except SQLAlchemyError:
-        await sleep(policy.refusal_delay)
         return Login(ok=False, reason="unavailable")
     if limited:
         for key, count, limit, start in (
@@ -192,22 +224,18 @@ async def login(
         ):
             if count > limit:
                 checks.refusals.remember(key, (start + policy.window - now).total_seconds())
-        await sleep(policy.refusal_delay)
         return Login(ok=False, reason="rate_limited")
     beyond = per_account - policy.account_slowdown_after
     if beyond > 0:
         await sleep(min(policy.slowdown_max, beyond * policy.slowdown_step))
 
     try:
-        result = await _check_and_record(
+        return await _check_and_record(
             sessions, checks, username, password, stored, now=now, remote=remote,
             keys=(pair_key, address_key, account_key),
         )  # fmt: skip
     except SQLAlchemyError:  # counted already; the outcome could not be written
-        result = Login(ok=False, reason="unavailable")
-    if result.reason in ("busy", "unavailable"):
-        await sleep(policy.refusal_delay)
-    return result
+        return Login(ok=False, reason="unavailable")
 
 
 async def _check_and_record(

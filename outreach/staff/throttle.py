@@ -42,7 +42,8 @@ class LoginPolicy:
     slowdown_step: float = 0.25  # seconds added per failure beyond the threshold
     slowdown_max: float = 3.0
     window: dt.timedelta = FAILURE_WINDOW
-    refusal_delay: float = 1.0  # seconds before a "limited" or "busy" answer leaves
+    failure_delay: float = 1.0  # seconds from a failed attempt's arrival to its answer
+    failure_jitter: float = 0.5  # up to this fraction of failure_delay more, at random
 
 
 class Refusals:
@@ -85,12 +86,13 @@ class PasswordChecks:
     The pool's threads run at a lower CPU priority (`nice`, per thread on Linux; argon2's own
     lane threads inherit it), so that a flood of logins mostly gets the CPU the opt-out pages
     and the console leave free. It also holds the process's memo of refused keys
-    (`refusals`)."""
+    (`refusals`) and the bound on login counting transactions at once (`counting`)."""
 
     NICE = 10
 
-    def __init__(self, threads: int = 2, waiting: int = 8) -> None:
+    def __init__(self, threads: int = 2, waiting: int = 8, counting: int = 4) -> None:
         self.threads = threads
+        self.counting = asyncio.Semaphore(counting)  # login counting transactions at once
         self.capacity = threads + waiting
         self._pool: ThreadPoolExecutor | None = None
         self._inflight = 0

@@ -8,6 +8,7 @@ import datetime as dt
 import os
 import threading
 import time
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select
@@ -239,30 +240,81 @@ async def _no_sleep(seconds: float) -> None:
     return None
 
 
-async def test_refusals_are_answered_after_the_refusal_delay(app: bootstrap.App) -> None:
-    """A flood is a closed loop: a refusal waits `refusal_delay` (no CPU) before it leaves,
-    so one connection gets about one attempt per delay; a checked failure does not wait."""
+async def _timed_attempt(
+    app: bootstrap.App, checks: auth.PasswordChecks, password: str, **kw: Any
+) -> tuple[auth.Login, float, list[float]]:
+    """An attempt, the time it took before its last sleep, and its sleeps (not slept)."""
+    delays: list[float] = []
+    t0 = time.monotonic()
+    r = await _attempt(app, checks, password, delays=delays, **kw)
+    return r, time.monotonic() - t0, delays
+
+
+async def test_every_failure_leaves_a_failure_delay_after_it_arrived(app: bootstrap.App) -> None:
+    """A flood is a closed loop: every failed attempt, whatever its reason, is answered
+    `failure_delay` (plus a random part of up to `failure_jitter` of it) after it arrived,
+    so one connection gets about one attempt per second and the answer's timing tells
+    nothing; a successful login does not wait."""
     await _add(app)
     checks = auth.PasswordChecks(threads=1, waiting=0)
     policy = auth.LoginPolicy()
-    delays: list[float] = []
-    for _ in range(auth.MAX_FAILURES):
-        await _attempt(app, checks, WRONG, delays=delays)
-    assert delays == []  # checked and wrong: the argon2 time is the only wait
-    assert (await _attempt(app, checks, WRONG, delays=delays)).reason == "rate_limited"
-    assert (await _attempt(app, checks, WRONG, delays=delays)).reason == "rate_limited"
-    assert delays == [policy.refusal_delay, policy.refusal_delay]
+    most = policy.failure_delay * (1 + policy.failure_jitter)
 
-    busy: list[float] = []
+    def answered_at(took: float, delays: list[float]) -> float:
+        assert len(delays) == 1, delays  # one wait, at the end
+        return took + delays[0]
+
+    spread = []
+    for i in range(auth.MAX_FAILURES + 2):  # checked and wrong, then limited (the memo)
+        r, took, delays = await _timed_attempt(app, checks, WRONG)
+        assert r.reason == ("bad_credentials" if i < auth.MAX_FAILURES else "rate_limited")
+        at = answered_at(took, delays)
+        assert policy.failure_delay <= at <= most + 0.05, (r.reason, took, delays)
+        spread.append(at)
+    assert len({round(x, 3) for x in spread}) > 1  # jittered: the waves drift apart
+    r, took, delays = await _timed_attempt(app, checks, WRONG, username="ghost", remote="192.0.2.9")
+    assert r.reason == "bad_credentials"  # no such account: the same time as a wrong password
+    assert policy.failure_delay <= answered_at(took, delays) <= most + 0.05
+
     gate = threading.Event()
     blocker = asyncio.ensure_future(checks.run(gate.wait))  # the one slot is taken
     await asyncio.sleep(0.05)
     try:
-        r = await _attempt(app, checks, WRONG, remote="192.0.2.44", delays=busy)
+        r, took, busy = await _timed_attempt(app, checks, WRONG, remote="192.0.2.44")
     finally:
         gate.set()
         await blocker
-    assert r.reason == "busy" and busy == [policy.refusal_delay]
+    assert r.reason == "busy" and policy.failure_delay <= answered_at(took, busy) <= most + 0.05
+    r, _, delays = await _timed_attempt(app, checks, PASSWORD, remote="192.0.2.45")
+    assert r.ok and delays == []
+
+
+async def test_a_wave_of_attempts_takes_no_more_than_the_counting_bound_of_connections(
+    app: bootstrap.App,
+) -> None:
+    """A hundred attempts at once hold at most `counting` pooled connections: the rest wait
+    in memory (the opt-out pages keep theirs, and no connection is opened for the wave)."""
+    checks = auth.PasswordChecks(threads=2, waiting=200, counting=3)
+    pool = app.engine.sync_engine.pool
+    most = [0]
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not done.is_set():
+            most[0] = max(most[0], pool.checkedout())  # type: ignore[attr-defined]
+            await asyncio.sleep(0)
+
+    watcher = asyncio.ensure_future(watch())
+    results = await asyncio.gather(
+        *(
+            _attempt(app, checks, WRONG, username=f"ghost{i}", remote=f"192.0.2.{i}", delays=[])
+            for i in range(100)
+        )
+    )
+    done.set()
+    await watcher
+    assert {r.reason for r in results} == {"bad_credentials"}
+    assert 1 <= most[0] <= 3, most[0]
 
 
 def test_the_memo_forgets_a_key_when_its_window_ends(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -37,7 +37,12 @@ async def _login(
         password,
         now=app.clock.now(),
         remote=remote,
+        sleep=_no_wait,  # the failure delay has its own tests (test_login_hardening.py)
     )
+
+
+async def _no_wait(seconds: float) -> None:
+    return None
 
 
 async def test_password_is_stored_as_argon2id_and_the_addition_is_audited(
