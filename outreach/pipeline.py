@@ -20,6 +20,9 @@ Render and build happen between the two, outside any transaction.
 sends in flight), batch k+1 is claimed, re-checked and built — on PostgreSQL on a second
 connection; on SQLite, whose one write lock the sending transaction holds, k+1 is claimed
 just before k's sending transaction begins and built while k's sends wait for the relay.
+On PostgreSQL k+1's sending transaction (a third connection) also begins while k is on the
+wire: its re-check runs then, and its sends queue behind k's for the relay's connections,
+so the wire does not wait for k's results to be written or for k+1's re-check.
 Each batch keeps both transactions and every check of the sequential path: the send-time
 re-check, the permit at the door, one attempt row per send.
 
@@ -186,12 +189,22 @@ async def run_batch(w: Worker) -> BatchReport:
     return await finish_batch(w, claim)
 
 
-async def finish_batch(w: Worker, claim: Claim, *, free_since: float | None = None) -> BatchReport:
-    """Send a claimed batch (building what is not built yet) and report it."""
+async def finish_batch(
+    w: Worker,
+    claim: Claim,
+    *,
+    free_since: float | None = None,
+    wire_free: asyncio.Event | None = None,
+) -> BatchReport:
+    """Send a claimed batch (building what is not built yet) and report it. `wire_free` is
+    set once its sends are queued for the wire (or it failed): the next batch's sends may
+    queue behind them."""
     report = BatchReport(claimed=claim.claimed)
     report.results.update(r.result for r in claim.results)
+    if not claim.ready and wire_free is not None:
+        wire_free.set()
     if claim.ready:
-        results = await send_batch(w, claim, free_since=free_since)
+        results = await send_batch(w, claim, free_since=free_since, wire_free=wire_free)
         report.results.update(r.result for r in results)
         report.window = claim.window
     return report
@@ -224,7 +237,11 @@ async def build(w: Worker, claim: Claim) -> Claim:
 
 
 async def send_batch(
-    w: Worker, claim: Claim, *, free_since: float | None = None
+    w: Worker,
+    claim: Claim,
+    *,
+    free_since: float | None = None,
+    wire_free: asyncio.Event | None = None,
 ) -> list[outbox.Result]:
     """Build the claimed messages (unless built), then transaction 2: re-check, send, record.
 
@@ -240,9 +257,13 @@ async def send_batch(
         rest = (free_since or claim.released) + w.sqlite_gap - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)
-    async with w.sessions() as session, session.begin():
-        results += await _send(w, session, built, claim.marks)
-        await outbox.record(session, results, worker=w.worker_id)
+    try:
+        async with w.sessions() as session, session.begin():
+            results += await _send(w, session, built, claim.marks, wire_free)
+            await outbox.record(session, results, worker=w.worker_id)
+    finally:
+        if wire_free is not None:
+            wire_free.set()
     committed = time.monotonic()
     accepted = [r.accepted for r in built if r.accepted is not None]
     claim.window = committed - min(accepted) if accepted else 0.0
@@ -337,6 +358,7 @@ async def _send(
     session: AsyncSession,
     ready: list[_Ready],
     marks: dict[int, tuple[Any, ...]],
+    queued: asyncio.Event | None = None,
 ) -> list[outbox.Result]:
     now = w.clock.now()
     held = await outbox.hold(
@@ -378,6 +400,8 @@ async def _send(
         )
         tasks.append(asyncio.create_task(_deliver(w, r)))
         sending.append(r)
+    if queued is not None:
+        queued.set()  # every send of this batch waits for a connection (`Worker.wire`)
     # Every send finishes and is recorded, even if one of them fails unexpectedly: a lost
     # result would mean a resend after the lease.
     done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -517,9 +541,17 @@ async def drain(
     total = BatchReport()
     stop = stop or asyncio.Event()
     current: Claim | None = None
+    writing: asyncio.Task[BatchReport] | None = None  # PostgreSQL: a sent batch's results
     while current is not None or not stop.is_set():
         upcoming: asyncio.Task[Claim] | None = None
         try:
+            if current is None and writing is not None:
+                # Nothing in hand: the last batch's results first (its report, and what it
+                # left ready decides whether `once` is done).
+                written, writing = await writing, None
+                total.add(written)
+                if on_batch is not None and written.claimed:
+                    on_batch(written)
             if current is None:
                 current = await build(w, await claim_batch(w))
             if current.claimed == 0:
@@ -546,19 +578,36 @@ async def drain(
             elif not stop.is_set():
                 # Nothing to send in this one (all refused or deferred): claim on.
                 upcoming = asyncio.create_task(_prepare(w))
-            report = await finish_batch(w, current, free_since=free_since)
+            report: BatchReport | None
+            if current.sqlite:
+                report = await finish_batch(w, current, free_since=free_since)
+            else:
+                # PostgreSQL: this batch's sending transaction begins (its own connection)
+                # while the one before is still on the wire; its sends queue behind that
+                # one's for the connections, so the wire never waits for a re-check or a
+                # commit. At most two sending transactions are open.
+                report = None
+                wire_free = asyncio.Event()
+                finishing = asyncio.create_task(finish_batch(w, current, wire_free=wire_free))
+                await wire_free.wait()
+                before, writing = writing, finishing
+                if before is not None:
+                    report = await before  # the batch before: written by now, as a rule
             current = None
-            total.add(report)
-            if on_batch is not None and report.claimed:
-                on_batch(report)
+            if report is not None:
+                total.add(report)
+                if on_batch is not None and report.claimed:
+                    on_batch(report)
             if upcoming is not None:
                 current = await upcoming
                 upcoming = None
         except (DBAPIError, OSError) as e:
-            if upcoming is not None:
-                # Whatever it claimed comes back after its lease.
-                with contextlib.suppress(Exception):
-                    await upcoming
+            for task in (upcoming, writing):
+                if task is not None:
+                    # Whatever it claimed comes back after its lease.
+                    with contextlib.suppress(Exception):
+                        await task
+            writing = None
             if once:
                 raise
             # A long-running worker outlives a database restart: the batch in hand rolled
@@ -570,6 +619,11 @@ async def drain(
             current = None
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(idle, 5.0))
+    if writing is not None:  # stopped with a batch's results still being written
+        last = await writing
+        total.add(last)
+        if on_batch is not None and last.claimed:
+            on_batch(last)
     if w.budgets is not None:
         with contextlib.suppress(DBAPIError, OSError):
             async with w.sessions() as session, session.begin():

@@ -467,7 +467,9 @@ def test_serve_and_worker_killed_at_random_points(pg_url: str, tmp_path: Path) -
                 wait_until(f"trial {trial} sent", lambda t=trial: all_sent(pg_url, f"k{t}"), 120)
                 t = tally(pg_url, f"k{trial}", server.received)
                 assert t.lost == 0, t.unexplained
-                assert t.duplicates <= 5, t  # at most one batch in flight at the kill
+                # at most the two batches in flight at the kill (PostgreSQL: the one whose
+                # results are being written, and the next, on the wire; docs/delivery.md)
+                assert t.duplicates <= 2 * 5, t
                 duplicates_seen += t.duplicates
                 del kill_at
         finally:
@@ -527,7 +529,7 @@ def test_postgresql_restarted_while_the_worker_sends(
     print(f"worker survived the restarts without a supervisor: {survived}")
     t = tally(db_url, "pgr", relay.received)
     assert t.lost == 0 and t.sent == 300, t.unexplained
-    assert t.duplicates <= 10 * restarts  # at most the batch in flight at each restart
+    assert t.duplicates <= 2 * 10 * restarts  # at most the two batches in flight at each
     problems = consent_verify(env)
     assert problems == 0
     name = "PostgreSQL restarted while the worker sends"
