@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -161,7 +162,7 @@ async def record_event(
         return False
     if postgres:
         driver = await _driver(session)  # inside the transaction the lock above began
-        await driver.execute(_APPEND_PG, *append_args(c, now))
+        await append_pg(driver, [(c, row[0], now)])  # under the row lock: it moves
         return True
     await session.execute(
         insert(_EVENTS).values(
@@ -239,14 +240,15 @@ async def record_alone(
                 c = change(customer_id, row, **kw)
                 if c is None:
                     return False
-                if await driver.fetchval(_APPEND_CAS_PG, *append_args(c, now), row[0]):
+                if await append_pg(driver, [(c, row[0], now)]):
                     return True
             # Still racing after a few tries (a burst on one customer): wait our turn.
             async with driver.transaction():
-                c = change(customer_id, await driver.fetchrow(_LOCK_PG, customer_id), **kw)
+                row = await driver.fetchrow(_LOCK_PG, customer_id)
+                c = change(customer_id, row, **kw)
                 if c is None:
                     return False
-                await driver.execute(_APPEND_PG, *append_args(c, now))
+                await append_pg(driver, [(c, row[0], now)])  # under the row lock: it moves
                 return True
         except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
             if driver.is_closed():  # lost: not back into the pool for the next request
@@ -254,44 +256,50 @@ async def record_alone(
             raise OperationalError("consent append", None, e) from e
 
 
-# PostgreSQL: the opt-out link is the hottest write path (one-click POSTs from mail providers
-# arrive in bursts after every campaign), so there the event and the record are written by one
-# plain statement on the driver connection of the session's own transaction (begun by the
-# locking read, which goes through SQLAlchemy for exactly that reason). Same rows as the Core
-# path below, which SQLite uses.
+async def append_pg(driver: Any, changes: Sequence[tuple[Change, int, dt.datetime]]) -> set[int]:
+    """Write consent changes on PostgreSQL, each `(change, sequence it was read at, now)`, in
+    one statement on the asyncpg connection (the caller's transaction, or its own): each
+    record moves only from the sequence read (compare-and-swap), and an event is inserted
+    only for a record that moved. Returns the customer ids that moved; under the row lock
+    (`record_event`, the locked retry) every one does.
+
+    The opt-out link is the hottest write path (one-click POSTs from mail providers arrive in
+    bursts after every campaign): one plain statement, no ORM, for one change or a group
+    (`ledger_batch`). Same rows as the Core path of `record_event`, which SQLite uses."""
+    cols: tuple[list[Any], ...] = tuple([] for _ in range(16))
+    for c, prev_seq, now in changes:
+        for col, value in zip(cols, (*append_args(c, now), prev_seq), strict=True):
+            col.append(value)
+    return {r[0] for r in await driver.fetch(_APPEND_PG, *cols)}
+
+
 _APPEND_PG = """
-WITH event AS (
+WITH input AS (
+    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
+                         $6::json[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
+                         $11::text[], $12::json[], $13::bool[], $14::json[],
+                         $15::timestamptz[], $16::int[])
+        AS t(id, seq, action, scope, legal_basis, evidence, source, actor, occurred_at,
+             prev_hash, hash, opt_outs, suspended, consents, now, prev_seq)
+), moved AS (
+    UPDATE customers c
+    SET opt_outs = i.opt_outs, use_suspended = i.suspended, consents = i.consents,
+        ledger_seq = i.seq, ledger_head = i.hash, updated_at = i.now
+    FROM input i
+    WHERE c.id = i.id AND c.ledger_seq = i.prev_seq
+    RETURNING c.id
+), event AS (
     INSERT INTO consent_events (customer_id, seq, action, scope, legal_basis, evidence,
                                 source, actor, occurred_at, prev_hash, hash)
-    VALUES ($1, $2, $3, $4, $5, $6::json, $7, $8, $9, $10, $11)
+    SELECT i.id, i.seq, i.action, i.scope, i.legal_basis, i.evidence, i.source, i.actor,
+           i.occurred_at, i.prev_hash, i.hash
+    FROM input i JOIN moved m ON m.id = i.id
 )
-UPDATE customers
-SET opt_outs = $12::json, use_suspended = $13, consents = $14::json,
-    ledger_seq = $2, ledger_head = $11, updated_at = $15
-WHERE id = $1
+SELECT id FROM moved
 """
 _CAS_TRIES = 3
 _READ_PG = """
 SELECT ledger_seq, ledger_head, opt_outs, use_suspended, consents FROM customers WHERE id = $1
-"""
-# One statement, one implicit transaction: the record moves only from the sequence read ($16),
-# the event is inserted only with that update (its rows come from `moved`), and the count says
-# which happened. A concurrent change to the same record makes the WHERE fail: 0, read again.
-_APPEND_CAS_PG = """
-WITH moved AS (
-    UPDATE customers
-    SET opt_outs = $12::json, use_suspended = $13, consents = $14::json,
-        ledger_seq = $2, ledger_head = $11, updated_at = $15
-    WHERE id = $1 AND ledger_seq = $16
-    RETURNING id
-), event AS (
-    INSERT INTO consent_events (customer_id, seq, action, scope, legal_basis, evidence,
-                                source, actor, occurred_at, prev_hash, hash)
-    SELECT $1, $2, $3::text, $4::text, $5::text, $6::json, $7::text, $8::text,
-           $9::timestamptz, $10::text, $11
-    FROM moved
-)
-SELECT count(*) FROM moved
 """
 _LOCK_PG = """
 SELECT ledger_seq, ledger_head, opt_outs, use_suspended, consents

@@ -6,10 +6,11 @@ transactions of two statements each; on a 2-core machine their round trips, the 
 work and PostgreSQL's per-statement and per-commit work were most of an opt-out's cost. A
 `LedgerBatcher` lets the first change go at once, alone, and what arrives while it is in
 flight waits for it and then goes together: one read of every customer in the group, then one
-statement that moves each record from the sequence read (compare-and-swap, as
-`consent.record_alone`) and inserts the event of each record it moved — one commit for the
-group. Under light load every batch is one change and nothing waits; under a burst the
-batches grow, and the cost per change falls as the load rises.
+statement (`consent.append_pg`, the one `consent.record_alone` writes a single change with)
+that moves each record from the sequence read (compare-and-swap) and inserts the event of
+each record it moved — one commit for the group. Under light load every batch is one
+change and nothing waits; under a burst the batches grow, and the cost per change falls as
+the load rises.
 
 Each caller still gets its own answer, after its change has committed: True (recorded),
 False (nothing to change), NotFound, or the database error. A change whose record another
@@ -110,7 +111,9 @@ class LedgerBatcher:
                         moving.append((a, c, rows[a.customer_id][0]))
                 moved: set[int] = set()
                 if moving:
-                    moved = {r[0] for r in await driver.fetch(_APPEND_MANY, *_columns(moving))}
+                    moved = await consent.append_pg(
+                        driver, [(c, prev, a.kw["now"]) for a, c, prev in moving]
+                    )
             except (asyncpg.PostgresError, asyncpg.InterfaceError) as e:
                 if driver.is_closed():
                     await conn.invalidate(e)
@@ -156,43 +159,7 @@ def _chain(src: asyncio.Future[bool], dst: asyncio.Future[bool]) -> None:
     src.add_done_callback(copy)
 
 
-def _columns(moving: list[tuple[_Ask, consent.Change, int]]) -> tuple[list[Any], ...]:
-    """The group statement's arrays: each change's parameters of `consent.append_args`, and
-    the sequence it moves from."""
-    cols: tuple[list[Any], ...] = tuple([] for _ in range(16))
-    for a, c, prev_seq in moving:
-        for col, value in zip(cols, (*consent.append_args(c, a.kw["now"]), prev_seq), strict=True):
-            col.append(value)
-    return cols
-
-
 _READ_MANY = """
 SELECT id, ledger_seq, ledger_head, opt_outs, use_suspended, consents
 FROM customers WHERE id = ANY($1::bigint[])
-"""
-# One statement, one commit for the group: each record moves only from the sequence read, and
-# an event is inserted only for a record that moved (its rows join `moved`).
-_APPEND_MANY = """
-WITH input AS (
-    SELECT * FROM unnest($1::bigint[], $2::int[], $3::text[], $4::text[], $5::text[],
-                         $6::json[], $7::text[], $8::text[], $9::timestamptz[], $10::text[],
-                         $11::text[], $12::json[], $13::bool[], $14::json[],
-                         $15::timestamptz[], $16::int[])
-        AS t(id, seq, action, scope, legal_basis, evidence, source, actor, occurred_at,
-             prev_hash, hash, opt_outs, suspended, consents, now, prev_seq)
-), moved AS (
-    UPDATE customers c
-    SET opt_outs = i.opt_outs, use_suspended = i.suspended, consents = i.consents,
-        ledger_seq = i.seq, ledger_head = i.hash, updated_at = i.now
-    FROM input i
-    WHERE c.id = i.id AND c.ledger_seq = i.prev_seq
-    RETURNING c.id
-), event AS (
-    INSERT INTO consent_events (customer_id, seq, action, scope, legal_basis, evidence,
-                                source, actor, occurred_at, prev_hash, hash)
-    SELECT i.id, i.seq, i.action, i.scope, i.legal_basis, i.evidence, i.source, i.actor,
-           i.occurred_at, i.prev_hash, i.hash
-    FROM input i JOIN moved m ON m.id = i.id
-)
-SELECT id FROM moved
 """
