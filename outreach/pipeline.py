@@ -35,12 +35,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import logging
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -53,7 +55,7 @@ from outreach.clock import Clock
 from outreach.db.models import Customer
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
-from outreach.render import maildata, templates
+from outreach.render import dkim, maildata, templates
 from outreach.send import retry
 from outreach.send.config import SendingConfig
 from outreach.send.protocol import SendResult, Transport
@@ -120,7 +122,12 @@ class Worker:
     # fills most of it), so an opt-out waiting for the lock gets its turn, not starved.
     sqlite_gap: float = 0.05
     pacer: Pacer | None = None  # set from `budgets`
+    # DKIM, when the worker signs (`send.service.build_worker`): in a thread of its own, as
+    # OpenSSL's RSA releases the GIL, so the signatures take no time from the event loop's
+    # sends (the composer then builds unsigned messages).
+    signer: dkim.Signer | None = None
     wire: asyncio.Semaphore = field(init=False)
+    _signing: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.budgets is not None and self.pacer is None:
@@ -225,15 +232,51 @@ _CHUNK = 16  # messages built between two turns of the event loop
 
 async def build(w: Worker, claim: Claim) -> Claim:
     """Render and build a claimed batch a few messages at a time, giving the event loop a
-    turn between chunks so the batch on the wire keeps moving (CPU here, I/O there)."""
+    turn between chunks so the batch on the wire keeps moving (CPU here, I/O there); with
+    the worker's signer, each chunk is signed in the signing thread."""
     built: list[_Ready] = []
     for i in range(0, len(claim.ready), _CHUNK):
         ok, failed = _compose(w, claim.ready[i : i + _CHUNK])
+        if w.signer is not None and ok:
+            ok, unsigned = await _sign(w, w.signer, ok)
+            failed += unsigned
         built += ok
         claim.build_failed += failed
         await asyncio.sleep(0)
     claim.built = built
     return claim
+
+
+async def _sign(
+    w: Worker, signer: dkim.Signer, ready: list[_Ready]
+) -> tuple[list[_Ready], list[outbox.Result]]:
+    if w._signing is None:
+        w._signing = ThreadPoolExecutor(1, thread_name_prefix="dkim")
+    messages = [r.composed.data for r in ready if r.composed is not None]
+    signed = await asyncio.get_running_loop().run_in_executor(
+        w._signing, _sign_all, signer, messages
+    )
+    ok: list[_Ready] = []
+    failed: list[outbox.Result] = []
+    now = w.clock.now()
+    for r, out in zip(ready, signed, strict=True):
+        if isinstance(out, Exception):
+            failed.append(_build_failed(w, r, out, now))
+        else:
+            assert r.composed is not None
+            r.composed = dataclasses.replace(r.composed, data=out)
+            ok.append(r)
+    return ok, failed
+
+
+def _sign_all(signer: dkim.Signer, messages: list[bytes]) -> list[bytes | Exception]:
+    out: list[bytes | Exception] = []
+    for data in messages:
+        try:
+            out.append(signer.sign(data))
+        except Exception as e:  # this message's failure, not the chunk's
+            out.append(e)
+    return out
 
 
 async def send_batch(
@@ -250,9 +293,9 @@ async def send_batch(
     (`free_since`, else this batch's claim).
     """
     if claim.built is None:
-        built, results = _compose(w, claim.ready)
-    else:
-        built, results = claim.built, list(claim.build_failed)
+        await build(w, claim)
+    assert claim.built is not None
+    built, results = claim.built, list(claim.build_failed)
     if claim.sqlite:
         rest = (free_since or claim.released) + w.sqlite_gap - time.monotonic()
         if rest > 0:
@@ -324,33 +367,34 @@ def _compose(w: Worker, ready: list[_Ready]) -> tuple[list[_Ready], list[outbox.
         try:
             r.composed = w.composer.compose(r.permit, r.message, r.message_id, r.data, now)
         except Exception as e:  # a template or data fault stops this message, not the batch
-            # A refusal (outside the permit, a refused template text, the sender display
-            # hidden, a header the MIME writer refuses) is final and shown as such. Anything
-            # else is usually a template ops can fix (missing, unreadable): keep the message
-            # on the retry schedule rather than failing it at once.
-            m = r.message
-            final = templates.permanent(e)
-            log.error(
-                "outbox.build_failed",
-                extra=logs.ids(
-                    "outbox.build_failed",
-                    outbox_id=m.id,
-                    attempt=m.attempts,
-                    status="failed" if final else "queued",
-                    error=type(e).__name__,
-                ),
-            )
-            detail = f"build refused: {e}" if final else f"build: {e}"
-            if not final and m.attempts < w.config.retry.max_attempts:
-                later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
-                failed.append(
-                    _result(m, now, S.QUEUED, "temp_fail", detail=detail[:400], not_before=later)
-                )
-            else:
-                failed.append(_result(m, now, S.FAILED, "perm_fail", detail=detail[:400]))
+            failed.append(_build_failed(w, r, e, now))
         else:
             built.append(r)
     return built, failed
+
+
+def _build_failed(w: Worker, r: _Ready, e: Exception, now: dt.datetime) -> outbox.Result:
+    """A refusal (outside the permit, a refused template text, the sender display hidden, a
+    header the MIME writer refuses) is final and shown as such. Anything else is usually a
+    template or key ops can fix (missing, unreadable): the message stays on the retry
+    schedule rather than failing at once."""
+    m = r.message
+    final = templates.permanent(e)
+    log.error(
+        "outbox.build_failed",
+        extra=logs.ids(
+            "outbox.build_failed",
+            outbox_id=m.id,
+            attempt=m.attempts,
+            status="failed" if final else "queued",
+            error=type(e).__name__,
+        ),
+    )
+    detail = f"build refused: {e}" if final else f"build: {e}"
+    if not final and m.attempts < w.config.retry.max_attempts:
+        later = now + retry.backoff(m.attempts, w.config.retry, w.rng)
+        return _result(m, now, S.QUEUED, "temp_fail", detail=detail[:400], not_before=later)
+    return _result(m, now, S.FAILED, "perm_fail", detail=detail[:400])
 
 
 async def _send(
@@ -628,6 +672,9 @@ async def drain(
         with contextlib.suppress(DBAPIError, OSError):
             async with w.sessions() as session, session.begin():
                 await outbox.leave(session, w.worker_id)
+    if w._signing is not None:
+        w._signing.shutdown(wait=False)
+        w._signing = None
     return total
 
 

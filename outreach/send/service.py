@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import random
@@ -38,10 +39,13 @@ def build_worker(
     cfg = policy.sending
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})
+    composer = app.composer()
     return pipeline.Worker(
         sessions=app.sessions,
         transport=transport or app.transport(pool_size=concurrency),
-        composer=app.composer(),
+        # The worker signs (off the event loop); its composer builds the messages unsigned.
+        composer=dataclasses.replace(composer, signer=None),
+        signer=composer.signer,
         gate=gatecheck.BatchGate(policy.gate),
         clock=app.clock,
         config=cfg,
