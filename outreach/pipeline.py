@@ -201,17 +201,14 @@ async def finish_batch(
     claim: Claim,
     *,
     free_since: float | None = None,
-    wire_free: asyncio.Event | None = None,
+    queued: asyncio.Event | None = None,
 ) -> BatchReport:
-    """Send a claimed batch (building what is not built yet) and report it. `wire_free` is
-    set once its sends are queued for the wire (or it failed): the next batch's sends may
-    queue behind them."""
+    """Send a claimed batch (building what is not built yet) and report it. `queued` is set
+    once its sends wait for the wire: the next batch's sends may queue behind them."""
     report = BatchReport(claimed=claim.claimed)
     report.results.update(r.result for r in claim.results)
-    if not claim.ready and wire_free is not None:
-        wire_free.set()
     if claim.ready:
-        results = await send_batch(w, claim, free_since=free_since, wire_free=wire_free)
+        results = await send_batch(w, claim, free_since=free_since, queued=queued)
         report.results.update(r.result for r in results)
         report.window = claim.window
     return report
@@ -252,19 +249,18 @@ async def _sign(
 ) -> tuple[list[_Ready], list[outbox.Result]]:
     if w._signing is None:
         w._signing = ThreadPoolExecutor(1, thread_name_prefix="dkim")
-    messages = [r.composed.data for r in ready if r.composed is not None]
+    pairs = [(r, r.composed) for r in ready if r.composed is not None]  # all, once composed
     signed = await asyncio.get_running_loop().run_in_executor(
-        w._signing, _sign_all, signer, messages
+        w._signing, _sign_all, signer, [c.data for _, c in pairs]
     )
     ok: list[_Ready] = []
     failed: list[outbox.Result] = []
     now = w.clock.now()
-    for r, out in zip(ready, signed, strict=True):
+    for (r, composed), out in zip(pairs, signed, strict=True):
         if isinstance(out, Exception):
             failed.append(_build_failed(w, r, out, now))
         else:
-            assert r.composed is not None
-            r.composed = dataclasses.replace(r.composed, data=out)
+            r.composed = dataclasses.replace(composed, data=out)
             ok.append(r)
     return ok, failed
 
@@ -284,7 +280,7 @@ async def send_batch(
     claim: Claim,
     *,
     free_since: float | None = None,
-    wire_free: asyncio.Event | None = None,
+    queued: asyncio.Event | None = None,
 ) -> list[outbox.Result]:
     """Build the claimed messages (unless built), then transaction 2: re-check, send, record.
 
@@ -300,13 +296,9 @@ async def send_batch(
         rest = (free_since or claim.released) + w.sqlite_gap - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)
-    try:
-        async with w.sessions() as session, session.begin():
-            results += await _send(w, session, built, claim.marks, wire_free)
-            await outbox.record(session, results, worker=w.worker_id)
-    finally:
-        if wire_free is not None:
-            wire_free.set()
+    async with w.sessions() as session, session.begin():
+        results += await _send(w, session, built, claim.marks, queued)
+        await outbox.record(session, results, worker=w.worker_id)
     committed = time.monotonic()
     accepted = [r.accepted for r in built if r.accepted is not None]
     claim.window = committed - min(accepted) if accepted else 0.0
@@ -586,6 +578,12 @@ async def drain(
     stop = stop or asyncio.Event()
     current: Claim | None = None
     writing: asyncio.Task[BatchReport] | None = None  # PostgreSQL: a sent batch's results
+
+    def settle(report: BatchReport) -> None:
+        total.add(report)
+        if on_batch is not None and report.claimed:
+            on_batch(report)
+
     while current is not None or not stop.is_set():
         upcoming: asyncio.Task[Claim] | None = None
         try:
@@ -593,9 +591,7 @@ async def drain(
                 # Nothing in hand: the last batch's results first (its report, and what it
                 # left ready decides whether `once` is done).
                 written, writing = await writing, None
-                total.add(written)
-                if on_batch is not None and written.claimed:
-                    on_batch(written)
+                settle(written)
             if current is None:
                 current = await build(w, await claim_batch(w))
             if current.claimed == 0:
@@ -622,26 +618,23 @@ async def drain(
             elif not stop.is_set():
                 # Nothing to send in this one (all refused or deferred): claim on.
                 upcoming = asyncio.create_task(_prepare(w))
-            report: BatchReport | None
             if current.sqlite:
-                report = await finish_batch(w, current, free_since=free_since)
+                settle(await finish_batch(w, current, free_since=free_since))
             else:
                 # PostgreSQL: this batch's sending transaction begins (its own connection)
                 # while the one before is still on the wire; its sends queue behind that
                 # one's for the connections, so the wire never waits for a re-check or a
                 # commit. At most two sending transactions are open.
-                report = None
-                wire_free = asyncio.Event()
-                finishing = asyncio.create_task(finish_batch(w, current, wire_free=wire_free))
-                await wire_free.wait()
+                queued = asyncio.Event()
+                finishing = asyncio.create_task(finish_batch(w, current, queued=queued))
+                waiting = asyncio.create_task(queued.wait())
+                # Its sends are queued, or it ended without any (nothing ready, a failure).
+                await asyncio.wait((finishing, waiting), return_when=asyncio.FIRST_COMPLETED)
+                waiting.cancel()
                 before, writing = writing, finishing
                 if before is not None:
-                    report = await before  # the batch before: written by now, as a rule
+                    settle(await before)  # the batch before: written by now, as a rule
             current = None
-            if report is not None:
-                total.add(report)
-                if on_batch is not None and report.claimed:
-                    on_batch(report)
             if upcoming is not None:
                 current = await upcoming
                 upcoming = None
@@ -664,10 +657,7 @@ async def drain(
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), max(idle, 5.0))
     if writing is not None:  # stopped with a batch's results still being written
-        last = await writing
-        total.add(last)
-        if on_batch is not None and last.claimed:
-            on_batch(last)
+        settle(await writing)
     if w.budgets is not None:
         with contextlib.suppress(DBAPIError, OSError):
             async with w.sessions() as session, session.begin():
