@@ -14,7 +14,9 @@ from typing import Any
 def figure(bench: str, metric: str, value: float, unit: str, **extra: Any) -> None:
     row = {"bench": bench, "metric": metric, "value": round(value, 3), "unit": unit, **extra}
     note = " ".join(f"{k}={v}" for k, v in extra.items())
-    print(f"{bench:<14} {metric:<40} {value:>14,.1f} {unit:<10} {note}")
+    # Ratios with two decimals: 0.58 against a target of 0.6 must not read as "0.6".
+    shown = f"{value:>14,.2f}" if unit in ("x", "ms") and abs(value) < 100 else f"{value:>14,.1f}"
+    print(f"{bench:<14} {metric:<40} {shown} {unit:<10} {note}")
     print("BENCH " + json.dumps(row, ensure_ascii=False), file=sys.stderr)
 
 

@@ -27,6 +27,12 @@ peer runs on the event loop the worker runs on (`outreach.send.loop`: uvloop). E
 message the sink receives from outreach is parsed back with the standard library
 (`email.policy.default`): no defects, or the bench fails.
 
+The CPU figures say what bounds the ratios on a small machine: CPU milliseconds per message
+of the raw client, of the worker process (all its threads, its start-up measured alone and
+taken off) and of the sink in each, and how busy the machine was during outreach's run. The
+raw peer is bound by the sink (about a core); outreach is bound by its own worker (its
+batch cycle, see docs/delivery.md) with the machine partly idle.
+
     .venv/bin/python bench/user_path.py [--quick] [--customers N] [--runs N] [--db sqlite|pg|both]
 """
 
@@ -39,6 +45,7 @@ import email.policy
 import email.utils
 import json
 import os
+import resource
 import shutil
 import smtplib
 import statistics
@@ -133,6 +140,30 @@ def rate(times: list[float]) -> float:
     if len(times) < 2 or times[-1] == times[0]:
         return 0.0
     return (len(times) - 1) / (times[-1] - times[0])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a live process (Linux /proc)."""
+    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
+def machine_ticks() -> tuple[int, int]:
+    """(all, idle) jiffies of the machine."""
+    with open("/proc/stat", encoding="ascii") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+
+
+def busy(before: tuple[int, int], after: tuple[int, int]) -> float:
+    total = after[0] - before[0]
+    return 1 - (after[1] - before[1]) / total if total else 0.0
 
 
 def free_port() -> int:
@@ -359,14 +390,31 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
         results: dict[str, list[float]] = {
             k: [] for k in ("raw", "naive", "lifted", "lifted_other", "shipped_other", "dkim")
         }
+        # Where the CPU goes (ms per message), for the limit the two cores set: the sender's
+        # own (raw: the client; outreach: the worker process without its start-up; the
+        # PostgreSQL server's work is not counted), the sink's, and the machine's busy share.
+        cpu: dict[str, list[float]] = {
+            k: [] for k in ("raw_client", "raw_sink", "worker", "worker_sink", "worker_busy")
+        }
         checked = 0
         sample = b""
         for i in range(args.runs):
             for kind in ("lifted", "shipped", "dkim"):
                 site.reset()
                 mark = sink_file.stat().st_size if sink_file.exists() else 0
+                c0, s0, m0 = children_cpu(), cpu_seconds(sink.pid), machine_ticks()
                 summary = json.loads(site.worker(lifted=kind != "shipped", dkim=kind == "dkim"))
+                c1, s1, m1 = children_cpu(), cpu_seconds(sink.pid), machine_ticks()
                 got = received(sink_file, mark)
+                if kind == "lifted" and got:
+                    # The worker's start-up and last empty claim, measured alone (the queue
+                    # is empty now), are not per-message work.
+                    e0 = children_cpu()
+                    site.worker(lifted=True)
+                    start_up = children_cpu() - e0
+                    cpu["worker"].append((c1 - c0 - start_up) / len(got) * 1000)
+                    cpu["worker_sink"].append((s1 - s0) / len(got) * 1000)
+                    cpu["worker_busy"].append(busy(m0, m1))
                 check(got, signed=kind == "dkim")
                 checked += len(got)
                 if kind != "shipped":
@@ -383,7 +431,11 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
             # On the event loop the worker runs on (`outreach.send.loop`), so the limit is
             # the limit for the same loop.
             with asyncio.Runner(loop_factory=send_loop.factory()) as runner:
+                p0, s0 = time.process_time(), cpu_seconds(sink.pid)
                 results["raw"].append(runner.run(raw(port, sample, site.n)))
+                p1, s1 = time.process_time(), cpu_seconds(sink.pid)
+            cpu["raw_client"].append((p1 - p0) / site.n * 1000)
+            cpu["raw_sink"].append((s1 - s0) / site.n * 1000)
             site.reset()
             results["naive"].append(naive(site, min(site.n, args.naive)))
             print(
@@ -431,6 +483,12 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
         "x",
     )
     figure("user_path", f"outreach + DKIM ({label})", med["dkim"], "msg/s", runs=runs)
+    c = {k: statistics.median(v) for k, v in cpu.items()}
+    figure("user_path", f"CPU/msg: raw client ({label})", c["raw_client"], "ms")
+    figure("user_path", f"CPU/msg: sink, raw run ({label})", c["raw_sink"], "ms")
+    figure("user_path", f"CPU/msg: worker ({label})", c["worker"], "ms")
+    figure("user_path", f"CPU/msg: sink, outreach run ({label})", c["worker_sink"], "ms")
+    figure("user_path", f"machine busy, outreach run ({label})", c["worker_busy"] * 100, "%")
     figure(
         "user_path", f"DKIM / unsigned ({label})", med["dkim"] / med["lifted"], "x", target=">=0.6"
     )
