@@ -351,18 +351,19 @@ def main(args: argparse.Namespace) -> int:
 
 def _group_cpu(pgid: int) -> float:
     """CPU seconds (user + system) used so far by the server's processes (its session)."""
-    total = 0
+    from report import process_cpu
+
+    total = 0.0
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
-            stat = Path(f"/proc/{pid}/stat").read_text()
+            group, cpu = process_cpu(int(pid))
         except OSError:
             continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[2]) == pgid:  # field 5 (pgrp), after state and ppid
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / os.sysconf("SC_CLK_TCK")
+        if group == pgid:
+            total += cpu
+    return total
 
 
 def _wait_ready(url: str, server: subprocess.Popen[bytes]) -> None:

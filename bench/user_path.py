@@ -31,7 +31,7 @@ The CPU figures say what bounds the ratios on a small machine: CPU milliseconds 
 of the raw client, of the worker process (all its threads, its start-up measured alone and
 taken off) and of the sink in each, and how busy the machine was during outreach's run. The
 raw peer is bound by the sink (about a core); outreach is bound by its own worker (its
-batch cycle, see docs/delivery.md) with the machine partly idle.
+batch cycle, see docs/operations.md, Capacity) with the machine partly idle.
 
     .venv/bin/python bench/user_path.py [--quick] [--customers N] [--runs N] [--db sqlite|pg|both]
 """
@@ -66,7 +66,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "bench"))
 sys.path.insert(0, str(REPO))
 
-from report import figure  # noqa: E402
+from report import figure, process_cpu  # noqa: E402
 
 from outreach.clock import FixedClock  # noqa: E402
 from outreach.db.engine import sync_url  # noqa: E402
@@ -140,13 +140,6 @@ def rate(times: list[float]) -> float:
     if len(times) < 2 or times[-1] == times[0]:
         return 0.0
     return (len(times) - 1) / (times[-1] - times[0])
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a live process (Linux /proc)."""
-    with open(f"/proc/{pid}/stat", encoding="ascii") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def children_cpu() -> float:
@@ -402,9 +395,9 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
             for kind in ("lifted", "shipped", "dkim"):
                 site.reset()
                 mark = sink_file.stat().st_size if sink_file.exists() else 0
-                c0, s0, m0 = children_cpu(), cpu_seconds(sink.pid), machine_ticks()
+                c0, s0, m0 = children_cpu(), process_cpu(sink.pid)[1], machine_ticks()
                 summary = json.loads(site.worker(lifted=kind != "shipped", dkim=kind == "dkim"))
-                c1, s1, m1 = children_cpu(), cpu_seconds(sink.pid), machine_ticks()
+                c1, s1, m1 = children_cpu(), process_cpu(sink.pid)[1], machine_ticks()
                 got = received(sink_file, mark)
                 if kind == "lifted" and got:
                     # The worker's start-up and last empty claim, measured alone (the queue
@@ -431,9 +424,9 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
             # On the event loop the worker runs on (`outreach.send.loop`), so the limit is
             # the limit for the same loop.
             with asyncio.Runner(loop_factory=send_loop.factory()) as runner:
-                p0, s0 = time.process_time(), cpu_seconds(sink.pid)
+                p0, s0 = time.process_time(), process_cpu(sink.pid)[1]
                 results["raw"].append(runner.run(raw(port, sample, site.n)))
-                p1, s1 = time.process_time(), cpu_seconds(sink.pid)
+                p1, s1 = time.process_time(), process_cpu(sink.pid)[1]
             cpu["raw_client"].append((p1 - p0) / site.n * 1000)
             cpu["raw_sink"].append((s1 - s0) / site.n * 1000)
             site.reset()
