@@ -19,7 +19,10 @@ Render and build happen between the two, outside any transaction.
 `drain` overlaps batches: while batch k is on the wire (its sending transaction open, its
 sends in flight), batch k+1 is claimed, re-checked and built — on PostgreSQL on a second
 connection; on SQLite, whose one write lock the sending transaction holds, k+1 is claimed
-just before k's sending transaction begins and built while k's sends wait for the relay.
+inside k's sending transaction once k's sends are handed out (a savepoint of its own: a
+failed claim never costs k's results) and commits with k's results; it is built while the
+lock is left free between the two sending transactions (signed with DKIM while k's sends
+are still on the wire), and sent only if k's results commit.
 On PostgreSQL k+1's sending transaction (a third connection) also begins while k is on the
 wire: its re-check runs then, and its sends queue behind k's for the relay's connections,
 so the wire does not wait for k's results to be written or for k+1's re-check.
@@ -41,7 +44,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -118,9 +121,12 @@ class Worker:
     batch: int = 100
     rng: random.Random = field(default_factory=random.Random)
     # SQLite has one write lock, which the sending transaction holds while it sends. Between
-    # the claim and the send the worker leaves it free for at least this long (rendering
-    # fills most of it), so an opt-out waiting for the lock gets its turn, not starved.
-    sqlite_gap: float = 0.05
+    # two of its transactions the worker leaves it free for at least this long, so an opt-out
+    # waiting for the lock gets its turn, not starved: SQLite's busy handler retries after
+    # 1, 2, 5, 10, 15, 20, 25 ms..., so a writer that began waiting during one sending
+    # transaction (~0.1 s for a batch of 250) is in within the gap after it
+    # (`bench/worker_cpu.py --probe`: p95 wait ~0.13 s).
+    sqlite_gap: float = 0.025
     pacer: Pacer | None = None  # set from `budgets`
     # DKIM, when the worker signs (`send.service.build_worker`): in a thread of its own, as
     # OpenSSL's RSA releases the GIL, so the signatures take no time from the event loop's
@@ -188,6 +194,8 @@ class Claim:
     build_failed: list[outbox.Result] = field(default_factory=list)  # recorded with the sends
     held_until: float | None = None  # ready messages left: the relay's budget is full till then
     workers: int = 1  # workers sharing the budgets, as the claim saw them
+    next: Claim | None = None  # SQLite: the batch claimed inside this one's sending transaction
+    building: asyncio.Task[Claim] | None = None  # that batch's build, begun during the sends
 
 
 async def run_batch(w: Worker) -> BatchReport:
@@ -202,13 +210,17 @@ async def finish_batch(
     *,
     free_since: float | None = None,
     queued: asyncio.Event | None = None,
+    claim_next: bool = False,
 ) -> BatchReport:
     """Send a claimed batch (building what is not built yet) and report it. `queued` is set
-    once its sends wait for the wire: the next batch's sends may queue behind them."""
+    once its sends wait for the wire: the next batch's sends may queue behind them. With
+    `claim_next`, the next batch is claimed in the sending transaction (`Claim.next`)."""
     report = BatchReport(claimed=claim.claimed)
     report.results.update(r.result for r in claim.results)
     if claim.ready:
-        results = await send_batch(w, claim, free_since=free_since, queued=queued)
+        results = await send_batch(
+            w, claim, free_since=free_since, queued=queued, claim_next=claim_next
+        )
         report.results.update(r.result for r in results)
         report.window = claim.window
     return report
@@ -281,12 +293,14 @@ async def send_batch(
     *,
     free_since: float | None = None,
     queued: asyncio.Event | None = None,
+    claim_next: bool = False,
 ) -> list[outbox.Result]:
     """Build the claimed messages (unless built), then transaction 2: re-check, send, record.
 
     Returns the results of this transaction, build failures included. On SQLite the sending
     transaction begins at least `sqlite_gap` after the worker's last transaction ended
-    (`free_since`, else this batch's claim).
+    (`free_since`, else this batch's claim). With `claim_next`, the next batch is claimed in
+    this transaction while its sends are on the wire, and left in `claim.next`.
     """
     if claim.built is None:
         await build(w, claim)
@@ -296,13 +310,47 @@ async def send_batch(
         rest = (free_since or claim.released) + w.sqlite_gap - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)
-    async with w.sessions() as session, session.begin():
-        results += await _send(w, session, built, claim.marks, queued)
-        await outbox.record(session, results, worker=w.worker_id)
+    nxt: list[Claim] = []
+    then = (lambda session: _claim_within(w, session, nxt)) if claim_next else None
+    try:
+        async with w.sessions() as session, session.begin():
+            results += await _send(w, session, built, claim.marks, queued, then)
+            await outbox.record(session, results, worker=w.worker_id)
+    except BaseException:
+        for c in nxt:  # rolled back with this transaction: nothing of it to build or send
+            if c.building is not None:
+                c.building.cancel()
+        raise
     committed = time.monotonic()
+    if nxt:
+        claim.next = nxt[0]
+        claim.next.released = committed
     accepted = [r.accepted for r in built if r.accepted is not None]
     claim.window = committed - min(accepted) if accepted else 0.0
     return results
+
+
+async def _claim_within(w: Worker, session: AsyncSession, into: list[Claim]) -> None:
+    """Claim the next batch inside a sending transaction (SQLite: the write lock is ours
+    already, and the session is idle while the sends are on the wire). Its own savepoint:
+    if the claim fails, it is undone alone and the sends' results are still written."""
+    try:
+        async with session.begin_nested():
+            claim = await _claim_and_check(w, session)
+            await outbox.record(session, claim.results, worker=w.worker_id)
+    except Exception as e:  # the next batch is claimed again on its own; these results stand
+        log.warning(
+            "worker.claim_failed",
+            extra=logs.ids("worker.claim_failed", worker=w.worker_id, error=type(e).__name__),
+        )
+        return
+    claim.sqlite = True
+    if w.signer is not None:
+        # Signed in the signing thread while this transaction's sends are on the wire (the
+        # signatures would not fit in the gap); sent only if this transaction commits. An
+        # unsigned build is the event loop's own work: it fills the gap instead.
+        claim.building = asyncio.create_task(build(w, claim))
+    into.append(claim)
 
 
 async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:
@@ -395,6 +443,7 @@ async def _send(
     ready: list[_Ready],
     marks: dict[int, tuple[Any, ...]],
     queued: asyncio.Event | None = None,
+    then: Callable[[AsyncSession], Awaitable[None]] | None = None,
 ) -> list[outbox.Result]:
     now = w.clock.now()
     held = await outbox.hold(
@@ -438,6 +487,8 @@ async def _send(
         sending.append(r)
     if queued is not None:
         queued.set()  # every send of this batch waits for a connection (`Worker.wire`)
+    if then is not None and tasks:
+        await then(session)  # while the sends are on the wire; they never use the session
     # Every send finishes and is recorded, even if one of them fails unexpectedly: a lost
     # result would mean a resend after the lease.
     done = await asyncio.gather(*tasks, return_exceptions=True)
@@ -606,20 +657,21 @@ async def drain(
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), idle)
                 continue
-            free_since = None
-            if current.ready and not stop.is_set():
-                if current.sqlite:
-                    # Claimed before our sending transaction takes SQLite's write lock.
-                    nxt = await claim_batch(w)
-                    free_since = nxt.released
-                    upcoming = asyncio.create_task(build(w, nxt))
-                else:
-                    upcoming = asyncio.create_task(_prepare(w))
-            elif not stop.is_set():
-                # Nothing to send in this one (all refused or deferred): claim on.
+            if current.sqlite and current.ready:
+                # The next batch is claimed inside this one's sending transaction, while its
+                # sends are on the wire (SQLite's write lock is held then anyway), and built
+                # in the `sqlite_gap` the lock is then left free for.
+                settle(await finish_batch(w, current, claim_next=not stop.is_set()))
+                nxt = current.next
+                current = None
+                if nxt is not None:
+                    current = await (nxt.building or build(w, nxt))
+                continue
+            if not stop.is_set():
                 upcoming = asyncio.create_task(_prepare(w))
             if current.sqlite:
-                settle(await finish_batch(w, current, free_since=free_since))
+                # Nothing to send in this one (all refused or deferred): claim on.
+                settle(await finish_batch(w, current))
             else:
                 # PostgreSQL: this batch's sending transaction begins (its own connection)
                 # while the one before is still on the wire; its sends queue behind that

@@ -332,3 +332,94 @@ async def test_a_message_whose_template_cannot_be_built_is_kept_and_sent_once_fi
     assert len(server.received) == 1
     (msg,) = await rows(engine, OutboxMessage)
     assert msg.status == "sent" and msg.customer_id == cid
+
+
+class _GateFailingOnCall:
+    """The worker's gate, raising on its n-th `decide` (a bug in a rule, say)."""
+
+    def __init__(self, inner: pipeline.Gate, fail_on: int) -> None:
+        self.inner, self.fail_on, self.calls = inner, fail_on, 0
+
+    async def decide(self, session: Any, asks: Any, now: dt.datetime) -> list[Any]:
+        self.calls += 1
+        if self.calls == self.fail_on:
+            raise RuntimeError("rule bug")
+        return await self.inner.decide(session, asks, now)
+
+    async def record(self, session: Any, decisions: Any) -> list[int]:
+        return await self.inner.record(session, decisions)
+
+
+async def test_the_next_batch_is_claimed_in_the_sending_transaction_and_commits_with_it(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    await setup(engine, 5)
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=3)
+        first = await pipeline.claim_batch(w)
+        await pipeline.send_batch(w, first, claim_next=True)
+        nxt = first.next
+        assert nxt is not None and nxt.claimed == 2 and len(nxt.ready) == 2
+        by = {m.id: m for m in await rows(engine, OutboxMessage)}
+        # Committed together: the first batch's results and the next batch's claim.
+        assert sorted(m.status for m in by.values()) == ["sending"] * 2 + ["sent"] * 3
+        assert {by[r.message.id].status for r in nxt.ready} == {"sending"}
+        await pipeline.send_batch(w, nxt)
+        await transport.close()
+    assert len(server.received) == 5
+    assert {m.status for m in await rows(engine, OutboxMessage)} == {"sent"}
+    assert len(await rows(engine, SendAttempt)) == 5
+
+
+async def test_a_failed_claim_inside_the_sending_transaction_costs_no_result(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    await setup(engine, 5)
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=3)
+        w.gate = _GateFailingOnCall(w.gate, fail_on=2)  # the claim inside the sends fails
+        first = await pipeline.claim_batch(w)
+        sent = await pipeline.send_batch(w, first, claim_next=True)
+        assert first.next is None and [r.result for r in sent] == ["sent"] * 3
+        by = {m.customer_id: m for m in await rows(engine, OutboxMessage)}
+        # The failed claim was undone alone: its messages are queued and untouched.
+        assert sorted(m.status for m in by.values()) == ["queued"] * 2 + ["sent"] * 3
+        assert all(m.attempts == 0 for m in by.values() if m.status == "queued")
+        assert len(await rows(engine, SendAttempt)) == 3
+        report = await pipeline.drain(w, once=True)  # and claimed again on their own
+        await transport.close()
+    assert report.results == Counter(sent=2)
+    assert len(server.received) == 5 and len({r.message_id for r in server.received}) == 5
+
+
+async def test_a_next_batch_claimed_in_a_rolled_back_sending_transaction_is_never_sent(
+    engine: AsyncEngine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await setup(engine, 5)
+    real = outbox.record
+    calls = 0
+
+    async def record(session: Any, results: Any, **kw: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 2:  # the inner claim's refusals, then the sends' results: the disk fails
+            raise OSError("disk I/O error")
+        await real(session, results, **kw)
+
+    with sendkit.SmtpServer() as server:
+        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
+        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=3)
+        first = await pipeline.claim_batch(w)
+        monkeypatch.setattr(outbox, "record", record)
+        with pytest.raises(OSError):
+            await pipeline.send_batch(w, first, claim_next=True)
+        monkeypatch.setattr(outbox, "record", real)
+        await transport.close()
+    assert first.next is None and len(server.received) == 3  # the next batch never left
+    by = {m.customer_id: m for m in await rows(engine, OutboxMessage)}
+    # Rolled back together: the first batch is still ours ('sending', back after its lease),
+    # the next one was never claimed.
+    assert sorted(m.status for m in by.values()) == ["queued"] * 2 + ["sending"] * 3
+    assert all(m.attempts == 0 for m in by.values() if m.status == "queued")
