@@ -6,6 +6,8 @@ Two short transactions per batch, and no commit per message:
    of them with the same Request, persist those decisions, and record the ones the gate now
    refuses ('suppressed', result 'denied', with the reason codes) or defers (back to
    'queued' with the gate's next allowed time). An opt-out committed before this wins.
+   (On SQLite, after the first batch, this is a savepoint in the sending transaction before,
+   see `drain`: it commits with that batch's results.)
 2. Send: re-take the claimed rows (row locks on PostgreSQL, the write lock on SQLite),
    re-read each customer's ledger position under a share lock and ask the gate again for any
    customer whose ledger moved since step 1; then hand the messages to the transport and
