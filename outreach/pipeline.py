@@ -210,7 +210,6 @@ async def finish_batch(
     w: Worker,
     claim: Claim,
     *,
-    free_since: float | None = None,
     queued: asyncio.Event | None = None,
     claim_next: bool = False,
 ) -> BatchReport:
@@ -220,9 +219,7 @@ async def finish_batch(
     report = BatchReport(claimed=claim.claimed)
     report.results.update(r.result for r in claim.results)
     if claim.ready:
-        results = await send_batch(
-            w, claim, free_since=free_since, queued=queued, claim_next=claim_next
-        )
+        results = await send_batch(w, claim, queued=queued, claim_next=claim_next)
         report.results.update(r.result for r in results)
         report.window = claim.window
     return report
@@ -293,23 +290,22 @@ async def send_batch(
     w: Worker,
     claim: Claim,
     *,
-    free_since: float | None = None,
     queued: asyncio.Event | None = None,
     claim_next: bool = False,
 ) -> list[outbox.Result]:
     """Build the claimed messages (unless built), then transaction 2: re-check, send, record.
 
     Returns the results of this transaction, build failures included. On SQLite the sending
-    transaction begins at least `sqlite_gap` after the worker's last transaction ended
-    (`free_since`, else this batch's claim). With `claim_next`, the next batch is claimed in
-    this transaction while its sends are on the wire, and left in `claim.next`.
+    transaction begins at least `sqlite_gap` after the worker's last transaction ended (this
+    batch's claim, or the sending transaction it was claimed in). With `claim_next`, the next
+    batch is claimed in this transaction while its sends are on the wire (`claim.next`).
     """
     if claim.built is None:
         await build(w, claim)
     assert claim.built is not None
     built, results = claim.built, list(claim.build_failed)
     if claim.sqlite:
-        rest = (free_since or claim.released) + w.sqlite_gap - time.monotonic()
+        rest = claim.released + w.sqlite_gap - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)
     nxt: list[Claim] = []
