@@ -47,7 +47,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses as _addresses
 from outreach.clock import SystemClock
-from outreach.db.bulk import conflict_insert
+from outreach.db.bulk import among, conflict_insert
 from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
 from outreach.gate import decision
 from outreach.send import ratelimit
@@ -352,7 +352,10 @@ async def _claim_within(
         return empty
     stmt = (
         update(T)
-        .where(T.c.id.in_(sorted(chosen)), T.c.status.in_((Status.SENDING, Status.QUEUED)))
+        .where(
+            among(session, T.c.id, sorted(chosen)),
+            T.c.status.in_((Status.SENDING, Status.QUEUED)),
+        )
         .values(values)
         .returning(*_CLAIMED_COLUMNS)
     )
@@ -418,7 +421,11 @@ async def hold(
         return set()
     stmt = (
         update(T)
-        .where(T.c.id.in_(id_list), T.c.claimed_by == worker, T.c.status == Status.SENDING)
+        .where(
+            among(session, T.c.id, id_list),
+            T.c.claimed_by == worker,
+            T.c.status == Status.SENDING,
+        )
         .values(lease_until=now + lease)
         .returning(T.c.id)
     )
@@ -524,7 +531,8 @@ async def suppressed(session: AsyncSession, addresses: Iterable[str]) -> set[str
     wanted = sorted({_addresses.normalise(a) for a in given})
     if not wanted:
         return set()
-    rows = await session.execute(select(Suppression.email).where(Suppression.email.in_(wanted)))
+    stmt = select(Suppression.email).where(among(session, Suppression.email, wanted))
+    rows = await session.execute(stmt)
     found = set(rows.scalars())
     return {a.lower() for a in given if _addresses.normalise(a) in found}
 

@@ -57,6 +57,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from outreach import logs, metrics, outbox
 from outreach.clock import Clock
+from outreach.db import bulk
 from outreach.db.models import Customer
 from outreach.gate import decision
 from outreach.gate.decision import Decision, Permit, Request
@@ -604,7 +605,7 @@ async def _marks(session: AsyncSession, ids: set[int], *, lock: bool) -> dict[in
         return {}
     stmt = select(
         Customer.id, Customer.ledger_seq, Customer.email, Customer.status, Customer.use_suspended
-    ).where(Customer.id.in_(sorted(ids)))
+    ).where(bulk.among(session, Customer.id, sorted(ids)))
     if lock:
         stmt = stmt.with_for_update(read=True)  # FOR SHARE on PostgreSQL; SQLite: write lock held
     return {row[0]: tuple(row[1:]) for row in (await session.execute(stmt)).all()}

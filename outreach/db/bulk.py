@@ -5,10 +5,11 @@ Only aiosqlite and asyncpg are ever configured (see db.engine)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import json
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, TypeVar, cast
 
-from sqlalchemy import Table, insert
+from sqlalchemy import ColumnElement, String, Table, any_, bindparam, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
 
@@ -22,17 +23,55 @@ def chunks(items: S, size: int) -> Iterator[S]:
         yield cast(S, items[start : start + size])
 
 
-def conflict_insert(where: str | AsyncSession | AsyncConnection | AsyncEngine, table: Any) -> Any:
+Where = str | AsyncSession | AsyncConnection | AsyncEngine
+
+
+def dialect_name(where: Where) -> str:
+    """A dialect name as given, or read from a session, connection or engine."""
+    if isinstance(where, str):
+        return where
+    if isinstance(where, AsyncSession):
+        return where.get_bind().dialect.name
+    return where.dialect.name
+
+
+def conflict_insert(where: Where, table: Any) -> Any:
     """An INSERT into `table` that offers `on_conflict_do_nothing`/`on_conflict_do_update`:
     PostgreSQL's on PostgreSQL, SQLite's otherwise. `where` is a dialect name, or a session,
     connection or engine to read it from."""
-    if isinstance(where, str):
-        name = where
-    elif isinstance(where, AsyncSession):
-        name = where.get_bind().dialect.name
-    else:
-        name = where.dialect.name
+    name = dialect_name(where)
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
+
+
+def among(where: Where, column: Any, values: Iterable[Any], *, key: str | None = None) -> Any:
+    """`column IN (values)` with the values in one bound parameter: `= ANY(:array)` on
+    PostgreSQL, `IN (SELECT value FROM json_each(:json))` on SQLite. The SQL is the same for
+    any number of values, so SQLAlchemy compiles it once (its statement cache) and asyncpg
+    prepares it once, where an expanding `IN` is re-rendered with one parameter per value on
+    every execution; and there is no parameter limit. Integer and string columns only.
+
+    With `key`, the parameter is named and left unbound (a statement compiled once and run
+    with `among_value`)."""
+    name = dialect_name(where)
+    if key is None:
+        param = bindparam(None, among_value(name, values), type_=_among_type(name, column))
+    else:
+        param = bindparam(key, type_=_among_type(name, column))
+    if name == "postgresql":
+        cond: ColumnElement[bool] = column == any_(param)
+        return cond
+    each = func.json_each(param).table_valued("value")
+    return column.in_(select(each.c.value))
+
+
+def among_value(where: Where, values: Iterable[Any]) -> Any:
+    """The bound value of an `among` parameter: a list for PostgreSQL, JSON text for SQLite."""
+    listed = list(values)
+    return listed if dialect_name(where) == "postgresql" else json.dumps(listed)
+
+
+def _among_type(name: str, column: Any) -> Any:
+    return postgresql.ARRAY(column.type) if name == "postgresql" else String()
 
 
 class Driver:
@@ -54,9 +93,20 @@ class Driver:
         raw = await conn.get_raw_connection()
         return cls(conn.dialect, raw.driver_connection)
 
+    def compile(self, stmt: Any) -> Any:
+        """`stmt` compiled for this driver (once, for a statement run many times)."""
+        return stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
+
     async def fetch(self, stmt: Any) -> Sequence[Sequence[Any]]:
-        compiled = stmt.compile(dialect=self.dialect, compile_kwargs={"render_postcompile": True})
-        params = [compiled.params[name] for name in compiled.positiontup or ()]
+        return await self.fetch_compiled(self.compile(stmt))
+
+    async def fetch_compiled(
+        self, compiled: Any, values: dict[str, Any] | None = None
+    ) -> Sequence[Sequence[Any]]:
+        """The rows of a statement compiled by `compile`, with `values` for its named
+        parameters."""
+        bound = compiled.construct_params(values) if values else compiled.params
+        params = [bound[name] for name in compiled.positiontup or ()]
         if self.dialect.name == "sqlite":
             return list(await self.driver.execute_fetchall(str(compiled), params))
         return list(await self.driver.fetch(str(compiled), *params))

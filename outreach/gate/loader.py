@@ -27,8 +27,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses
-from outreach.db.bulk import Driver, chunks
-from outreach.db.bulk import fetch as _fetch
+from outreach.db.bulk import Driver, among, among_value, chunks
 from outreach.db.models import Customer, EmailBasis, OutboxMessage, Store, Suppression
 from outreach.gate.context import GateContext
 from outreach.gate.state import Contact, CustomerState, from_row
@@ -205,14 +204,23 @@ async def load_states(
     ids = sorted(set(customer_ids))
     closing = await store_closing_days(session)
     parse = _Parser()
-    base = _state_query()
+    driver = await Driver.of(session)
+    name = driver.dialect.name
+    compiled = _BY_IDS.get(name)
+    if compiled is None:  # the same SQL for any ids: compiled once per dialect
+        compiled = _BY_IDS[name] = driver.compile(
+            _state_query().where(among(name, _c.id, (), key="ids"))
+        )
     out: dict[int, CustomerState] = {}
     for part in chunks(ids, IN_CHUNK):
-        recent = await _recent(session, ctx, _ob.customer_id.in_(part), now)
-        rows = await _fetch(session, base.where(_c.id.in_(part)))
+        recent = await _recent(session, ctx, among(name, _ob.customer_id, part), now)
+        rows = await driver.fetch_compiled(compiled, {"ids": among_value(name, part)})
         for s in _states(rows, closing, recent, parse):
             out[s.customer_id] = s
     return out
+
+
+_BY_IDS: dict[str, Any] = {}  # dialect name → the state query for named ids, compiled
 
 
 async def iter_states(

@@ -16,6 +16,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import outbox
+from outreach.db.bulk import among
 from outreach.db.models import Campaign, Customer, EmailBasis, InsurancePolicy, Store, Vehicle
 
 _HIDDEN = {
@@ -45,7 +46,7 @@ async def _rows(session: AsyncSession, table: Table, ids: Iterable[int | None]) 
     hidden = _HIDDEN.get(table.name, set())
     cols = [c for c in table.c if c.key not in hidden]
     keys = [c.key for c in cols]
-    result = await session.execute(select(*cols).where(table.c.id.in_(wanted)))
+    result = await session.execute(select(*cols).where(among(session, table.c.id, wanted)))
     rows = (dict(zip(keys, r, strict=True)) for r in result.all())
     return {r["id"]: r for r in rows}
 
@@ -90,7 +91,7 @@ async def email_bases(
         return {}
     rows = await session.execute(
         select(EmailBasis.customer_id, EmailBasis.email, EmailBasis.basis, EmailBasis.id).where(
-            EmailBasis.customer_id.in_(ids), EmailBasis.withdrawn_at.is_(None)
+            among(session, EmailBasis.customer_id, ids), EmailBasis.withdrawn_at.is_(None)
         )
     )
     return {(cid, email.lower()): (basis, bid) for cid, email, basis, bid in rows.all()}
