@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from outreach.db import bulk
 from outreach.db import engine as engine_mod
 
-WORDS = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"))
+WORDS = st.text(st.characters(codec="utf-8", exclude_characters="\x00"))
 
 
 def _table() -> Table:
