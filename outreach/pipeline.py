@@ -310,7 +310,7 @@ async def send_batch(
         if rest > 0:
             await asyncio.sleep(rest)
     nxt: list[Claim] = []
-    then = (lambda session: _claim_within(w, session, nxt)) if claim_next else None
+    then = (lambda session: _claim_in_sending(w, session, nxt)) if claim_next else None
     try:
         async with w.sessions() as session, session.begin():
             results += await _send(w, session, built, claim.marks, queued, then)
@@ -329,7 +329,7 @@ async def send_batch(
     return results
 
 
-async def _claim_within(w: Worker, session: AsyncSession, into: list[Claim]) -> None:
+async def _claim_in_sending(w: Worker, session: AsyncSession, into: list[Claim]) -> None:
     """Claim the next batch inside a sending transaction (SQLite: the write lock is ours
     already, and the session is idle while the sends are on the wire). Its own savepoint:
     if the claim fails, it is undone alone and the sends' results are still written."""
