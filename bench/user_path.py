@@ -12,7 +12,10 @@ and, against the same sink in the same run:
 4. outreach with the shipped carrier limits (config/sending.toml: docomo / au / SoftBank
    2 msg/s each; about a quarter of the demo addresses are on carrier domains): the rate of
    the *other* mail, against (3)'s rate for the same non-carrier mail;
-5. outreach with DKIM signing (2048-bit RSA), limits lifted.
+5. outreach with DKIM signing (2048-bit RSA), limits lifted;
+6. on PostgreSQL, two `outreach worker --once` processes at once, limits lifted, 4 relay
+   connections each (the 8 of the raw peer): what a second worker adds on the same machine,
+   with every message sent once (no recipient twice, none missing).
 
 Each is run `--runs` times (default 5) and the median is reported. Between runs the fired
 campaign's outbox rows are put back to 'queued', due now (the campaign's own pacing,
@@ -290,6 +293,19 @@ class Site:
             }
         return self.run("worker", "--once", "--json", **extra)
 
+    def workers(self, n: int) -> None:
+        """`n` workers at once, limits lifted, sharing the raw peer's connections."""
+        env = self.env(OUTREACH_CONFIG_DIR=str(self.lifted), OUTREACH_SMTP_POOL_SIZE=str(POOL // n))
+        cmd = [OUTREACH, "worker", "--once", "--json"]
+        procs = [
+            subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(n)
+        ]
+        for proc in procs:
+            _, err = proc.communicate()
+            if proc.returncode != 0:
+                raise SystemExit(f"outreach worker: exit {proc.returncode}: {err.decode()}")
+
 
 # --- the peers ---
 
@@ -383,6 +399,9 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
         results: dict[str, list[float]] = {
             k: [] for k in ("raw", "naive", "lifted", "lifted_other", "shipped_other", "dkim")
         }
+        two = label == "postgresql"
+        if two:
+            results["two_workers"] = []
         # Where the CPU goes (ms per message), for the limit the two cores set: the sender's
         # own (raw: the client; outreach: the worker process without its start-up; the
         # PostgreSQL server's work is not counted), the sink's, and the machine's busy share.
@@ -421,6 +440,16 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
                     results["shipped_other"].append(rate(other))
                 else:
                     results["dkim"].append(rate([t for t, _, _ in got]))
+            if two:
+                site.reset()
+                mark = sink_file.stat().st_size
+                site.workers(2)
+                got = received(sink_file, mark)
+                check(got, signed=False)
+                checked += len(got)
+                rcpts = [rcpt for _, rcpt, _ in got]
+                assert len(rcpts) == len(set(rcpts)) == site.n == site.sent(), len(rcpts)
+                results["two_workers"].append(rate([t for t, _, _ in got]))
             # On the event loop the worker runs on (`outreach.send.loop`), so the limit is
             # the limit for the same loop.
             with asyncio.Runner(loop_factory=send_loop.factory()) as runner:
@@ -485,6 +514,16 @@ def bench_engine(db: str, label: str, args: argparse.Namespace, work: Path) -> N
     figure(
         "user_path", f"DKIM / unsigned ({label})", med["dkim"] / med["lifted"], "x", target=">=0.6"
     )
+    if "two_workers" in med:
+        each = POOL // 2
+        figure(
+            "user_path",
+            f"outreach, 2 workers x {each} connections ({label})",
+            med["two_workers"],
+            "msg/s",
+            runs=runs,
+        )
+        figure("user_path", f"2 workers / raw ({label})", med["two_workers"] / med["raw"], "x")
 
 
 def make_pg(work: Path) -> str:
