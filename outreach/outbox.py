@@ -249,7 +249,9 @@ async def claim(
     random per claim), so it is stored before the first send and a resend after a crash
     carries the same Message-ID. With `budgets`, only what the relay's and each carrier
     group's budget allow is taken, each with its `slot` (send time on the `wall` clock).
-    Must be the first statement of its transaction on SQLite (it takes the write lock).
+    On SQLite it must run under the write lock: as the first statement of its transaction
+    (it takes the lock), or in a transaction that holds it already (the worker's sending
+    transaction, `pipeline.send_batch(claim_next=True)`).
     """
     values: dict[str, Any] = {
         "status": Status.SENDING,
