@@ -309,30 +309,30 @@ async def send_batch(
         rest = claim.released + w.sqlite_gap - time.monotonic()
         if rest > 0:
             await asyncio.sleep(rest)
-    nxt: list[Claim] = []
-    then = (lambda session: _claim_in_sending(w, session, nxt)) if claim_next else None
+    then = (lambda session: _claim_in_sending(w, session, claim)) if claim_next else None
     try:
         async with w.sessions() as session, session.begin():
             results += await _send(w, session, built, claim.marks, queued, then)
             await outbox.record(session, results, worker=w.worker_id)
     except BaseException:
-        for c in nxt:  # rolled back with this transaction: nothing of it to build or send
-            if c.building is not None:
-                c.building.cancel()
+        # Rolled back with this transaction: nothing of the next batch to build or send.
+        if claim.next is not None and claim.next.building is not None:
+            claim.next.building.cancel()
+        claim.next = None
         raise
     committed = time.monotonic()
-    if nxt:
-        claim.next = nxt[0]
+    if claim.next is not None:
         claim.next.released = committed
     accepted = [r.accepted for r in built if r.accepted is not None]
     claim.window = committed - min(accepted) if accepted else 0.0
     return results
 
 
-async def _claim_in_sending(w: Worker, session: AsyncSession, into: list[Claim]) -> None:
-    """Claim the next batch inside a sending transaction (SQLite: the write lock is ours
-    already, and the session is idle while the sends are on the wire). Its own savepoint:
-    if the claim fails, it is undone alone and the sends' results are still written."""
+async def _claim_in_sending(w: Worker, session: AsyncSession, sending: Claim) -> None:
+    """Claim the batch after `sending` inside its sending transaction, into `sending.next`
+    (SQLite: the write lock is ours already, and the session is idle while the sends are on
+    the wire). Its own savepoint: if the claim fails, it is undone alone and the sends'
+    results are still written."""
     try:
         async with session.begin_nested():
             claim = await _claim_and_check(w, session)
@@ -349,7 +349,7 @@ async def _claim_in_sending(w: Worker, session: AsyncSession, into: list[Claim])
         # signatures would not fit in the gap); sent only if this transaction commits. An
         # unsigned build is the event loop's own work: it fills the gap instead.
         claim.building = asyncio.create_task(build(w, claim))
-    into.append(claim)
+    sending.next = claim
 
 
 async def _claim_and_check(w: Worker, session: AsyncSession) -> Claim:

@@ -43,20 +43,26 @@ def conflict_insert(where: Where, table: Any) -> Any:
     return (postgresql.insert if name == "postgresql" else sqlite.insert)(table)
 
 
-def among(where: Where, column: Any, values: Iterable[Any], *, key: str | None = None) -> Any:
+def among(where: Where, column: Any, values: Iterable[Any]) -> Any:
     """`column IN (values)` with the values in one bound parameter: `= ANY(:array)` on
     PostgreSQL, `IN (SELECT value FROM json_each(:json))` on SQLite. The SQL is the same for
     any number of values, so SQLAlchemy compiles it once (its statement cache) and asyncpg
     prepares it once, where an expanding `IN` is re-rendered with one parameter per value on
-    every execution; and there is no parameter limit. Integer and string columns only.
-
-    With `key`, the parameter is named and left unbound (a statement compiled once and run
-    with `among_value`)."""
+    every execution; and there is no parameter limit. Integer and string columns only."""
     name = dialect_name(where)
-    if key is None:
-        param = bindparam(None, among_value(name, values), type_=_among_type(name, column))
-    else:
-        param = bindparam(key, type_=_among_type(name, column))
+    return _among(
+        name, column, bindparam(None, among_value(name, values), type_=_param_type(name, column))
+    )
+
+
+def among_named(where: Where, column: Any, key: str) -> Any:
+    """`among` with its parameter named `key` and left unbound: for a statement compiled once
+    and run with `{key: among_value(...)}`."""
+    name = dialect_name(where)
+    return _among(name, column, bindparam(key, type_=_param_type(name, column)))
+
+
+def _among(name: str, column: Any, param: Any) -> Any:
     if name == "postgresql":
         cond: ColumnElement[bool] = column == any_(param)
         return cond
@@ -70,7 +76,7 @@ def among_value(where: Where, values: Iterable[Any]) -> Any:
     return listed if dialect_name(where) == "postgresql" else json.dumps(listed)
 
 
-def _among_type(name: str, column: Any) -> Any:
+def _param_type(name: str, column: Any) -> Any:
     return postgresql.ARRAY(column.type) if name == "postgresql" else String()
 
 

@@ -27,7 +27,7 @@ from sqlalchemy import cast as sql_cast
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from outreach import addresses
-from outreach.db.bulk import Driver, among, among_value, chunks
+from outreach.db.bulk import Driver, among, among_named, among_value, chunks
 from outreach.db.models import Customer, EmailBasis, OutboxMessage, Store, Suppression
 from outreach.gate.context import GateContext
 from outreach.gate.state import Contact, CustomerState, from_row
@@ -209,7 +209,7 @@ async def load_states(
     compiled = _BY_IDS.get(name)
     if compiled is None:  # the same SQL for any ids: compiled once per dialect
         compiled = _BY_IDS[name] = driver.compile(
-            _state_query().where(among(name, _c.id, (), key="ids"))
+            _state_query().where(among_named(name, _c.id, "ids"))
         )
     out: dict[int, CustomerState] = {}
     for part in chunks(ids, IN_CHUNK):

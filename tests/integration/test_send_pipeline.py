@@ -4,9 +4,11 @@ claim → gate re-check → build → send → record, opt-outs that land mid-wa
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime as dt
 from collections import Counter
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -350,14 +352,25 @@ class _GateFailingOnCall:
         return await self.inner.record(session, decisions)
 
 
-async def test_the_next_batch_is_claimed_in_the_sending_transaction_and_commits_with_it(
+@contextlib.asynccontextmanager
+async def _first_of_two_batches(
     engine: AsyncEngine, clock: FixedClock
-) -> None:
+) -> AsyncIterator[tuple[sendkit.SmtpServer, pipeline.Worker, pipeline.Claim]]:
+    """Five messages, batches of three: the relay, the worker and its first batch, claimed."""
     await setup(engine, 5)
     with sendkit.SmtpServer() as server:
         transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
         w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=3)
-        first = await pipeline.claim_batch(w)
+        try:
+            yield server, w, await pipeline.claim_batch(w)
+        finally:
+            await transport.close()
+
+
+async def test_the_next_batch_is_claimed_in_the_sending_transaction_and_commits_with_it(
+    engine: AsyncEngine, clock: FixedClock
+) -> None:
+    async with _first_of_two_batches(engine, clock) as (server, w, first):
         await pipeline.send_batch(w, first, claim_next=True)
         nxt = first.next
         assert nxt is not None and nxt.claimed == 2 and len(nxt.ready) == 2
@@ -366,7 +379,6 @@ async def test_the_next_batch_is_claimed_in_the_sending_transaction_and_commits_
         assert sorted(m.status for m in by.values()) == ["sending"] * 2 + ["sent"] * 3
         assert {by[r.message.id].status for r in nxt.ready} == {"sending"}
         await pipeline.send_batch(w, nxt)
-        await transport.close()
     assert len(server.received) == 5
     assert {m.status for m in await rows(engine, OutboxMessage)} == {"sent"}
     assert len(await rows(engine, SendAttempt)) == 5
@@ -375,12 +387,8 @@ async def test_the_next_batch_is_claimed_in_the_sending_transaction_and_commits_
 async def test_a_failed_claim_inside_the_sending_transaction_costs_no_result(
     engine: AsyncEngine, clock: FixedClock
 ) -> None:
-    await setup(engine, 5)
-    with sendkit.SmtpServer() as server:
-        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
-        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=3)
-        w.gate = _GateFailingOnCall(w.gate, fail_on=2)  # the claim inside the sends fails
-        first = await pipeline.claim_batch(w)
+    async with _first_of_two_batches(engine, clock) as (server, w, first):
+        w.gate = _GateFailingOnCall(w.gate, fail_on=1)  # the claim inside the sends fails
         sent = await pipeline.send_batch(w, first, claim_next=True)
         assert first.next is None and [r.result for r in sent] == ["sent"] * 3
         by = {m.customer_id: m for m in await rows(engine, OutboxMessage)}
@@ -389,7 +397,6 @@ async def test_a_failed_claim_inside_the_sending_transaction_costs_no_result(
         assert all(m.attempts == 0 for m in by.values() if m.status == "queued")
         assert len(await rows(engine, SendAttempt)) == 3
         report = await pipeline.drain(w, once=True)  # and claimed again on their own
-        await transport.close()
     assert report.results == Counter(sent=2)
     assert len(server.received) == 5 and len({r.message_id for r in server.received}) == 5
 
@@ -397,7 +404,6 @@ async def test_a_failed_claim_inside_the_sending_transaction_costs_no_result(
 async def test_a_next_batch_claimed_in_a_rolled_back_sending_transaction_is_never_sent(
     engine: AsyncEngine, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    await setup(engine, 5)
     real = outbox.record
     calls = 0
 
@@ -408,15 +414,11 @@ async def test_a_next_batch_claimed_in_a_rolled_back_sending_transaction_is_neve
             raise OSError("disk I/O error")
         await real(session, results, **kw)
 
-    with sendkit.SmtpServer() as server:
-        transport = smtp.SmtpTransport(smtp.parse_url(server.url), 2)
-        w = sendkit.make_worker(engine_mod.sessionmaker(engine), transport, clock, batch=3)
-        first = await pipeline.claim_batch(w)
+    async with _first_of_two_batches(engine, clock) as (server, w, first):
         monkeypatch.setattr(outbox, "record", record)
         with pytest.raises(OSError):
             await pipeline.send_batch(w, first, claim_next=True)
         monkeypatch.setattr(outbox, "record", real)
-        await transport.close()
     assert first.next is None and len(server.received) == 3  # the next batch never left
     by = {m.customer_id: m for m in await rows(engine, OutboxMessage)}
     # Rolled back together: the first batch is still ours ('sending', back after its lease),
