@@ -2,7 +2,9 @@
 
 The worker writes its row in `worker_heartbeats` when it starts and every `INTERVAL` while
 it runs (however long a batch takes: the beat is its own task), so the console can tell a
-live worker from none at all; the row is removed on a clean stop.
+live worker from none at all; the row is removed on a clean stop. It is the worker's one
+liveness record: each claim under the relay's budgets beats it too (`outbox.claim`), and the
+workers that share those budgets are counted from it.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ import datetime as dt
 import logging
 from collections.abc import Callable
 
-from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from outreach import bootstrap, pipeline
+from outreach import bootstrap, outbox, pipeline
 from outreach.db.bulk import conflict_insert
 from outreach.db.models import WorkerHeartbeat
 
@@ -46,14 +47,17 @@ async def beat(
     async with sessions() as s, s.begin():
         stmt = conflict_insert(s, WorkerHeartbeat).values(values)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["worker_id"], set_={"beat_at": now, "claimed": claimed}
+            # The row may be the first budgeted claim's (`outbox.claim`), made before this
+            # first beat: it learns the worker's kind here.
+            index_elements=["worker_id"],
+            set_={"beat_at": now, "claimed": claimed, "in_process": in_process},
         )
         await s.execute(stmt)
 
 
 async def forget(sessions: async_sessionmaker[AsyncSession], worker_id: str) -> None:
     async with sessions() as s, s.begin():
-        await s.execute(delete(WorkerHeartbeat).where(WorkerHeartbeat.worker_id == worker_id))
+        await outbox.leave(s, worker_id)
 
 
 async def run(

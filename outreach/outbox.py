@@ -48,7 +48,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from outreach import addresses as _addresses
 from outreach.clock import SystemClock
 from outreach.db.bulk import among, conflict_insert
-from outreach.db.models import Customer, OutboxMessage, SendAttempt, SendBudget, Suppression
+from outreach.db.models import (
+    Customer,
+    OutboxMessage,
+    SendAttempt,
+    SendBudget,
+    Suppression,
+    WorkerHeartbeat,
+)
 from outreach.gate import decision
 from outreach.send import ratelimit
 
@@ -72,6 +79,7 @@ STATUSES = tuple(s.value for s in Status)
 T: Table = OutboxMessage.__table__  # type: ignore[assignment]
 B: Table = SendBudget.__table__  # type: ignore[assignment]
 C: Table = Customer.__table__  # type: ignore[assignment]
+H: Table = WorkerHeartbeat.__table__  # type: ignore[assignment]
 
 
 @dataclass(frozen=True)
@@ -372,20 +380,26 @@ async def _claim_within(
     return out
 
 
-_WORKER = "worker:"
-
-
 async def _heartbeat(session: AsyncSession, worker: str, t: float) -> int:
-    """Record that `worker` is alive (a `worker:<id>` row); returns the live workers."""
-    stmt = conflict_insert(session, B).values(name=f"{_WORKER}{worker}"[:64], tat=t)
-    await session.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"tat": t}))
-    live = select(func.count()).where(B.c.name.like(f"{_WORKER}%"), B.c.tat > t - ratelimit.LIVE)
+    """Record that `worker` is alive and return the live workers: its one liveness record,
+    the `worker_heartbeats` row the console reads too (`outreach.heartbeat`), beaten here at
+    every budgeted claim on the budgets' own (wall) clock."""
+    at = dt.datetime.fromtimestamp(t, dt.UTC)
+    stmt = conflict_insert(session, H).values(
+        worker_id=worker, started_at=at, beat_at=at, claimed=0, in_process=False
+    )
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["worker_id"], set_={"beat_at": at})
+    )
+    since = at - dt.timedelta(seconds=ratelimit.LIVE)
+    live = select(func.count()).select_from(H).where(H.c.beat_at > since)
     return int((await session.execute(live)).scalar_one())
 
 
 async def leave(session: AsyncSession, worker: str) -> None:
-    """A stopping worker's heartbeat goes: the others take its share at their next claim."""
-    await session.execute(delete(B).where(B.c.name == f"{_WORKER}{worker}"[:64]))
+    """A stopping worker's heartbeat goes: the others take its share at their next claim,
+    and the console no longer lists it."""
+    await session.execute(delete(H).where(H.c.worker_id == worker))
 
 
 async def _lock_budgets(session: AsyncSession, names: list[str]) -> dict[str, float]:

@@ -318,7 +318,7 @@ async def test_a_budgeted_claim_takes_per_lane_and_leaves_the_rest_untouched(
     """Shipped carrier limits (docomo 2/s, no burst): one docomo message per claim, every
     other message at once, a dead worker's docomo message first; the budget rows move and
     the worker's heartbeat counts it."""
-    from outreach.db.models import SendBudget
+    from outreach.db.models import SendBudget, WorkerHeartbeat
     from outreach.send import config as send_config
 
     sessions = engine_mod.sessionmaker(engine)
@@ -353,9 +353,13 @@ async def test_a_budgeted_claim_takes_per_lane_and_leaves_the_rest_untouched(
             )
         ).all()
         tats = dict((await s.execute(select(SendBudget.name, SendBudget.tat))).all())
+        beats = dict(
+            (await s.execute(select(WorkerHeartbeat.worker_id, WorkerHeartbeat.beat_at))).all()
+        )
     assert sorted(left) == [(docomo[1], 0), (docomo[2], 0)]
     assert tats["carrier:docomo/s"] == pytest.approx(5000.5)
-    assert "worker:w1" in tats
+    assert not [n for n in tats if n.startswith("worker:")]  # one liveness record: below
+    assert beats == {"w1": dt.datetime.fromtimestamp(5000.0, dt.UTC)}
     async with sessions() as s, s.begin():  # docomo's next token is 0.5 s away
         assert (
             await outbox.claim(
@@ -369,3 +373,33 @@ async def test_a_budgeted_claim_takes_per_lane_and_leaves_the_rest_untouched(
             s, worker="w1", limit=10, now=NOW, lease=LEASE, budgets=budgets, wall=wall
         )
     assert [c.customer_id for c in later] == [docomo[1]]
+
+
+async def test_budgeted_claims_count_the_live_workers_from_their_heartbeats(
+    engine: AsyncEngine,
+) -> None:
+    """Each budgeted claim beats its worker's `worker_heartbeats` row and counts the rows
+    beaten within `ratelimit.LIVE`: a second worker halves the share, a stale or departed
+    one no longer counts."""
+    from outreach.db.models import WorkerHeartbeat
+    from outreach.send import config as send_config
+    from outreach.send import ratelimit
+
+    sessions = engine_mod.sessionmaker(engine)
+    budgets = send_config.load(sendkit.REPO / "config" / "sending.toml").budgets(1000, 10**6)
+
+    async def claim(worker: str, t: float) -> outbox.Claims:
+        async with sessions() as s, s.begin():
+            return await outbox.claim(
+                s, worker=worker, limit=10, now=NOW, lease=LEASE, budgets=budgets, wall=lambda: t
+            )
+
+    assert (await claim("w1", 5000.0)).workers == 1
+    assert (await claim("w2", 5001.0)).workers == 2
+    assert (await claim("w1", 5001.0 + ratelimit.LIVE + 0.5)).workers == 1  # w2 went quiet
+    assert (await claim("w2", 5012.0)).workers == 2
+    async with sessions() as s, s.begin():
+        await outbox.leave(s, "w2")
+    assert (await claim("w1", 5012.5)).workers == 1
+    async with sessions() as s:
+        assert list((await s.execute(select(WorkerHeartbeat.worker_id))).scalars()) == ["w1"]
