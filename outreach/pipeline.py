@@ -131,9 +131,9 @@ class Worker:
     # (`bench/worker_cpu.py --probe`: p95 wait ~0.13 s).
     sqlite_gap: float = 0.025
     pacer: Pacer | None = None  # set from `budgets`
-    # DKIM, when the worker signs (`send.service.build_worker`): in a thread of its own, as
-    # OpenSSL's RSA releases the GIL, so the signatures take no time from the event loop's
-    # sends (the composer then builds unsigned messages).
+    # DKIM, when configured (`send.service.build_worker`): the composer builds, the worker
+    # signs what it built, in a thread of its own, as OpenSSL's RSA releases the GIL, so the
+    # signatures take no time from the event loop's sends.
     signer: dkim.Signer | None = None
     wire: asyncio.Semaphore = field(init=False)
     _signing: ThreadPoolExecutor | None = field(default=None, init=False, repr=False)

@@ -34,7 +34,7 @@ from outreach.gate import decision, purposes
 from outreach.gate.decision import Permit
 from outreach.optout import keys, tokens
 from outreach.pipeline import Composed
-from outreach.render import context, display, dkim, environment, maildata, message, templates
+from outreach.render import context, display, environment, maildata, message, templates
 from outreach.render import dealer as dealer_mod
 from outreach.settings import Settings
 
@@ -142,7 +142,6 @@ class TemplateComposer:
     campaign_from: str
     bounce_from: str
     unsubscribe_mailto: str | None = None
-    signer: dkim.Signer | None = None
     _campaigns: dict[str, templates.MailTemplate] = field(default_factory=dict, repr=False)
 
     @property
@@ -246,8 +245,6 @@ class TemplateComposer:
                 list_unsubscribe=unsubscribe,
             )
         )
-        if self.signer is not None:
-            built = self.signer.sign(built)
         return Composed(self.bounce_from, to, built, tmpl.version, tmpl.hash)
 
 
@@ -293,5 +290,4 @@ def from_settings(
         campaign_from=settings.campaign_from,
         bounce_from=settings.reminder_from,
         unsubscribe_mailto=settings.unsubscribe_mailto,
-        signer=dkim.from_settings(settings),
     )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import os
 import random
 import socket
 
 from outreach import bootstrap, pipeline
-from outreach.render import compose, golive
+from outreach.render import compose, dkim, golive
 from outreach.render import dealer as dealer_mod
 from outreach.send import config as send_config
 from outreach.send import gatecheck
@@ -39,13 +38,12 @@ def build_worker(
     cfg = policy.sending
     if lease is not None:
         cfg = send_config.SendingConfig(**{**cfg.__dict__, "lease": lease})
-    composer = app.composer()
     return pipeline.Worker(
         sessions=app.sessions,
         transport=transport or app.transport(pool_size=concurrency),
-        # The worker signs (off the event loop); its composer builds the messages unsigned.
-        composer=dataclasses.replace(composer, signer=None),
-        signer=composer.signer,
+        composer=app.composer(),
+        # DKIM, when configured: the worker signs what the composer built (off the event loop).
+        signer=dkim.from_settings(s),
         gate=gatecheck.BatchGate(policy.gate),
         clock=app.clock,
         config=cfg,
