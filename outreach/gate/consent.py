@@ -13,7 +13,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any, NotRequired, TypedDict, Unpack, cast
 
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import OperationalError
@@ -27,6 +27,7 @@ from outreach.gate.verify import BATCH, Problem, check_customer, verify
 __all__ = [
     "BATCH",
     "Change",
+    "EventArgs",
     "Problem",
     "change",
     "check",
@@ -54,7 +55,28 @@ class Change:
     digest: str
 
 
-def check(action: str, scope: str, source: str, actor: str, now: dt.datetime) -> None:
+class EventArgs(TypedDict):
+    """The consent event asked for, as `record_event`, `record_alone`, `change` and
+    `ledger_batch.LedgerBatcher.record` take it (keywords)."""
+
+    action: str
+    scope: str
+    source: str
+    actor: str
+    now: dt.datetime
+    legal_basis: NotRequired[str | None]
+    evidence: NotRequired[dict[str, Any] | None]
+
+
+def check(kw: EventArgs) -> None:
+    """InputRejected for an unknown action or a malformed scope, source or actor."""
+    action, scope, source, actor, now = (
+        kw["action"],
+        kw["scope"],
+        kw["source"],
+        kw["actor"],
+        kw["now"],
+    )
     if action not in ledger.ACTIONS:
         raise InputRejected(
             f"unknown consent action {action!r} (one of {', '.join(ledger.ACTIONS)})"
@@ -69,18 +91,7 @@ def check(action: str, scope: str, source: str, actor: str, now: dt.datetime) ->
         raise ValueError("naive datetime refused: pass an aware datetime")
 
 
-def change(
-    customer_id: int,
-    row: Any,
-    *,
-    action: str,
-    scope: str,
-    source: str,
-    actor: str,
-    now: dt.datetime,
-    legal_basis: str | None,
-    evidence: dict[str, Any] | None,
-) -> Change | None:
+def change(customer_id: int, row: Any, **kw: Unpack[EventArgs]) -> Change | None:
     """The event the locked row `(seq, head, opt_outs, suspended, consents)` leads to, or None
     when it would change nothing."""
     if row is None:
@@ -90,13 +101,13 @@ def change(
     event = ledger.Event(
         customer_id=customer_id,
         seq=seq + 1,
-        action=action,
-        scope=scope,
-        source=source,
-        actor=actor,
-        occurred_at=now.astimezone(dt.UTC),
-        legal_basis=legal_basis,
-        evidence=dict(evidence or {}),
+        action=kw["action"],
+        scope=kw["scope"],
+        source=kw["source"],
+        actor=kw["actor"],
+        occurred_at=kw["now"].astimezone(dt.UTC),
+        legal_basis=kw.get("legal_basis"),
+        evidence=dict(kw.get("evidence") or {}),
     )
     after = ledger.apply(before, event)
     if after == before:
@@ -126,38 +137,18 @@ def append_args(c: Change, now: dt.datetime) -> tuple[Any, ...]:
     )
 
 
-async def record_event(
-    session: AsyncSession,
-    customer_id: int,
-    *,
-    action: str,
-    scope: str,
-    source: str,
-    actor: str,
-    now: dt.datetime,
-    legal_basis: str | None = None,
-    evidence: dict[str, Any] | None = None,
-) -> bool:
+async def record_event(session: AsyncSession, customer_id: int, **kw: Unpack[EventArgs]) -> bool:
     """Append one consent event and update the customer's preferences, or do nothing.
 
     Runs in the caller's transaction (the caller commits). Returns False, writing nothing,
     when the event would change nothing (a repeated opt-out). Raises NotFound for an unknown
     customer and InputRejected for an unknown action or a malformed scope.
     """
-    check(action, scope, source, actor, now)
+    check(kw)
+    now = kw["now"]
     postgres = session.get_bind().dialect.name == "postgresql"
     row = await _lock(session, customer_id, postgres)
-    c = change(
-        customer_id,
-        row,
-        action=action,
-        scope=scope,
-        source=source,
-        actor=actor,
-        now=now,
-        legal_basis=legal_basis,
-        evidence=evidence,
-    )
+    c = change(customer_id, row, **kw)
     if c is None:
         return False
     if postgres:
@@ -168,12 +159,12 @@ async def record_event(
         insert(_EVENTS).values(
             customer_id=customer_id,
             seq=c.event.seq,
-            action=action,
-            scope=scope,
-            legal_basis=legal_basis,
+            action=c.event.action,
+            scope=c.event.scope,
+            legal_basis=c.event.legal_basis,
             evidence=c.event.evidence,
-            source=source,
-            actor=actor,
+            source=c.event.source,
+            actor=c.event.actor,
             occurred_at=c.event.occurred_at,
             prev_hash=c.prev,
             hash=c.digest,
@@ -198,14 +189,7 @@ async def record_alone(
     engine: AsyncEngine,
     sessions: async_sessionmaker[AsyncSession],
     customer_id: int,
-    *,
-    action: str,
-    scope: str,
-    source: str,
-    actor: str,
-    now: dt.datetime,
-    legal_basis: str | None = None,
-    evidence: dict[str, Any] | None = None,
+    **kw: Unpack[EventArgs],
 ) -> bool:
     """`record_event` in a transaction of its own, committed before it returns.
 
@@ -217,16 +201,8 @@ async def record_alone(
     another change came first it reads again, and after three lost races it takes the row
     lock. Driver errors are raised as SQLAlchemy's OperationalError, like the session path's.
     """
-    check(action, scope, source, actor, now)
-    kw: dict[str, Any] = dict(
-        action=action,
-        scope=scope,
-        source=source,
-        actor=actor,
-        now=now,
-        legal_basis=legal_basis,
-        evidence=evidence,
-    )
+    check(kw)
+    now = kw["now"]
     if engine.dialect.name != "postgresql":
         async with sessions.begin() as s:
             return await record_event(s, customer_id, **kw)

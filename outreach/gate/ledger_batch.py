@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -35,7 +35,7 @@ from outreach.gate import consent
 @dataclass(slots=True)
 class _Ask:
     customer_id: int
-    kw: dict[str, Any]
+    kw: consent.EventArgs
     done: asyncio.Future[bool]
 
 
@@ -51,8 +51,8 @@ class LedgerBatcher:
     batches: int = field(default=0, init=False)  # groups committed (for tests and metrics)
     _tasks: set[asyncio.Future[Any]] = field(default_factory=set, init=False)
 
-    async def record(self, customer_id: int, **kw: Any) -> bool:
-        consent.check(kw["action"], kw["scope"], kw["source"], kw["actor"], kw["now"])
+    async def record(self, customer_id: int, **kw: Unpack[consent.EventArgs]) -> bool:
+        consent.check(kw)
         if self.engine.dialect.name != "postgresql":  # SQLite: one writer anyway
             return await consent.record_alone(self.engine, self.sessions, customer_id, **kw)
         kw.setdefault("legal_basis", None)

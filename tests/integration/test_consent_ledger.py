@@ -255,8 +255,8 @@ async def test_record_alone_refuses_an_unknown_customer(app: bootstrap.App) -> N
         assert (await s.execute(select(ConsentEvent.id))).first() is None
 
 
-def _one_click(scope: str, minute: int) -> dict[str, object]:
-    return dict(
+def _one_click(scope: str, minute: int) -> consent.EventArgs:
+    return consent.EventArgs(
         action="opt_out",
         scope=scope,
         source="one_click",
@@ -296,8 +296,10 @@ async def test_group_commit_answers_each_change_and_keeps_every_chain(
         assert await consent.verify(s) == []
     if app.engine.dialect.name == "postgresql":
         assert 2 <= batcher.batches < len(asks)  # grouped: fewer commits than changes
+    bad = _one_click("campaign:3", 0)
+    bad["action"] = "bogus"
     with pytest.raises(InputRejected):  # a bad change is refused before it is queued
-        await batcher.record(ids[0], **{**_one_click("campaign:3", 0), "action": "bogus"})
+        await batcher.record(ids[0], **bad)
 
 
 async def test_a_caller_that_goes_away_does_not_disturb_its_group(app: bootstrap.App) -> None:
