@@ -15,11 +15,13 @@ $(STAMP): pyproject.toml requirements.lock
 demo: $(STAMP) fonts
 	$(BIN)/outreach demo
 
-# Debian's chromium for the Playwright browser tests (never a browser download), Japanese
-# fonts so screenshots and the A4 PDF documents show text rather than boxes (IPA Gothic and
-# Mincho), Pango for WeasyPrint, poppler-utils (pdftoppm) to look at the PDF pages (the disclosure and the letters), npm for
-# axe-core (injected into every page by the accessibility walk).
-BROWSER_PKGS := chromium fonts-ipafont-gothic fonts-ipafont-mincho libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
+# Debian's chromium for the Playwright browser tests (never a browser download), with its
+# translations (chromium-l10n: run in Japanese, date and time inputs show 2026/12/04 09:30 as
+# on the dealer's machines), Japanese fonts so screenshots and the A4 PDF documents show text
+# rather than boxes (IPA Gothic and Mincho), Pango for WeasyPrint, poppler-utils (pdftoppm) to
+# look at the PDF pages (the disclosure and the letters), npm for axe-core (injected into
+# every page by the accessibility walk).
+BROWSER_PKGS := chromium chromium-l10n fonts-ipafont-gothic fonts-ipafont-mincho libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 poppler-utils
 BROWSER_PKGS += opendkim-tools  # OpenDKIM, the second DKIM verifier in the tests
 AXE := tests/e2e/axe/node_modules/axe-core/axe.min.js
 browser:

@@ -12,10 +12,11 @@ from pathlib import Path
 import dailykit as kit
 import pytest
 import sendkit
+from browser_env import launch, need_chromium
 from conftest import cli_env
 from sqlalchemy import insert, select
 from staffkit import APPROVER, add_users
-from test_console_browser import ARGS, ARTIFACTS, CHROMIUM, _login, _need_chromium, _serve
+from test_console_browser import ARTIFACTS, _login, _serve
 
 from outreach import bootstrap, daily
 from outreach.clock import JST, FixedClock
@@ -81,7 +82,7 @@ async def _seed(app: bootstrap.App, clock: FixedClock) -> dict[str, int]:
 async def test_call_list_outcomes_write_back(
     app: bootstrap.App, clock: FixedClock, db_url: str, tmp_path: Path
 ) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     await add_users(app, APPROVER)
@@ -94,7 +95,7 @@ async def test_call_list_outcomes_write_back(
     errors: list[str] = []
     try:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+            browser = await launch(p)
             try:
                 page = await browser.new_page(
                     viewport={"width": 1280, "height": 900}, locale="ja-JP"

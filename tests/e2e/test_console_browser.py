@@ -11,7 +11,6 @@ tests/artifacts/. Never downloads a browser: /usr/bin/chromium is the OS package
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -22,6 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 import sendkit
+from browser_env import launch, need_chromium
 from conftest import cli_env
 from staffkit import APPROVER, MARKETER, PASSWORD, add_users, seed_customers
 
@@ -32,28 +32,10 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts"
 OUTREACH = str(Path(sys.executable).with_name("outreach"))
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 TEXT = (
     "{{ customer.name_kanji }}様\n{{ vehicle.car_name }}の冬支度フェアのご案内です。\n"
     '{% include "_base/footer.txt" %}\n'
 )
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.geteuid() == 0:
-        pytest.fail(f"{CHROMIUM} missing: apt-get install -y chromium")
-    pytest.skip(f"{CHROMIUM} missing and not root: `sudo apt-get install chromium`")
 
 
 def _config(tmp: Path) -> Path:
@@ -102,7 +84,7 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 async def test_console_main_flows(app: bootstrap.App, db_url: str, tmp_path: Path) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     await add_users(app, MARKETER, APPROVER)
@@ -123,7 +105,7 @@ async def test_console_main_flows(app: bootstrap.App, db_url: str, tmp_path: Pat
         serve = _serve(env, port, tmp_path / "serve.log", "--no-worker")
         try:
             async with async_playwright() as p:
-                browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+                browser = await launch(p)
                 try:
                     await _flow(browser, base, env, smtp, ids)
                 finally:

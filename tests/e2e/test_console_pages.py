@@ -17,6 +17,7 @@ from typing import Any
 
 import labelscan
 import pytest
+from browser_env import CHROMIUM, launch
 from sqlalchemy import select
 from staffkit import (
     ADMIN,
@@ -42,8 +43,6 @@ pytestmark = pytest.mark.browser
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "tests" / "artifacts" / "pages"
 AXE = REPO / "tests" / "e2e" / "axe" / "node_modules" / "axe-core" / "axe.min.js"
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
 WIDTHS = (1280, 390)
 AXE_RUN = """async () => {
   const r = await axe.run(document, {resultTypes: ["violations"]});
@@ -246,7 +245,7 @@ async def test_every_page_is_accessible_japanese_and_fits(app: bootstrap.App) ->
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     problems: list[str] = []
     async with serving(create_app(app)) as base, async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch(p)
         try:
             for width in WIDTHS:
                 ctx = await browser.new_context(

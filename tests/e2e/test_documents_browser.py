@@ -15,10 +15,11 @@ from pathlib import Path
 
 import pytest
 import sendkit
+from browser_env import launch, need_chromium
 from conftest import cli_env
 from sqlalchemy import update
 from staffkit import APPROVER, add_users, seed_customers
-from test_console_browser import ARGS, CHROMIUM, _config, _login, _need_chromium, _serve
+from test_console_browser import _config, _login, _serve
 
 from outreach import bootstrap
 from outreach.db.models import StaffUser
@@ -103,7 +104,7 @@ def _clean(text: str, where: str) -> None:
 
 
 async def test_documents_read_as_documents(app: bootstrap.App, db_url: str, tmp_path: Path) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     ids = await _seed(app, tmp_path)
@@ -117,9 +118,7 @@ async def test_documents_read_as_documents(app: bootstrap.App, db_url: str, tmp_
     serve = _serve(env, port, tmp_path / "serve.log", "--no-worker")
     try:
         async with async_playwright() as p:
-            browser = await p.chromium.launch(
-                executable_path=CHROMIUM, args=[*ARGS, "--lang=ja-JP"]
-            )
+            browser = await launch(p)
             try:
                 # the dealer's browser is Japanese (the month picker follows its locale)
                 page = await browser.new_page(

@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from browser_env import launch, need_chromium
 from conftest import REPO
 from feedbackkit import customer, fixture, maildir, sent
 from staffkit import PASSWORD, serving
 from test_console_browser import _login
-from test_optout_browser import ARGS, CHROMIUM, _need_chromium
 
 from outreach import bootstrap
 from outreach.clock import FixedClock
@@ -32,7 +32,7 @@ ARTIFACTS = REPO / "tests" / "artifacts"
 async def test_feedback_and_customer_pages(
     app: bootstrap.App, clock: FixedClock, tmp_path: Path, db_url: str
 ) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     clock.at = dt.datetime(2026, 12, 2, 9, 0, tzinfo=dt.UTC)
@@ -65,7 +65,7 @@ async def test_feedback_and_customer_pages(
     engine = "pg" if db_url.startswith("postgresql") else "sqlite"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with serving(create_app(app)) as base, async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch(p)
         try:
             for width in (1280, 390):
                 ctx = await browser.new_context(viewport={"width": width, "height": 900})

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
 import re
 import socket
 from collections.abc import AsyncIterator
@@ -18,6 +17,7 @@ import dailykit
 import pytest
 import sendkit
 import uvicorn
+from browser_env import launch, need_chromium
 from sqlalchemy import select
 
 from outreach import bootstrap, daily, pipeline
@@ -28,26 +28,7 @@ from outreach.gate import consent
 from outreach.send import service, smtp
 from outreach.web.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-
 pytestmark = pytest.mark.browser
-
-
-def _need_chromium() -> None:
-    if Path(CHROMIUM).exists():
-        return
-    if os.geteuid() == 0:
-        pytest.fail(f"{CHROMIUM} missing: run `make browser` (apt-get install chromium)")
-    pytest.skip(f"{CHROMIUM} missing and not root: `sudo apt-get install chromium`")
 
 
 @pytest.fixture
@@ -95,13 +76,13 @@ async def received_link(app: bootstrap.App, clock: FixedClock) -> tuple[int, str
 async def test_browser_stops_all_marketing(
     served: bootstrap.App, clock: FixedClock, tmp_path: Path
 ) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     app = served
     cid, link = await received_link(app, clock)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch(p)
         try:
             page = await browser.new_page(viewport={"width": 390, "height": 844})  # a phone
             errors: list[str] = []

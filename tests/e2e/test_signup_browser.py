@@ -13,12 +13,12 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 import uvicorn
+from browser_env import launch, need_chromium
 from conftest import REPO
 from pydantic import SecretStr
 from sendkit import SmtpServer
 from sqlalchemy import select
 from staffkit import APPROVER, MARKETER, rules, spec
-from test_optout_browser import ARGS, CHROMIUM, _need_chromium
 
 from outreach import bootstrap
 from outreach import settings as settings_mod
@@ -91,7 +91,7 @@ async def decision(app: bootstrap.App, campaign_id: int, customer_id: int) -> Ga
 async def test_sign_up_in_chromium(
     served: bootstrap.App, clock: FixedClock, smtp: SmtpServer, db_url: str
 ) -> None:
-    _need_chromium()
+    need_chromium()
     from playwright.async_api import async_playwright
 
     app = served
@@ -113,7 +113,7 @@ async def test_sign_up_in_chromium(
     engine = "pg" if db_url.startswith("postgresql") else "sqlite"
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        browser = await launch(p)
         try:
             for width in (1280, 390):
                 view = await browser.new_page(viewport={"width": width, "height": 900})
