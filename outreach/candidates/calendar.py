@@ -54,6 +54,14 @@ class BusinessCalendar:
             return False
         return not (self.national_holidays and _is_holiday(day))
 
+    def last_business_day(self, day: dt.date) -> dt.date:
+        """`day` itself if it is a business day, else the last business day before it."""
+        for _ in range(366):
+            if self.is_business_day(day):
+                return day
+            day -= dt.timedelta(days=1)
+        raise ValueError("no business day within a year: check business_days.weekends")
+
     def next_business_day(self, day: dt.date) -> dt.date:
         """`day` itself if it is a business day, else the first business day after it."""
         for _ in range(366):

@@ -43,7 +43,10 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
             app.settings = app.settings.model_copy(
                 update={"dealer_file": app.settings.config_dir / dealer.DEMO_FILE}
             )
-        the_day = day or dt.datetime.now(JST).date()
+        today = dt.datetime.now(JST).date()
+        # Reminders go out on business days only: on a day the dealer is closed the daily
+        # run has nothing to do, so the demo shows the last business day instead.
+        the_day = day or app.policy.reminders.calendar.last_business_day(today)
         app.clock = FixedClock(dt.datetime.combine(the_day, RUN_AT, tzinfo=JST))
         url = await initialise(app)
         existing = await demo_data.customer_count(app.engine)
@@ -66,6 +69,7 @@ def demo(customers: int, seed: int, day: dt.date | None, as_json: bool) -> None:
         return {
             "database": url,
             "date": the_day.isoformat(),
+            "closed_today": today.isoformat() if day is None and the_day != today else None,
             "run_at": app.clock.now().isoformat(),
             "demo_data": loaded.as_dict()
             if loaded
@@ -114,6 +118,11 @@ def _human(r: dict[str, Any]) -> None:
     else:
         click.echo(
             f"デモデータ: 顧客 {dd['rows']['customers']:,} 人を作成（乱数の種 {dd['seed']}）"
+        )
+    if r.get("closed_today"):
+        click.echo(
+            f"{labels.when(r['closed_today'])}は休業日でご案内を送らないため、"
+            f"直前の営業日 {labels.when(r['date'])} の分を実行します"
         )
     click.echo(f"{labels.when(r['date'])}の日次リマインド（実行時刻 {labels.when(r['run_at'])}）:")
     click.echo(

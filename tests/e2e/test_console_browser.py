@@ -101,8 +101,10 @@ async def test_console_main_flows(app: bootstrap.App, db_url: str, tmp_path: Pat
             OUTREACH_SMTP_URL=smtp.url,
             OUTREACH_BASE_URL=base,
         )
-        # --no-worker: the test pauses a campaign before `outreach worker --once` sends it.
-        serve = _serve(env, port, tmp_path / "serve.log", "--no-worker")
+        # --no-worker: the test pauses a campaign before `outreach worker --once` sends it;
+        # --no-scheduler: it fires the campaign itself (`campaign run-due`), which the
+        # scheduler's every-minute job would otherwise do first when the minute turns.
+        serve = _serve(env, port, tmp_path / "serve.log", "--no-worker", "--no-scheduler")
         try:
             async with async_playwright() as p:
                 browser = await launch(p)

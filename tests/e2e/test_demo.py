@@ -39,6 +39,7 @@ def test_demo_runs_the_day_end_to_end_and_a_second_run_adds_nothing(tmp_path: Pa
     assert (data / "outreach.sqlite3").exists()
     key = data / "secret.key"
     assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert first["date"] == "2026-01-08" and first["closed_today"] is None  # the day asked for
     run = first["run"]
     assert isinstance(run, dict) and run["candidates"] > 0 and run["queued"] > 0
     delivery = first["delivery"]

@@ -81,3 +81,20 @@ def test_next_business_day_is_the_first_business_day_on_or_after(day: dt.date) -
     assert day <= out <= day + dt.timedelta(days=MAX_SHIFT_DAYS)
     assert cal.is_business_day(out)
     assert all(not cal.is_business_day(day + dt.timedelta(days=i)) for i in range((out - day).days))
+
+
+def test_last_business_day_goes_back_over_weekends_and_holidays() -> None:
+    cal = BusinessCalendar()
+    assert cal.last_business_day(dt.date(2026, 12, 5)) == dt.date(2026, 12, 4)  # Sat → Fri
+    assert cal.last_business_day(dt.date(2026, 11, 23)) == dt.date(2026, 11, 20)  # 勤労感謝の日
+    assert cal.last_business_day(dt.date(2026, 5, 6)) == dt.date(2026, 5, 1)  # Golden Week
+    assert cal.last_business_day(dt.date(2026, 11, 25)) == dt.date(2026, 11, 25)
+
+
+@given(st.dates(min_value=dt.date(2020, 1, 1), max_value=dt.date(2035, 12, 31)))
+def test_last_business_day_is_the_last_business_day_on_or_before(day: dt.date) -> None:
+    cal = BusinessCalendar()
+    out = cal.last_business_day(day)
+    assert day - dt.timedelta(days=MAX_SHIFT_DAYS) <= out <= day
+    assert cal.is_business_day(out)
+    assert all(not cal.is_business_day(day - dt.timedelta(days=i)) for i in range((day - out).days))

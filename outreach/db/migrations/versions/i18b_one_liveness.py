@@ -3,7 +3,7 @@
 Workers sharing the relay's budgets used to mark themselves alive in `send_budgets` rows
 named `worker:<id>`, beside the `worker_heartbeats` row the console reads. Both now use
 `worker_heartbeats`; the old rows (left only by workers that did not stop cleanly) go.
-Downgrade has nothing to put back: a worker writes its row again at its next claim.
+Downgrade puts nothing back: a worker of the older code writes its row again at its next claim.
 
 Revision ID: i18b_one_liveness
 Revises: i13b_immutable_records
@@ -24,4 +24,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    pass
+    """Irreversible: the deleted rows were stale liveness marks; an older worker writes its
+    row again at its next claim."""
