@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import click
@@ -161,7 +162,7 @@ def _human(r: dict[str, Any]) -> None:
     )
     for path in run.get("files", []):
         if "/calls/" in path:
-            click.echo(f"  架電リストCSV: {path}")
+            click.echo(f"  架電リストCSV: {Path(path).resolve()}")  # as the other files
     click.echo(f"  電話リスト: {r['console']['calls']}")
     click.echo(f"入庫率: {r['console']['conversion']}")
     click.echo("管理画面: outreach user add でスタッフを登録し、outreach serve で起動します")
