@@ -12,12 +12,17 @@ from typing import Any
 
 import pytest
 
-from outreach.compliance.pdf import CHROMIUM_ARGS
-
 CHROMIUM = "/usr/bin/chromium"
-# The flags the package's own headless Chromium runs with (the compliance report's PDF),
-# in Japanese.
-ARGS = [*CHROMIUM_ARGS, "--lang=ja-JP"]
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--lang=ja-JP",
+]
 
 
 def need_chromium() -> None:

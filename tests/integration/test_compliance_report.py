@@ -3,9 +3,11 @@ the JST month, and the console serves it as a page, JSON and PDF to the roles al
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import re
 import shutil
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -151,7 +153,7 @@ async def _login(client: httpx.AsyncClient, username: str) -> None:
     assert r.status_code == 303, r.text
 
 
-async def test_console_page_json_and_pdf_for_the_roles_allowed(base: str) -> None:
+async def test_console_page_json_and_pdf_for_the_roles_allowed(base: str, tmp_path: Path) -> None:
     async with httpx.AsyncClient(base_url=base) as client:
         assert (await client.get("/staff/compliance")).status_code == 303  # not logged in
         await _login(client, MARKETER.username)
@@ -168,8 +170,19 @@ async def test_console_page_json_and_pdf_for_the_roles_allowed(base: str) -> Non
         assert data["sends_total"] == 5
         css = await client.get("/staff/compliance/report.css")
         assert css.status_code == 200 and "text/css" in css.headers["content-type"]
-        if shutil.which("chromium") is None:
-            pytest.skip("chromium not installed: the PDF is printed by it")
         pdf = await client.get("/staff/compliance.pdf?month=2026-02")
         assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
         assert pdf.headers["content-type"] == "application/pdf"
+    if shutil.which("pdfinfo") and shutil.which("pdftotext"):  # `make fonts` installs them
+        path = tmp_path / "report.pdf"
+        path.write_bytes(pdf.content)
+        info, text = await asyncio.to_thread(_pdf_info_and_text, path)
+        assert "595.28 x 841.89" in info or "(A4)" in info, info
+        assert "2026年2月 個人情報の取扱い状況報告" in text
+        assert "配信停止の後に送られた広告メール" in text
+
+
+def _pdf_info_and_text(path: Path) -> tuple[str, str]:
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    text = subprocess.run(["pdftotext", str(path), "-"], capture_output=True, text=True).stdout
+    return info, text

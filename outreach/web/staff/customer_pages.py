@@ -9,6 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from outreach import printing
 from outreach.staff import auth, customers
 from outreach.staff.errors import Invalid, Problem
 from outreach.web.staff import documents
@@ -178,7 +179,7 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
     @router.get("/customers/{customer_id}/disclosures/{request_id}/a4.pdf")
     async def disclosure_pdf(customer_id: PageId, request_id: PageId, request: Request) -> Response:
         html = await disclosure_html(request, customer_id, request_id, pdf=True)
-        pdf = await documents.pdf(html, css)
+        pdf = await printing.pdf(html, [css])
         return pdf_response(pdf, f"disclosure-{request_id}.pdf")
 
     async def notice_html(
@@ -215,9 +216,8 @@ def router(c: Console, authed: list[Any]) -> APIRouter:
 
     @router.get("/customers/{customer_id}/corrections/{request_id}/notice.pdf")
     async def notice_pdf(customer_id: PageId, request_id: PageId, request: Request) -> Response:
-        pdf = await documents.pdf(
-            await notice_html(request, customer_id, request_id, pdf=True), css
-        )
+        html = await notice_html(request, customer_id, request_id, pdf=True)
+        pdf = await printing.pdf(html, [css])
         return pdf_response(pdf, f"correction-{request_id}.pdf")
 
     @router.post("/customers/{customer_id}/corrections/{request_id}/notified")

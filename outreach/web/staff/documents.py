@@ -6,7 +6,6 @@ JST, Japanese date form.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import SimpleNamespace
@@ -89,17 +88,3 @@ def _items(values: Sequence[str] | None) -> str:
 
 def stylesheet_path(templates_dir: Path) -> Path:
     return templates_dir / "web" / "staff" / "static" / STYLESHEET
-
-
-async def pdf(html: str, stylesheet: Path) -> bytes:
-    """The HTML as an A4 PDF (off the event loop: layout takes a moment)."""
-
-    def build() -> bytes:
-        import weasyprint  # imported on first use: a large library the other pages never need
-
-        out: bytes = weasyprint.HTML(string=html).write_pdf(
-            stylesheets=[weasyprint.CSS(filename=str(stylesheet))]
-        )
-        return out
-
-    return await asyncio.to_thread(build)
