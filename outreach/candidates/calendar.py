@@ -56,16 +56,15 @@ class BusinessCalendar:
 
     def last_business_day(self, day: dt.date) -> dt.date:
         """`day` itself if it is a business day, else the last business day before it."""
-        for _ in range(366):
-            if self.is_business_day(day):
-                return day
-            day -= dt.timedelta(days=1)
-        raise ValueError("no business day within a year: check business_days.weekends")
+        return self._nearest(day, dt.timedelta(days=-1))
 
     def next_business_day(self, day: dt.date) -> dt.date:
         """`day` itself if it is a business day, else the first business day after it."""
+        return self._nearest(day, dt.timedelta(days=1))
+
+    def _nearest(self, day: dt.date, step: dt.timedelta) -> dt.date:
         for _ in range(366):
             if self.is_business_day(day):
                 return day
-            day += dt.timedelta(days=1)
+            day += step
         raise ValueError("no business day within a year: check business_days.weekends")
